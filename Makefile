@@ -1,0 +1,39 @@
+# The targets README shows. `make demo` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo serve test lint evaluate bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## The main job on the embedded default: fetch the seed set, train, publish, print example lists.
+demo: $(STAMP)
+	$(BIN)/recsys demo
+
+## The recommendations API on the embedded store (after `make demo`).
+serve: $(STAMP)
+	@echo "try: curl -s localhost:8001/api/v1/users/ml100k:1/recommendations?limit=5"
+	$(BIN)/python -m recommendations_api
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+## Lint, type-check and run every test (unit, integration against real servers, end to end).
+test: lint
+	$(BIN)/pytest
+
+evaluate: $(STAMP)
+	$(BIN)/recsys evaluate --output benchmarks/results/evaluation_ml100k.json
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,163 @@
+"""Scoring and publishing benchmark on synthetic data (issue: engine core, item 9).
+
+Measures, in one run, on 200,000 users x 20,000 films with ~5M ratings and 64 factors:
+- users/s of LightFM's ``predict`` per user (the loop the engine replaces), on a sample of users,
+  with the same seen-masking and top-100 selection;
+- users/s of the engine's scorer (block matrix product + mask + fused top-k), must_watch only and
+  with 18 per-genre lists;
+- publish throughput of those lists to Redis and the bytes each user costs there.
+
+Usage: python benchmarks/bench_scoring.py [--users N --films M ...] [--output PATH]
+Needs Redis (RECSYS_REDIS_URL or redis://127.0.0.1:6379/0); keys go under a unique prefix and are
+deleted at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import redis
+import scipy.sparse as sp
+from lightfm import LightFM
+
+from recommender_engine.lists import personal_lists
+from recommender_engine.model.features import ItemFeatures
+from recommender_engine.model.hybrid import HybridModel, HybridParams, ModelConfig
+from recommender_engine.ranking import GenreIndex, rank_block
+from recsys_common.adapters.redis_recstore import RedisRecStore
+from recsys_common.listcodec import ListLayout
+from recsys_common.machine import machine_info
+from recsys_common.ports.recstore import VersionMeta
+
+N_GENRES = 18
+GENRE_LEN = 20
+MUST_WATCH = 100
+
+
+def synthetic_interactions(n_users: int, n_films: int, n_ratings: int, rng: np.random.Generator) -> sp.csr_matrix:
+    """Power-law film popularity, ~n_ratings distinct (user, film) pairs."""
+    popularity = 1.0 / np.arange(1, n_films + 1) ** 0.8
+    popularity /= popularity.sum()
+    users = rng.integers(0, n_users, n_ratings)
+    films = rng.choice(n_films, n_ratings, p=popularity)
+    matrix = sp.csr_matrix((np.ones(n_ratings, dtype=np.float32), (users, films)), shape=(n_users, n_films))
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    return matrix
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=200_000)
+    parser.add_argument("--films", type=int, default=20_000)
+    parser.add_argument("--ratings", type=int, default=5_000_000)
+    parser.add_argument("--factors", type=int, default=64)
+    parser.add_argument("--predict-sample", type=int, default=500)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--block-size", type=int, default=1024)
+    parser.add_argument("--redis-url", default=os.environ.get("RECSYS_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--output", type=Path, default=Path("benchmarks/results/scoring.json"))
+    args = parser.parse_args()
+    rng = np.random.default_rng(42)
+    result: dict[str, object] = {"machine": machine_info(), "params": vars(args) | {"output": str(args.output)}}
+
+    tick = time.perf_counter()
+    seen = synthetic_interactions(args.users, args.films, args.ratings, rng)
+    result["ratings_after_dedup"] = int(seen.nnz)
+    lightfm = LightFM(no_components=args.factors, loss="warp", random_state=np.random.RandomState(42))
+    lightfm.fit_partial(seen.tocoo(), epochs=1, num_threads=args.threads)
+    result["fit_one_epoch_seconds"] = round(time.perf_counter() - tick, 2)
+
+    # 1. LightFM predict, one call per user, then the same mask + top-100.
+    sample = rng.choice(args.users, args.predict_sample, replace=False)
+    all_films = np.arange(args.films, dtype=np.int32)
+    tick = time.perf_counter()
+    for user in sample:
+        scores = lightfm.predict(int(user), all_films, num_threads=args.threads).astype(np.float32)[None, :]
+        rank_block(scores, seen[int(user)], MUST_WATCH)
+    predict_rate = len(sample) / (time.perf_counter() - tick)
+
+    # 2. The engine's scorer over every user.
+    model = HybridModel(ModelConfig(no_components=args.factors))
+    identity = ItemFeatures(sp.identity(args.films, dtype=np.float32, format="csr"), tuple(map(str, all_films)))
+    model.set_params(
+        HybridParams(
+            user_embeddings=lightfm.user_embeddings.astype(np.float32),
+            user_biases=lightfm.user_biases.astype(np.float32),
+            feature_embeddings=lightfm.item_embeddings.astype(np.float32),
+            feature_biases=lightfm.item_biases.astype(np.float32),
+            item_features=identity,
+        )
+    )
+    genre_of = rng.integers(0, N_GENRES, args.films)
+    groups = [np.flatnonzero(genre_of == g).astype(np.int32) for g in range(N_GENRES)]
+
+    def run_scorer(with_genres: bool) -> tuple[float, list]:
+        tick = time.perf_counter()
+        blocks = list(
+            personal_lists(
+                model.score_block,
+                seen,
+                GenreIndex(groups if with_genres else [], args.films),
+                MUST_WATCH,
+                GENRE_LEN,
+                args.block_size,
+                args.threads,
+            )
+        )
+        return args.users / (time.perf_counter() - tick), blocks
+
+    scorer_rate, _ = run_scorer(with_genres=False)
+    scorer_genre_rate, blocks = run_scorer(with_genres=True)
+
+    # 3. Publish those lists to Redis.
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    store = RedisRecStore(args.redis_url, prefix=prefix)
+    layout = ListLayout.for_catalogue(args.films, MUST_WATCH, GENRE_LEN, [f"genre-{g}" for g in range(N_GENRES)])
+    meta = VersionMeta(version="bench", model_version="bench", trained_at="", layout=layout)
+    user_ids = [f"user-{u}" for u in range(args.users)]
+    client = redis.Redis.from_url(args.redis_url)
+    try:
+        tick = time.perf_counter()
+        writer = store.begin(meta, [str(uuid.UUID(int=i)) for i in range(args.films)])
+        for block in blocks:
+            writer.put_block([user_ids[u] for u in block.users], block.must_watch, block.by_genre)
+        writer.commit()
+        publish_rate = args.users / (time.perf_counter() - tick)
+        memory = sum(int(client.memory_usage(k, samples=0) or 0) for k in client.scan_iter(f"{prefix}:*users*"))
+        bytes_per_user = memory / args.users
+    finally:
+        for key in client.scan_iter(f"{prefix}:*"):
+            client.unlink(key)
+        store.close()
+
+    result["results"] = {
+        "lightfm_predict_users_per_s": round(predict_rate, 1),
+        "engine_scorer_users_per_s": round(scorer_rate, 1),
+        "engine_scorer_with_18_genre_lists_users_per_s": round(scorer_genre_rate, 1),
+        "speedup_vs_predict": round(scorer_rate / predict_rate, 1),
+        "publish_redis_users_per_s": round(publish_rate, 1),
+        "redis_bytes_per_user": round(bytes_per_user, 1),
+        "record_bytes_per_user": layout.record_bytes,
+    }
+    result["targets"] = {
+        "engine_scorer_users_per_s": ">= 10000",
+        "speedup_vs_predict": ">= 7",
+        "publish_redis_users_per_s": ">= 50000",
+        "redis_bytes_per_user": "<= 1536",
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    print(pd.Series(result["results"]).to_string())
+    print(f"written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()

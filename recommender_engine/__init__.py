@@ -1,0 +1,1 @@
+"""The batch recommender engine: seed data, LightFM model, lists, publishing, scheduler, CLI."""

@@ -1,0 +1,3 @@
+from recommender_engine.cli import main
+
+main()

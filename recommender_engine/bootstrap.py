@@ -1,0 +1,71 @@
+"""The engine process's composition root: settings -> adapters -> Engine. Nothing else wires."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from recommender_engine.cycle import CycleJournal, Engine, ListConfig
+from recommender_engine.data import load_seed
+from recommender_engine.settings import EngineSettings
+from recsys_common.ports.ratings import RatingStore
+from recsys_common.ports.recstore import RecStore
+
+
+def rating_store(settings: EngineSettings) -> RatingStore:
+    if settings.clickhouse_url:
+        from recsys_common.adapters.clickhouse_ratings import ClickHouseRatingStore
+
+        store = ClickHouseRatingStore(settings.clickhouse_url)
+        store.ensure_schema()
+        return store
+    from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
+
+    return SqliteRatingStore(settings.ratings_db)
+
+
+def rec_store(settings: EngineSettings) -> RecStore:
+    if settings.redis_url:
+        from recsys_common.adapters.redis_recstore import RedisRecStore
+
+        return RedisRecStore(settings.redis_url, prefix=settings.redis_prefix)
+    from recsys_common.adapters.sqlite_recstore import SqliteRecStore
+
+    return SqliteRecStore(settings.recstore_db)
+
+
+@dataclass
+class EngineApp:
+    settings: EngineSettings
+    ratings: RatingStore
+    store: RecStore
+    engine: Engine
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def bootstrap(settings: EngineSettings | None = None, progress: bool = False) -> EngineApp:
+    settings = settings or EngineSettings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ratings = rating_store(settings)
+    store = rec_store(settings)
+    lists = ListConfig(
+        must_watch_len=settings.must_watch_len,
+        genre_len=settings.genre_len,
+        cold_start_len=settings.cold_start_len,
+        block_size=settings.block_size,
+        score_threads=settings.score_threads,
+        keep_versions=settings.keep_versions,
+        grace_seconds=settings.grace_seconds,
+    )
+    engine = Engine(
+        ratings=ratings,
+        store=store,
+        films=lambda: load_seed(settings.seed_dir).films,
+        lists=lists,
+        model=settings.model,
+        artefact_dir=settings.artefact_dir,
+        journal=CycleJournal(settings.journal_file),
+        progress=progress,
+    )
+    return EngineApp(settings, ratings, store, engine)

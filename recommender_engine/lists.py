@@ -1,0 +1,123 @@
+"""List building: genre groups, cold-start IMDb-top lists, and personal lists per block of users.
+
+Pure functions over arrays and frames: no server client, no settings.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+from recommender_engine.ranking import GenreIndex, IndexArray, rank_lists
+from recsys_common.bayes import catalogue_prior, weighted_rating
+from recsys_common.columns import Columns
+from recsys_common.domain import ColdStartLists
+
+#: Blocks computed ahead of the consumer per thread (bounds memory when publishing is slower).
+PREFETCH_PER_THREAD = 2
+#: The pool holds this many candidates per genre-list slot beyond must_watch.
+POOL_PER_GENRE_SLOT = 1
+
+ScoreFn = Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float32]]
+
+
+def genre_groups(films: pd.DataFrame) -> tuple[list[str], list[IndexArray]]:
+    """Sorted genre names and, for each, the film indices (positions in ``films``) of that genre."""
+    members: dict[str, list[int]] = {}
+    for position, genres in enumerate(films[Columns.Genres]):
+        for genre in genres:
+            members.setdefault(str(genre), []).append(position)
+    names = sorted(members)
+    return names, [np.asarray(members[name], dtype=np.int32) for name in names]
+
+
+def imdb_order(films: pd.DataFrame) -> IndexArray:
+    """Film positions ordered for cold start: IMDb weighted rating, then RT rating, then title.
+
+    Films without IMDb data come after those with it, so the list is never empty while the
+    catalogue is not.
+    """
+    rating = films[Columns.ImdbRating].to_numpy(dtype=np.float64)
+    votes = films[Columns.ImdbVotes].to_numpy(dtype=np.float64)
+    min_votes, mean = catalogue_prior(rating, votes)
+    score = weighted_rating(rating, votes, min_votes, mean) if np.isfinite(mean) else np.full(len(films), np.nan)
+    rt = films[Columns.RtRating].to_numpy(dtype=np.float64)
+    keys = (
+        films[Columns.Title].astype(str).to_numpy(),
+        -np.nan_to_num(rt, nan=-1.0),
+        -np.nan_to_num(score, nan=-np.inf),
+    )
+    return np.lexsort(keys).astype(np.int32)
+
+
+def cold_start_lists(films: pd.DataFrame, limit: int) -> ColdStartLists:
+    """IMDb-top overall and per genre, as film ids."""
+    film_ids = films[Columns.Item].astype(str).to_numpy()
+    order = imdb_order(films)
+    names, groups = genre_groups(films)
+    rank_of = np.empty(len(films), dtype=np.int64)
+    rank_of[order] = np.arange(len(films))
+    by_genre = {}
+    for name, members in zip(names, groups, strict=True):
+        best = members[np.argsort(rank_of[members], kind="stable")][:limit]
+        by_genre[name] = tuple(film_ids[best])
+    return ColdStartLists(overall=tuple(film_ids[order[:limit]]), by_genre=by_genre)
+
+
+@dataclass(frozen=True)
+class ListBlock:
+    """Personal lists of one block of users, as film indices (-1 = no film)."""
+
+    users: npt.NDArray[np.int64]
+    must_watch: IndexArray  # (n, must_watch_len)
+    by_genre: IndexArray  # (n, n_genres, genre_len)
+
+
+def pool_size(must_watch_len: int, genre_len: int, n_groups: int) -> int:
+    """Top-pool per user from which must_watch and the per-genre lists are cut."""
+    return must_watch_len + POOL_PER_GENRE_SLOT * genre_len * n_groups
+
+
+def personal_lists(
+    score: ScoreFn,
+    seen: sp.csr_matrix,
+    genres: GenreIndex,
+    must_watch_len: int,
+    genre_len: int,
+    block_size: int,
+    threads: int,
+) -> Iterator[ListBlock]:
+    """Score every user in blocks (one matrix product per block, seen films masked) and yield the
+    blocks' lists in user order. ``threads`` blocks are computed at once, each with one BLAS thread.
+    """
+    n_users = seen.shape[0]
+    starts = range(0, n_users, block_size)
+    pool_len = pool_size(must_watch_len, genre_len, len(genres.groups))
+
+    def compute(start: int) -> ListBlock:
+        users = np.arange(start, min(start + block_size, n_users), dtype=np.int64)
+        scores = np.ascontiguousarray(score(users), dtype=np.float32)
+        must_watch, by_genre = rank_lists(
+            scores, seen[start : users[-1] + 1], must_watch_len, genres, genre_len, pool_len
+        )
+        return ListBlock(users, must_watch, by_genre)
+
+    if threads <= 1:
+        yield from map(compute, starts)
+        return
+    in_flight: deque[Future[ListBlock]] = deque()
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(threads) as executor:
+        for start in starts:
+            in_flight.append(executor.submit(compute, start))
+            if len(in_flight) > PREFETCH_PER_THREAD * threads:
+                yield in_flight.popleft().result()
+        while in_flight:
+            yield in_flight.popleft().result()

@@ -1,0 +1,42 @@
+"""The engine process's settings (the only place it reads the environment)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import SettingsConfigDict
+
+from recommender_engine.model.hybrid import ModelConfig
+from recsys_common.settings import CommonSettings
+
+
+class EngineSettings(CommonSettings):
+    """``RECSYS_*`` variables; nested model settings as ``RECSYS_MODEL__EPOCHS=40``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RECSYS_", extra="forbid", frozen=True, env_nested_delimiter="__", protected_namespaces=()
+    )
+
+    must_watch_len: int = 100
+    genre_len: int = 20
+    cold_start_len: int = 100
+    block_size: int = 2048
+    score_threads: int = 2
+    keep_versions: int = 3
+    grace_seconds: float = 3600.0
+    #: Cron expression (5 fields, UTC) for scheduled cycles; wins over the interval when set.
+    schedule_cron: str | None = None
+    schedule_interval_seconds: int = 3600
+    model: ModelConfig = ModelConfig()
+
+    @property
+    def seed_dir(self) -> Path:
+        return self.data_dir / "seed"
+
+    @property
+    def artefact_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def journal_file(self) -> Path:
+        return self.data_dir / "cycles.jsonl"

@@ -1,0 +1,95 @@
+"""Compact encoding of a user's lists: film *indices* into the version's film table.
+
+A user's record is a fixed-length little-endian array of ``must_watch_len + len(genres) *
+genre_len`` indices (uint16 when the catalogue has fewer than 65,535 films, else uint32); the
+padding value is the dtype's maximum. 100 must-watch films and 18 genres x 20 films take 920 bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from recsys_common.domain import UserLists
+
+UINT16_LIMIT = 0xFFFF
+
+
+@dataclass(frozen=True)
+class ListLayout:
+    must_watch_len: int
+    genre_len: int
+    genres: tuple[str, ...]
+    index_bytes: int  # 2 or 4
+
+    @staticmethod
+    def for_catalogue(n_films: int, must_watch_len: int, genre_len: int, genres: Sequence[str]) -> ListLayout:
+        index_bytes = 2 if n_films < UINT16_LIMIT else 4
+        return ListLayout(must_watch_len, genre_len, tuple(genres), index_bytes)
+
+    @property
+    def dtype(self) -> np.dtype[np.unsignedinteger]:
+        return np.dtype("<u2") if self.index_bytes == 2 else np.dtype("<u4")
+
+    @property
+    def pad(self) -> int:
+        return int(np.iinfo(self.dtype).max)
+
+    @property
+    def record_len(self) -> int:
+        return self.must_watch_len + len(self.genres) * self.genre_len
+
+    @property
+    def record_bytes(self) -> int:
+        return self.record_len * self.index_bytes
+
+
+def encode_block(
+    must_watch: npt.NDArray[np.integer], by_genre: npt.NDArray[np.integer] | None, layout: ListLayout
+) -> list[bytes]:
+    """Encode a block of users. ``must_watch`` is (n, <=must_watch_len), ``by_genre`` is
+    (n, len(genres), <=genre_len); negative entries mean "no film" (padding)."""
+    n = must_watch.shape[0]
+    out = np.full((n, layout.record_len), layout.pad, dtype=layout.dtype)
+    width = min(must_watch.shape[1], layout.must_watch_len)
+    out[:, :width] = np.where(must_watch[:, :width] < 0, layout.pad, must_watch[:, :width])
+    if by_genre is not None and layout.genres:
+        if by_genre.shape[1] != len(layout.genres):
+            raise ValueError(f"by_genre has {by_genre.shape[1]} genres, layout has {len(layout.genres)}")
+        g_width = min(by_genre.shape[2], layout.genre_len)
+        block = np.full((n, len(layout.genres), layout.genre_len), layout.pad, dtype=layout.dtype)
+        part = by_genre[:, :, :g_width]
+        block[:, :, :g_width] = np.where(part < 0, layout.pad, part)
+        out[:, layout.must_watch_len :] = block.reshape(n, -1)
+    raw = out.tobytes()
+    size = layout.record_bytes
+    return [raw[i * size : (i + 1) * size] for i in range(n)]
+
+
+def decode(record: bytes, layout: ListLayout, films: Sequence[str]) -> UserLists:
+    """Decode one user's record into film ids; raise ValueError when it does not fit the layout."""
+    if len(record) != layout.record_bytes:
+        raise ValueError(f"record has {len(record)} bytes, layout expects {layout.record_bytes}")
+    # Plain Python ints: indexing ``films`` with numpy scalars costs ~10x more (this is the API's hot path).
+    values: list[int] = np.frombuffer(record, dtype=layout.dtype).tolist()
+    pad = layout.pad
+
+    def ids(part: list[int]) -> tuple[str, ...]:
+        try:
+            return tuple([films[i] for i in part if i != pad])
+        except IndexError:
+            bad = max(i for i in part if i != pad)
+            raise ValueError(f"record refers to film index {bad}, the film table has {len(films)} films") from None
+
+    must_watch = ids(values[: layout.must_watch_len])
+    by_genre: dict[str, tuple[str, ...]] = {}
+    start = layout.must_watch_len
+    for genre in layout.genres:
+        chosen = ids(values[start : start + layout.genre_len])
+        if chosen:
+            by_genre[genre] = chosen
+        start += layout.genre_len
+    return UserLists(must_watch=must_watch, by_genre=by_genre)

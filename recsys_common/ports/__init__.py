@@ -1,0 +1,1 @@
+"""Ports: small abstract classes the services depend on; adapters implement them."""

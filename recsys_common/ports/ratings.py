@@ -1,0 +1,44 @@
+"""Where ratings are read from (RatingSource) and appended to (RatingStore)."""
+
+from __future__ import annotations
+
+import abc
+
+import pandas as pd
+
+
+class RatingSourceError(RuntimeError):
+    """The rating source could not be read (server down, file unreadable, bad schema)."""
+
+
+class RatingSource(abc.ABC):
+    """Read side of the rating store.
+
+    Frames carry ``Columns.RATINGS``: user_id (str), film_id (str UUID), rating (float64 on the
+    platform scale), timestamp (int64 unix seconds). The *watermark* is an int64 ingestion
+    position: it only grows, ``read_since(w)`` returns the rows ingested after position ``w`` and
+    ``watermark()`` is the position of the newest row (0 when the store is empty).
+    """
+
+    @abc.abstractmethod
+    def read_all(self) -> pd.DataFrame:
+        """All ratings, the latest one per (user, film) pair."""
+
+    @abc.abstractmethod
+    def read_since(self, watermark: int) -> pd.DataFrame:
+        """Rows ingested after ``watermark`` (may hold several ratings of one pair)."""
+
+    @abc.abstractmethod
+    def watermark(self) -> int:
+        """Ingestion position of the newest row; 0 when empty."""
+
+
+class RatingStore(RatingSource):
+    """A rating source that also accepts rows (embedded SQLite store, ClickHouse)."""
+
+    @abc.abstractmethod
+    def append(self, ratings: pd.DataFrame) -> int:
+        """Append rows with ``Columns.RATINGS`` (+ optional ``event_id``); return rows written.
+
+        Appending the same event id twice must not count the rating twice.
+        """

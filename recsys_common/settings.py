@@ -1,0 +1,39 @@
+"""Settings base: every process has one pydantic-settings class deriving from this one.
+
+Nothing else reads ``os.environ``. Variables are prefixed ``RECSYS_`` (e.g. ``RECSYS_REDIS_URL``).
+An unset server URL selects the embedded (SQLite) adapter.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RECSYS_", extra="forbid", frozen=True)
+
+    #: Working directory of the embedded default: SQLite files, model artefacts, state.
+    data_dir: Path = Path("var")
+    #: Cache of downloaded seed sources (outside git).
+    cache_dir: Path = Path("data/cache")
+
+    redis_url: str | None = None
+    redis_prefix: str = "recsys"
+    clickhouse_url: str | None = None
+    kafka_bootstrap: str | None = None
+    elasticsearch_url: str | None = None
+    postgres_dsn: str | None = None
+
+    @property
+    def ratings_db(self) -> Path:
+        return self.data_dir / "ratings.sqlite"
+
+    @property
+    def recstore_db(self) -> Path:
+        return self.data_dir / "recstore.sqlite"
+
+    @property
+    def catalog_db(self) -> Path:
+        return self.data_dir / "catalog.sqlite"

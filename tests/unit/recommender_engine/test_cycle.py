@@ -1,0 +1,117 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from recommender_engine.cycle import COLD_START_ONLY, CycleError, CycleJournal, Engine, ListConfig
+from recommender_engine.model.hybrid import ModelConfig
+from recsys_common.columns import Columns
+from recsys_common.ids import film_id_for
+from tests.fakes import FakeRatingStore, FakeRecStore
+
+N_FILMS = 40
+GENRES = ("Comedy", "Drama", "Horror")
+
+
+def _films() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {
+            Columns.Item: [film_id_for(f"test:{i}") for i in range(N_FILMS)],
+            Columns.SourceId: [f"test:{i}" for i in range(N_FILMS)],
+            Columns.Title: [f"Film {i}" for i in range(N_FILMS)],
+            Columns.Year: [1990 + i % 20 for i in range(N_FILMS)],
+            Columns.Genres: [
+                (GENRES[i % 3],) if i % 7 else (GENRES[i % 3], GENRES[(i + 1) % 3]) for i in range(N_FILMS)
+            ],
+            Columns.ImdbRating: rng.uniform(5, 9, N_FILMS),
+            Columns.ImdbVotes: rng.integers(10, 100_000, N_FILMS).astype(float),
+            Columns.RtRating: rng.uniform(0, 100, N_FILMS),
+            Columns.Description: [""] * N_FILMS,
+        }
+    )
+
+
+def _ratings(n_users: int, per_user: int, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    films = _films()[Columns.Item].to_numpy()
+    rows = []
+    for u in range(n_users):
+        for f in rng.choice(N_FILMS, per_user, replace=False):
+            rows.append((f"user-{u}", films[f], float(rng.integers(1, 11)), int(1_700_000_000 + u)))
+    return pd.DataFrame(rows, columns=list(Columns.RATINGS))
+
+
+def _engine(tmp_path, ratings: FakeRatingStore, store: FakeRecStore, **lists) -> Engine:
+    return Engine(
+        ratings=ratings,
+        store=store,
+        films=_films,
+        lists=ListConfig(must_watch_len=10, genre_len=3, cold_start_len=5, block_size=7, score_threads=2, **lists),
+        model=ModelConfig(epochs=2, no_components=8),
+        artefact_dir=tmp_path / "models",
+        journal=CycleJournal(tmp_path / "cycles.jsonl"),
+    )
+
+
+def test_cycle_publishes_lists_without_rated_films(tmp_path):
+    ratings, store = FakeRatingStore(), FakeRecStore()
+    ratings.append(_ratings(20, 8))
+    result = _engine(tmp_path, ratings, store).run_cycle()
+    assert result.status == "published"
+    meta = store.current()
+    assert meta is not None and meta.version == result.version and meta.n_users == 20
+    rated = ratings.read_all().groupby(Columns.User)[Columns.Item].agg(set)
+    for user, films in rated.items():
+        lists = store.user_lists(user, meta)
+        assert lists is not None
+        assert len(lists.must_watch) == 10
+        assert not films & set(lists.must_watch)
+        for genre, ids in lists.by_genre.items():
+            assert genre in GENRES and not films & set(ids)
+    cold = store.cold_start(meta.version)
+    assert cold is not None and len(cold.overall) == 5 and set(cold.by_genre) == set(GENRES)
+    assert list((tmp_path / "models").glob("*.npz"))
+
+
+def test_cycle_is_skipped_when_nothing_is_new_and_runs_again_when_a_rating_arrives(tmp_path):
+    ratings, store = FakeRatingStore(), FakeRecStore()
+    ratings.append(_ratings(10, 5))
+    engine = _engine(tmp_path, ratings, store)
+    first = engine.run_cycle()
+    assert engine.run_cycle().status == "skipped"
+    ratings.append(_ratings(1, 3, seed=9).assign(**{Columns.User: "newcomer"}))
+    second = engine.run_cycle()
+    assert second.status == "published" and second.version != first.version
+    assert store.user_lists("newcomer", store.current()) is not None
+    assert [e["status"] for e in engine.journal.tail(5)] == ["published", "skipped", "published"]
+
+
+def test_zero_ratings_publish_cold_start_only(tmp_path):
+    store = FakeRecStore()
+    result = _engine(tmp_path, FakeRatingStore(), store).run_cycle()
+    meta = store.current()
+    assert result.status == "published" and meta.model_version == COLD_START_ONLY and meta.n_users == 0
+    assert len(store.cold_start(meta.version).overall) == 5
+
+
+def test_failed_publish_leaves_previous_version_serving(tmp_path):
+    ratings, store = FakeRatingStore(), FakeRecStore()
+    ratings.append(_ratings(20, 5))
+    first = _engine(tmp_path, ratings, store).run_cycle()
+    store.fail_after_records = 3
+    ratings.append(_ratings(2, 3, seed=5).assign(**{Columns.User: "late"}))
+    with pytest.raises(CycleError, match="previous version keeps serving"):
+        _engine(tmp_path, ratings, store).run_cycle()
+    assert store.current().version == first.version
+    assert list(store.records) == [first.version]  # the half-written version was dropped
+    assert store.user_lists("user-0", store.current()) is not None
+
+
+def test_ratings_of_unknown_films_are_refused_with_a_clear_error(tmp_path):
+    ratings, store = FakeRatingStore(), FakeRecStore()
+    bad = _ratings(3, 2)
+    bad.loc[0, Columns.Item] = film_id_for("nowhere:1")
+    ratings.append(bad)
+    with pytest.raises(CycleError, match="missing from the films frame"):
+        _engine(tmp_path, ratings, store).run_cycle()
+    assert store.current() is None

@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+
+from recsys_common.listcodec import ListLayout, decode, encode_block
+
+FILMS = [f"film-{i}" for i in range(10)]
+
+
+def test_round_trip_with_padding_and_genres():
+    layout = ListLayout.for_catalogue(len(FILMS), must_watch_len=4, genre_len=2, genres=["Comedy", "Drama"])
+    must_watch = np.array([[3, 1, -1, -1], [0, 2, 4, 5]])
+    by_genre = np.array([[[1, -1], [-1, -1]], [[2, 4], [5, 0]]])
+    first, second = encode_block(must_watch, by_genre, layout)
+    assert len(first) == layout.record_bytes == (4 + 2 * 2) * 2
+    lists = decode(first, layout, FILMS)
+    assert lists.must_watch == ("film-3", "film-1")
+    assert lists.by_genre == {"Comedy": ("film-1",)}
+    assert decode(second, layout, FILMS).by_genre == {"Comedy": ("film-2", "film-4"), "Drama": ("film-5", "film-0")}
+
+
+def test_large_catalogue_uses_four_byte_indices():
+    layout = ListLayout.for_catalogue(70_000, 2, 1, [])
+    assert layout.index_bytes == 4
+    (record,) = encode_block(np.array([[69_999, 5]]), None, layout)
+    films = [str(i) for i in range(70_000)]
+    assert decode(record, layout, films).must_watch == ("69999", "5")
+
+
+def test_record_that_does_not_fit_the_layout_is_refused():
+    layout = ListLayout.for_catalogue(len(FILMS), 4, 2, ["Comedy"])
+    with pytest.raises(ValueError, match="layout expects"):
+        decode(b"\x00\x01\x02", layout, FILMS)
+
+
+def test_genre_count_mismatch_is_refused():
+    layout = ListLayout.for_catalogue(len(FILMS), 2, 2, ["Comedy"])
+    with pytest.raises(ValueError, match="genres"):
+        encode_block(np.array([[1, 2]]), np.zeros((1, 2, 2), dtype=int), layout)
+
+
+def test_budget_of_realistic_record():
+    layout = ListLayout.for_catalogue(1682, 100, 20, [f"g{i}" for i in range(18)])
+    assert layout.record_bytes <= 1024
