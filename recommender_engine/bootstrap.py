@@ -7,29 +7,25 @@ from dataclasses import dataclass
 from recommender_engine.cycle import CycleJournal, Engine, ListConfig
 from recommender_engine.data import load_seed
 from recommender_engine.settings import EngineSettings
+from recsys_common.adapters.clickhouse_ratings import ClickHouseRatingStore
+from recsys_common.adapters.redis_recstore import RedisRecStore
+from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
+from recsys_common.adapters.sqlite_recstore import SqliteRecStore
 from recsys_common.ports.ratings import RatingStore
 from recsys_common.ports.recstore import RecStore
 
 
 def rating_store(settings: EngineSettings) -> RatingStore:
     if settings.clickhouse_url:
-        from recsys_common.adapters.clickhouse_ratings import ClickHouseRatingStore
-
         store = ClickHouseRatingStore(settings.clickhouse_url)
         store.ensure_schema()
         return store
-    from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
-
     return SqliteRatingStore(settings.ratings_db)
 
 
 def rec_store(settings: EngineSettings) -> RecStore:
     if settings.redis_url:
-        from recsys_common.adapters.redis_recstore import RedisRecStore
-
         return RedisRecStore(settings.redis_url, prefix=settings.redis_prefix)
-    from recsys_common.adapters.sqlite_recstore import SqliteRecStore
-
     return SqliteRecStore(settings.recstore_db)
 
 

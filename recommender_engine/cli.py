@@ -25,6 +25,7 @@ from recommender_engine.data import (
     load_seed,
     save_seed,
 )
+from recommender_engine.evaluation.runner import run_evaluation
 from recommender_engine.scheduler import make_trigger, run_scheduled
 from recommender_engine.settings import EngineSettings
 from recsys_common.columns import Columns
@@ -240,8 +241,6 @@ def evaluate(
     output: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,
 ) -> None:
     """Evaluate the engine's model and baselines (per-user random split, every test rating relevant)."""
-    from recommender_engine.evaluation.runner import run_evaluation
-
     with _engine(progress=False) as engine_app:
         try:
             data_set = load_movielens_csv(movielens_dir) if movielens_dir else _seed(engine_app)

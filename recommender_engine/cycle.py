@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 #: model_version of a version published with no ratings at all (cold-start lists only).
 COLD_START_ONLY = "cold-start-only"
+ARTEFACT_SUFFIX = ".artefact"
 
 
 class ListConfig(BaseModel):
@@ -126,6 +127,7 @@ class Engine:
             log.info("nothing new since watermark %d (version %s); cycle skipped", watermark, current.version)
             return CycleResult("skipped", current.version, reason=f"no rating since watermark {watermark}")
 
+        version = f"{_utc_stamp(started)}-{uuid.uuid4().hex[:8]}"
         timings: dict[str, float] = {}
         tick = time.perf_counter()
         ratings = self._ratings.read_all()
@@ -145,19 +147,30 @@ class Engine:
             model = HybridModel(self._model).fit(dataset)
             timings["fit_seconds"] = time.perf_counter() - tick
             model_version = save_artefact(
-                model, dataset, self._artefact_dir / f"model-{_utc_stamp(started)}.npz", {"watermark": watermark}
+                model,
+                dataset,
+                self._artefact_dir / f"model-{version}{ARTEFACT_SUFFIX}",
+                {"watermark": watermark},
             )
         tick = time.perf_counter()
-        meta = self._publish(dataset, model, model_version, watermark, started, timings)
+        meta = self._publish(version, dataset, model, model_version, watermark, started, timings)
         timings["publish_seconds"] = time.perf_counter() - tick
         pruned = self._store.prune(self._lists.keep_versions, self._lists.grace_seconds)
         if pruned:
             log.info("pruned versions %s", pruned)
+        self._prune_artefacts()
         metrics = {**meta.metrics, **timings, "users": float(dataset.n_users), "films": float(dataset.n_films)}
         return CycleResult("published", meta.version, metrics=metrics)
 
+    def _prune_artefacts(self) -> None:
+        """Keep the newest ``keep_versions`` model artefacts."""
+        artefacts = sorted(self._artefact_dir.glob(f"*{ARTEFACT_SUFFIX}"), key=lambda path: path.stat().st_mtime_ns)
+        for old in artefacts[: -self._lists.keep_versions]:
+            old.unlink()
+
     def _publish(
         self,
+        version: str,
         dataset: Dataset,
         model: HybridModel | None,
         model_version: str,
@@ -168,7 +181,6 @@ class Engine:
         genres, groups = genre_groups(dataset.films)
         cfg = self._lists
         layout = ListLayout.for_catalogue(dataset.n_films, cfg.must_watch_len, cfg.genre_len, genres)
-        version = f"{_utc_stamp(started)}-{uuid.uuid4().hex[:8]}"
         meta = VersionMeta(
             version=version,
             model_version=model_version,

@@ -1,4 +1,3 @@
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -6,39 +5,16 @@ from recommender_engine.cycle import COLD_START_ONLY, CycleError, CycleJournal, 
 from recommender_engine.model.hybrid import ModelConfig
 from recsys_common.columns import Columns
 from recsys_common.ids import film_id_for
+from tests.datasets import GENRES, synthetic_films, synthetic_ratings
 from tests.fakes import FakeRatingStore, FakeRecStore
-
-N_FILMS = 40
-GENRES = ("Comedy", "Drama", "Horror")
 
 
 def _films() -> pd.DataFrame:
-    rng = np.random.default_rng(0)
-    return pd.DataFrame(
-        {
-            Columns.Item: [film_id_for(f"test:{i}") for i in range(N_FILMS)],
-            Columns.SourceId: [f"test:{i}" for i in range(N_FILMS)],
-            Columns.Title: [f"Film {i}" for i in range(N_FILMS)],
-            Columns.Year: [1990 + i % 20 for i in range(N_FILMS)],
-            Columns.Genres: [
-                (GENRES[i % 3],) if i % 7 else (GENRES[i % 3], GENRES[(i + 1) % 3]) for i in range(N_FILMS)
-            ],
-            Columns.ImdbRating: rng.uniform(5, 9, N_FILMS),
-            Columns.ImdbVotes: rng.integers(10, 100_000, N_FILMS).astype(float),
-            Columns.RtRating: rng.uniform(0, 100, N_FILMS),
-            Columns.Description: [""] * N_FILMS,
-        }
-    )
+    return synthetic_films()
 
 
 def _ratings(n_users: int, per_user: int, seed: int = 1) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    films = _films()[Columns.Item].to_numpy()
-    rows = []
-    for u in range(n_users):
-        for f in rng.choice(N_FILMS, per_user, replace=False):
-            rows.append((f"user-{u}", films[f], float(rng.integers(1, 11)), int(1_700_000_000 + u)))
-    return pd.DataFrame(rows, columns=list(Columns.RATINGS))
+    return synthetic_ratings(synthetic_films(), n_users, per_user, seed)
 
 
 def _engine(tmp_path, ratings: FakeRatingStore, store: FakeRecStore, **lists) -> Engine:
@@ -70,7 +46,7 @@ def test_cycle_publishes_lists_without_rated_films(tmp_path):
             assert genre in GENRES and not films & set(ids)
     cold = store.cold_start(meta.version)
     assert cold is not None and len(cold.overall) == 5 and set(cold.by_genre) == set(GENRES)
-    assert list((tmp_path / "models").glob("*.npz"))
+    assert list((tmp_path / "models").glob("*.artefact"))
 
 
 def test_cycle_is_skipped_when_nothing_is_new_and_runs_again_when_a_rating_arrives(tmp_path):
@@ -115,3 +91,14 @@ def test_ratings_of_unknown_films_are_refused_with_a_clear_error(tmp_path):
     with pytest.raises(CycleError, match="missing from the films frame"):
         _engine(tmp_path, ratings, store).run_cycle()
     assert store.current() is None
+
+
+def test_old_versions_and_artefacts_are_pruned_after_the_grace_period(tmp_path):
+    ratings, store = FakeRatingStore(), FakeRecStore()
+    engine = _engine(tmp_path, ratings, store, keep_versions=2, grace_seconds=0)
+    versions = []
+    for round_ in range(4):
+        ratings.append(_ratings(5, 3, seed=round_).assign(**{Columns.User: f"user-{round_}"}))
+        versions.append(engine.run_cycle().version)
+    assert [m.version for m in store.versions()] == versions[:1:-1]
+    assert len(list((tmp_path / "models").glob("*.artefact"))) == 2

@@ -45,7 +45,7 @@ def test_imdb_order_puts_unknown_films_last_and_ranks_by_weighted_rating():
 
 def test_cold_start_lists_overall_and_per_genre():
     lists = cold_start_lists(_films(), limit=2)
-    # prior: m = 75th percentile of votes (27,500), C = 7.625; b (9.5 on 5 votes) stays near C
+    # prior: m = 90th percentile of votes (41,000), C = 7.625; b (9.5 on 5 votes) stays near C
     assert lists.overall == ("c", "b")
     assert lists.by_genre["Comedy"] == ("c", "b")
     assert lists.by_genre["Drama"] == ("b", "a")

@@ -1,0 +1,379 @@
+"""Benchmark of the rating path: producer -> Kafka -> UGC loader -> ClickHouse, and reading 5M ratings.
+
+    python benchmarks/bench_ugc_pipeline.py                      # private ClickHouse + mock Kafka
+    python benchmarks/bench_ugc_pipeline.py --events 500000 --read-rows 5000000 \\
+        --output benchmarks/results/ugc_pipeline.json
+
+Without ``--clickhouse-url`` it starts a private ``clickhouse-server`` (Debian package or a
+``clickhouse`` binary on PATH) in a temporary directory; without ``--kafka-bootstrap`` it uses
+librdkafka's in-process mock cluster. Measured:
+
+1. end to end: a producer process sends N pre-encoded rating events while the loader (this process,
+   the real ``Loader`` with its Kafka source, dead-letter producer and ``ClickHouseRatingStore``)
+   validates, inserts and commits them; time from the first produce to the last commit. The loader
+   joins its consumer group before the clock starts (the mock cluster's first rebalance takes ~3 s).
+2. loader drain: the same N events already in the topic; time from the first consumed message to
+   the last commit (the loader's capacity without a concurrent producer).
+3. read: ``ClickHouseRatingStore.read_all()`` of a table holding R ratings (R distinct pairs,
+   generated server-side, several unmerged parts), best and median of a few runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import clickhouse_driver
+import confluent_kafka
+import numpy as np
+from confluent_kafka import Producer
+
+from recsys_common.adapters.clickhouse_ratings import TABLE, ClickHouseRatingStore
+from recsys_common.domain import RatingEvent
+from recsys_common.events import encode_event
+from recsys_common.ids import film_id_for
+from ugc_pipeline.kafka_io import KafkaDeadLetterSink, KafkaMessageSource, consumer_config, producer_config
+from ugc_pipeline.loader import Loader, LoaderConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUTPUT = REPO_ROOT / "benchmarks" / "results" / "ugc_pipeline.json"
+TARGET_EVENTS_PER_S = 100_000
+USERS = 100_000
+FILMS = 20_000
+T0 = 1_600_000_000
+READ_REPEATS = 3
+WAIT_S = 600.0
+POLL_S = 0.05
+SERVER_START_S = 30.0
+PRODUCER_QUEUE_MESSAGES = 1_000_000
+#: The mock cluster keeps a departed member until its session times out; keep that short.
+SESSION_TIMEOUT_MS = 6_000
+
+_CLICKHOUSE_CONFIG = """<?xml version="1.0"?>
+<yandex>
+    <logger><level>warning</level><log>{root}/server.log</log><errorlog>{root}/error.log</errorlog></logger>
+    <listen_host>127.0.0.1</listen_host>
+    <tcp_port>{tcp}</tcp_port>
+    <http_port>{http}</http_port>
+    <path>{root}/data/</path>
+    <tmp_path>{root}/tmp/</tmp_path>
+    <user_files_path>{root}/user_files/</user_files_path>
+    <users_config>{root}/users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <mark_cache_size>1073741824</mark_cache_size>
+</yandex>
+"""
+_CLICKHOUSE_USERS = """<?xml version="1.0"?>
+<yandex>
+    <profiles><default/></profiles>
+    <users><default><password></password><networks><ip>127.0.0.1</ip></networks>
+        <profile>default</profile><quota>default</quota></default></users>
+    <quotas><default/></quotas>
+</yandex>
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def private_clickhouse() -> Iterator[str]:
+    """Start clickhouse-server in a temporary directory; yield the URL of database ``bench``."""
+    search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"])
+    server = shutil.which("clickhouse-server", path=search)
+    command = [server] if server else None
+    if command is None and (single := shutil.which("clickhouse", path=search)):
+        command = [single, "server"]
+    if command is None:
+        raise SystemExit("no clickhouse-server found: install it or pass --clickhouse-url")
+    with tempfile.TemporaryDirectory(prefix="bench-clickhouse-") as tmp:
+        root = Path(tmp)
+        tcp, http = _free_port(), _free_port()
+        (root / "users.xml").write_text(_CLICKHOUSE_USERS)
+        (root / "config.xml").write_text(_CLICKHOUSE_CONFIG.format(root=root, tcp=tcp, http=http))
+        log = (root / "stdout.log").open("wb")
+        process = subprocess.Popen(
+            [*command, f"--config-file={root / 'config.xml'}"], stdout=log, stderr=subprocess.STDOUT, cwd=root
+        )
+        try:
+            deadline = time.monotonic() + SERVER_START_S
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{http}/ping", timeout=1):
+                        break
+                except (urllib.error.URLError, OSError):
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise SystemExit(f"clickhouse-server did not start; see {root}") from None
+                    time.sleep(POLL_S)
+            yield f"clickhouse://default:@127.0.0.1:{tcp}/bench"
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+            log.close()
+
+
+@contextmanager
+def kafka_cluster(bootstrap: str | None) -> Iterator[str]:
+    if bootstrap:
+        yield bootstrap
+        return
+    owner = Producer({"test.mock.num.brokers": 1, "log_level": 3})
+    yield owner.list_topics(timeout=10).orig_broker_name.split("/")[0]
+    del owner
+
+
+def make_payloads(count: int, seed: int) -> list[tuple[bytes, bytes]]:
+    rng = np.random.default_rng(seed)
+    films = [film_id_for(f"bench:{i}") for i in range(FILMS)]
+    users = rng.integers(0, USERS, count).tolist()
+    items = rng.integers(0, FILMS, count).tolist()
+    ratings = rng.integers(1, 11, count).tolist()
+    payloads = []
+    for i in range(count):
+        user = f"user{users[i]}"
+        event = RatingEvent(str(uuid.uuid4()), user, films[items[i]], float(ratings[i]), T0 + i)
+        payloads.append((user.encode(), encode_event(event)))
+    return payloads
+
+
+def _produce(bootstrap: str, topic: str, count: int, seed: int, start: Any, done: Any) -> None:
+    """Producer process: encode first, then wait for the start signal and send everything."""
+    payloads = make_payloads(count, seed)
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 20,
+            "batch.num.messages": 10_000,
+            "queue.buffering.max.messages": PRODUCER_QUEUE_MESSAGES,
+        }
+    )
+    start.wait()
+    begun = time.perf_counter()
+    for key, value in payloads:
+        try:
+            producer.produce(topic, value=value, key=key)
+        except BufferError:
+            producer.poll(0.1)
+            producer.produce(topic, value=value, key=key)
+    producer.flush(WAIT_S)
+    done.put(time.perf_counter() - begun)
+
+
+class LoaderRun:
+    """The real loader in a thread of this process."""
+
+    def __init__(self, bootstrap: str, url: str, topic: str, batch_size: int) -> None:
+        session = {"session.timeout.ms": SESSION_TIMEOUT_MS, "queued.max.messages.kbytes": 262_144}
+        self.source = KafkaMessageSource(consumer_config(bootstrap, f"bench-{uuid.uuid4().hex[:8]}", session), [topic])
+        self.dlq = KafkaDeadLetterSink(producer_config(bootstrap), f"{topic}.dlq")
+        self.store = ClickHouseRatingStore(url)
+        config = LoaderConfig(batch_size=batch_size, batch_timeout_s=1.0, poll_timeout_s=0.2)
+        self.loader = Loader(self.source, self.store, self.dlq, config)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.loader.run, args=(self.stop,))
+        self.thread.start()
+
+    def wait_for(self, inserted: int) -> float:
+        deadline = time.monotonic() + WAIT_S
+        stats = self.loader.stats
+        while stats.inserted < inserted or self.loader.pending:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"loader stalled at {stats.inserted} of {inserted}: {stats}")
+            time.sleep(POLL_S / 10)
+        return time.perf_counter()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.source.close()
+        self.dlq.close()
+        self.store.close()
+
+
+def bench_end_to_end(bootstrap: str, url: str, events: int, batch_size: int) -> dict[str, Any]:
+    topic = f"bench-e2e-{uuid.uuid4().hex[:8]}"
+    Producer({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=10)  # create the topic
+    context = mp.get_context("spawn")
+    start, done = context.Event(), context.Queue()
+    producer = context.Process(target=_produce, args=(bootstrap, topic, events, 1, start, done))
+    producer.start()
+    run = LoaderRun(bootstrap, url, topic, batch_size)
+    while not run.source.assigned():
+        time.sleep(POLL_S)
+    begun = time.perf_counter()
+    start.set()
+    finished = run.wait_for(events)
+    produce_s = float(done.get(timeout=WAIT_S))
+    producer.join()
+    run.close()
+    seconds = finished - begun
+    return {
+        "events": events,
+        "seconds": round(seconds, 3),
+        "events_per_s": round(events / seconds),
+        "producer_seconds": round(produce_s, 3),
+        "producer_events_per_s": round(events / produce_s),
+        "loader_batch_size": batch_size,
+    }
+
+
+def bench_drain(bootstrap: str, url: str, events: int, batch_size: int) -> dict[str, Any]:
+    topic = f"bench-drain-{uuid.uuid4().hex[:8]}"
+    context = mp.get_context("spawn")
+    start, done = context.Event(), context.Queue()
+    start.set()
+    producer = context.Process(target=_produce, args=(bootstrap, topic, events, 2, start, done))
+    producer.start()
+    done.get(timeout=WAIT_S)
+    producer.join()
+    run = LoaderRun(bootstrap, url, topic, batch_size)
+    while run.loader.stats.consumed == 0:
+        time.sleep(POLL_S / 10)
+    begun = time.perf_counter()
+    finished = run.wait_for(events)
+    run.close()
+    seconds = finished - begun
+    return {"events": events, "seconds": round(seconds, 3), "events_per_s": round(events / seconds)}
+
+
+def bench_read(url: str, rows: int) -> dict[str, Any]:
+    store = ClickHouseRatingStore(url.rsplit("/", 1)[0] + "/bench_read")
+    store.ensure_schema()
+    store._execute(f"TRUNCATE TABLE {TABLE}")
+    film = (
+        "replaceRegexpOne(lower(hex(MD5(toString(intDiv(number, {users}))))), "
+        "'^(.{{8}})(.{{4}})(.{{4}})(.{{4}})(.{{12}})$', '\\\\1-\\\\2-\\\\3-\\\\4-\\\\5')"
+    ).format(users=USERS)
+    began = time.perf_counter()
+    store._execute(
+        f"INSERT INTO {TABLE} (event_id, user_id, film_id, rating, event_time, ingest_seq) "
+        f"SELECT toString(number), concat('user', toString(number % {USERS})), {film}, "
+        f"toFloat64(1 + number % 10), toDateTime({T0} + number), number + 1 FROM system.numbers LIMIT {rows}"
+    )
+    load_s = time.perf_counter() - began
+    parts = store._execute(f"SELECT count() FROM system.parts WHERE database = 'bench_read' AND table = '{TABLE}' AND active")
+    timings = []
+    for _ in range(READ_REPEATS):
+        began = time.perf_counter()
+        frame = store.read_all()
+        timings.append(time.perf_counter() - began)
+        assert len(frame) == rows, f"read {len(frame)} rows, expected {rows}"
+        del frame
+    store.close()
+    return {
+        "rows": rows,
+        "active_parts": int(parts[0][0]),
+        "server_side_load_seconds": round(load_s, 2),
+        "read_all_seconds": [round(t, 2) for t in timings],
+        "best_seconds": round(min(timings), 2),
+        "median_seconds": round(statistics.median(timings), 2),
+        "rows_per_s_best": round(rows / min(timings)),
+    }
+
+
+def machine(url: str) -> dict[str, Any]:
+    cpu = "unknown"
+    memory_gb = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    store = ClickHouseRatingStore(url.rsplit("/", 1)[0] + "/default")
+    ((version,),) = store._execute("SELECT version()")
+    store.close()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gb": memory_gb,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "clickhouse_server": version,
+        "clickhouse_driver": ".".join(map(str, clickhouse_driver.VERSION)),
+        "confluent_kafka": confluent_kafka.version()[0],
+        "librdkafka": confluent_kafka.libversion()[0],
+        "load_average_at_start": list(os.getloadavg()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=500_000, help="events through the pipeline")
+    parser.add_argument("--read-rows", type=int, default=5_000_000, help="ratings read by read_all")
+    parser.add_argument("--batch-size", type=int, default=100_000, help="loader batch size")
+    parser.add_argument("--clickhouse-url", help="use this server instead of a private one")
+    parser.add_argument("--kafka-bootstrap", help="use this broker instead of the mock cluster")
+    parser.add_argument("--skip-read", action="store_true")
+    parser.add_argument("--note", default="", help="free text stored with the results")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    args = parser.parse_args(argv)
+
+    with (
+        (private_clickhouse() if not args.clickhouse_url else _given(args.clickhouse_url)) as url,
+        kafka_cluster(args.kafka_bootstrap) as bootstrap,
+    ):
+        ClickHouseRatingStore(url).ensure_schema()
+        result: dict[str, Any] = {
+            "benchmark": "ugc_pipeline",
+            "date_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+            "machine": machine(url),
+            "kafka": "librdkafka mock cluster (in process)" if not args.kafka_bootstrap else args.kafka_bootstrap,
+            "target_events_per_s": TARGET_EVENTS_PER_S,
+            "note": args.note,
+        }
+        print("end to end ...", flush=True)
+        result["end_to_end"] = bench_end_to_end(bootstrap, url, args.events, args.batch_size)
+        print(result["end_to_end"], flush=True)
+        print("loader drain ...", flush=True)
+        result["loader_drain"] = bench_drain(bootstrap, url, args.events, args.batch_size)
+        print(result["loader_drain"], flush=True)
+        if not args.skip_read:
+            print("read_all ...", flush=True)
+            result["read_all"] = bench_read(url, args.read_rows)
+            print(result["read_all"], flush=True)
+    result["meets_target"] = result["end_to_end"]["events_per_s"] >= TARGET_EVENTS_PER_S
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.output}")
+    return 0
+
+
+@contextmanager
+def _given(url: str) -> Iterator[str]:
+    yield url
+
+
+if __name__ == "__main__":
+    sys.exit(main())

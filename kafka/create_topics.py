@@ -1,0 +1,94 @@
+"""Create the topics of ``kafka/topics.yaml`` on a broker (idempotent: existing topics are kept).
+
+    python kafka/create_topics.py --bootstrap kafka:9092
+    python kafka/create_topics.py --dry-run        # print what would be created, as JSON
+
+Compose runs it once the broker is healthy, before the Movies API and the loader start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+TOPICS_FILE = Path(__file__).resolve().parent / "topics.yaml"
+REQUEST_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication_factor: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def load_topics(path: Path = TOPICS_FILE) -> list[TopicSpec]:
+    """Read and check the topic definitions; raise ValueError naming the file and the problem."""
+    document: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(document, dict) or not isinstance(document.get("topics"), list):
+        raise ValueError(f"{path}: expected a mapping with a 'topics' list")
+    specs = []
+    for number, raw in enumerate(document["topics"], start=1):
+        try:
+            spec = TopicSpec(
+                name=str(raw["name"]),
+                partitions=int(raw["partitions"]),
+                replication_factor=int(raw["replication_factor"]),
+                config={str(k): str(v) for k, v in (raw.get("config") or {}).items()},
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"{path}: topic #{number} is incomplete or ill-typed: {exc!r}") from exc
+        if spec.partitions < 1 or spec.replication_factor < 1:
+            raise ValueError(f"{path}: topic {spec.name} needs partitions and replication_factor >= 1")
+        specs.append(spec)
+    return specs
+
+
+def create_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
+    """Create missing topics; return one line per topic saying what happened."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    new = [
+        NewTopic(s.name, num_partitions=s.partitions, replication_factor=s.replication_factor, config=s.config)
+        for s in specs
+    ]
+    report = []
+    for name, future in admin.create_topics(new, request_timeout=REQUEST_TIMEOUT_S).items():
+        try:
+            future.result()
+            report.append(f"created {name}")
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+            report.append(f"kept existing {name}")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bootstrap", help="Kafka bootstrap servers, e.g. kafka:9092")
+    parser.add_argument("--topics-file", type=Path, default=TOPICS_FILE)
+    parser.add_argument("--dry-run", action="store_true", help="print the topics as JSON and exit")
+    args = parser.parse_args(argv)
+    specs = load_topics(args.topics_file)
+    if args.dry_run:
+        print(json.dumps([asdict(s) for s in specs], indent=2))
+        return 0
+    if not args.bootstrap:
+        parser.error("--bootstrap is required unless --dry-run")
+    for line in create_topics(args.bootstrap, specs):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

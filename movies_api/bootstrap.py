@@ -1,0 +1,117 @@
+"""Composition root: the one place that chooses the catalogue and publisher adapters and wires the app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+
+from movies_api.auth import DEV_JWT_SECRET
+from movies_api.metrics import Metrics, metrics_middleware
+from movies_api.recommendations import RecommendationsClient, RecommendationService
+from movies_api.routers import films, genres, health, ratings, users
+from movies_api.settings import MoviesApiSettings
+from recsys_common.adapters.embedded_publisher import EmbeddedRatingPublisher
+from recsys_common.adapters.es_catalog import ElasticsearchCatalog
+from recsys_common.adapters.kafka_publisher import KafkaRatingPublisher
+from recsys_common.adapters.sqlite_catalog import SqliteCatalog
+from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
+from recsys_common.ports.catalog import Catalog, CatalogUnavailable
+from recsys_common.ports.publisher import RatingPublisher
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+The film catalogue (Elasticsearch, or an embedded SQLite FTS5 file): search, film cards, genres.
+
+Viewers identify with an HS256 bearer token whose `sub` is their user id. A rating is published as
+an event (Kafka, or the embedded rating store) and answered `202` only once the publisher has
+acknowledged it; the recommender engine takes it into its next cycle. Recommendations come from
+the Recommendations API as film ids and are returned as full film cards; when that API is slow or
+down, the answer is the catalogue's IMDb-top with `source: fallback`.
+"""
+
+
+class ConfigurationError(RuntimeError):
+    """The settings cannot run the API (e.g. production adapters without a JWT secret)."""
+
+
+def build_catalog(settings: MoviesApiSettings) -> Catalog:
+    """Elasticsearch when ``RECSYS_ELASTICSEARCH_URL`` is set, else the SQLite catalogue file."""
+    if settings.elasticsearch_url:
+        return ElasticsearchCatalog(
+            settings.elasticsearch_url, index=settings.elasticsearch_index, timeout_s=settings.elasticsearch_timeout_s
+        )
+    return SqliteCatalog(settings.catalog_db)
+
+
+def build_publisher(settings: MoviesApiSettings) -> RatingPublisher:
+    """Kafka when ``RECSYS_KAFKA_BOOTSTRAP`` is set, else straight into the embedded rating store."""
+    if settings.kafka_bootstrap:
+        return KafkaRatingPublisher(settings.kafka_bootstrap)
+    return EmbeddedRatingPublisher(SqliteRatingStore(settings.ratings_db))
+
+
+def jwt_secret_of(settings: MoviesApiSettings) -> str:
+    if settings.jwt_secret is not None:
+        return settings.jwt_secret.get_secret_value()
+    if not settings.embedded:
+        raise ConfigurationError("RECSYS_JWT_SECRET must be set when Elasticsearch or Kafka is configured")
+    log.warning(
+        "RECSYS_JWT_SECRET is not set: accepting tokens signed with the public development secret %r "
+        "(python -m movies_api token USER makes one); set a secret for anything but a local trial",
+        DEV_JWT_SECRET,
+    )
+    return DEV_JWT_SECRET
+
+
+def create_app(
+    settings: MoviesApiSettings | None = None,
+    *,
+    catalog: Catalog | None = None,
+    publisher: RatingPublisher | None = None,
+) -> FastAPI:
+    """Build the app from the settings; ``catalog`` and ``publisher`` replace the adapters the settings
+    choose (tests, the end-to-end run). Nothing connects here: adapters connect on first use."""
+    settings = settings if settings is not None else MoviesApiSettings()
+    jwt_secret = jwt_secret_of(settings)
+    catalog = catalog if catalog is not None else build_catalog(settings)
+    publisher = publisher if publisher is not None else build_publisher(settings)
+    metrics = Metrics()
+    client = RecommendationsClient(settings.recommendations_api_url, settings.recommendations_timeout_s)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await client.aclose()
+            publisher.close()
+            catalog.close()
+
+    app = FastAPI(title="Movies API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.jwt_secret = jwt_secret
+    app.state.catalog = catalog
+    app.state.publisher = publisher
+    app.state.metrics = metrics
+    app.state.recommendations = RecommendationService(
+        client, catalog, on_answer=lambda source, reason: metrics.recommendations.labels(source, reason).inc()
+    )
+    app.middleware("http")(metrics_middleware(metrics))
+
+    @app.exception_handler(CatalogUnavailable)
+    async def catalog_unavailable(request: Request, exc: CatalogUnavailable) -> JSONResponse:
+        log.error("catalogue unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"detail": "the catalogue is unavailable, retry later"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(settings.retry_after_s)},
+        )
+
+    for router in (films.router, ratings.router, genres.router, users.router, health.router):
+        app.include_router(router)
+    return app

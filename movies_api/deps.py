@@ -1,0 +1,73 @@
+"""Dependencies of the routers: the adapters the composition root put on ``app.state``, and the viewer."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from movies_api.auth import InvalidToken, Viewer, decode_token
+from movies_api.metrics import Metrics
+from movies_api.recommendations import RecommendationService
+from movies_api.settings import MoviesApiSettings
+from recsys_common.ports.catalog import Catalog
+from recsys_common.ports.publisher import RatingPublisher
+
+_bearer = HTTPBearer(auto_error=False, description="HS256 JWT; `sub` is the viewer's user id")
+
+
+def get_settings(request: Request) -> MoviesApiSettings:
+    settings: MoviesApiSettings = request.app.state.settings
+    return settings
+
+
+def get_catalog(request: Request) -> Catalog:
+    catalog: Catalog = request.app.state.catalog
+    return catalog
+
+
+def get_publisher(request: Request) -> RatingPublisher:
+    publisher: RatingPublisher = request.app.state.publisher
+    return publisher
+
+
+def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+def get_recommendations(request: Request) -> RecommendationService:
+    service: RecommendationService = request.app.state.recommendations
+    return service
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def get_viewer(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Viewer:
+    """The viewer of a valid bearer token; 401 saying why otherwise."""
+    if credentials is None:
+        raise _unauthorized("missing bearer token")
+    try:
+        return decode_token(credentials.credentials, request.app.state.jwt_secret)
+    except InvalidToken as exc:
+        raise _unauthorized(str(exc)) from exc
+
+
+def get_operator(viewer: Annotated[Viewer, Depends(get_viewer)]) -> Viewer:
+    if not viewer.is_operator:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this route needs a token with the operator role")
+    return viewer
+
+
+SettingsDep = Annotated[MoviesApiSettings, Depends(get_settings)]
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+PublisherDep = Annotated[RatingPublisher, Depends(get_publisher)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+RecommendationsDep = Annotated[RecommendationService, Depends(get_recommendations)]
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+OperatorDep = Annotated[Viewer, Depends(get_operator)]

@@ -1,0 +1,119 @@
+"""A user's recommendations as film cards: ids from the Recommendations API (over HTTP), cards from the catalogue.
+
+When the Recommendations API is slow, down or answers nonsense, the answer is the catalogue's
+IMDb-top (Bayesian weighted rating) with ``source: fallback``, so a viewer always gets films.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from recsys_common.domain import Film
+from recsys_common.ports.catalog import Catalog
+
+log = logging.getLogger(__name__)
+
+HTTP_OK = 200
+FALLBACK: Literal["fallback"] = "fallback"
+
+
+class RecommendationsUnavailable(RuntimeError):
+    """No usable answer from the Recommendations API; ``reason`` labels the metric."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class _Answer(BaseModel):
+    """The Recommendations API's body (its ``Recommendations`` schema); unknown keys ignored."""
+
+    source: Literal["personal", "cold_start", "fallback"]
+    model_version: str | None = None
+    generated_at: str | None = None
+    film_ids: list[str]
+
+
+class RecommendationsClient:
+    """HTTP client of ``GET {base}/api/v1/users/{user_id}/recommendations``; one connection pool."""
+
+    def __init__(self, base_url: str, timeout_s: float) -> None:
+        self._client = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s)
+
+    async def fetch(self, user_id: str, genre: str | None, limit: int) -> _Answer:
+        params: dict[str, str | int] = {"limit": limit}
+        if genre is not None:
+            params["genre"] = genre
+        try:
+            response = await self._client.get(f"/api/v1/users/{quote(user_id, safe='')}/recommendations", params=params)
+        except httpx.TimeoutException as exc:
+            raise RecommendationsUnavailable("timeout", f"Recommendations API timed out: {exc!r}") from exc
+        except httpx.HTTPError as exc:
+            raise RecommendationsUnavailable("unreachable", f"Recommendations API unreachable: {exc!r}") from exc
+        if response.status_code != HTTP_OK:
+            raise RecommendationsUnavailable(
+                f"status_{response.status_code}",
+                f"Recommendations API answered {response.status_code}: {response.text[:200]}",
+            )
+        try:
+            return _Answer.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise RecommendationsUnavailable("bad_answer", f"Recommendations API answer is not valid: {exc}") from exc
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+@dataclass(frozen=True)
+class Recommended:
+    source: Literal["personal", "cold_start", "fallback"]
+    model_version: str | None
+    generated_at: str | None
+    films: list[Film]
+
+
+def _utc_now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class RecommendationService:
+    def __init__(
+        self,
+        client: RecommendationsClient,
+        catalog: Catalog,
+        on_answer: Callable[[str, str], None] = lambda source, reason: None,
+    ) -> None:
+        self._client = client
+        self._catalog = catalog
+        self._on_answer = on_answer
+
+    async def recommend(self, user_id: str, genre: str | None, limit: int) -> Recommended:
+        """Film cards of the user's list, in its order; IMDb-top of the catalogue when the API fails.
+
+        Raises CatalogUnavailable when the catalogue cannot be read.
+        """
+        try:
+            answer = await self._client.fetch(user_id, genre, limit)
+        except RecommendationsUnavailable as exc:
+            log.warning("recommendations for %r fall back to IMDb-top: %s", user_id, exc)
+            return await self._fallback(genre, limit, exc.reason)
+        films = await run_in_threadpool(self._catalog.get_many, answer.film_ids[:limit])
+        if answer.film_ids and not films:
+            log.warning("none of the %d recommended films is in the catalogue", len(answer.film_ids))
+            return await self._fallback(genre, limit, "unknown_films")
+        self._on_answer(answer.source, "ok")
+        return Recommended(answer.source, answer.model_version, answer.generated_at, films)
+
+    async def _fallback(self, genre: str | None, limit: int, reason: str) -> Recommended:
+        films = await run_in_threadpool(self._catalog.top_imdb, genre, limit)
+        self._on_answer(FALLBACK, reason)
+        return Recommended(FALLBACK, None, _utc_now_iso(), films)

@@ -1,0 +1,1 @@
+"""Routers by resource: films, ratings, genres, users' recommendations, health and metrics."""

@@ -1,0 +1,133 @@
+"""Request and response bodies of the Movies API, with the examples the OpenAPI docs show."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from recsys_common.domain import RATING_MAX, RATING_MIN, Film
+
+_FILM_ID_EXAMPLE = "1a5b8e0c-5f0e-5a53-9f2c-6c1d0b7e2a11"
+_FILM_EXAMPLE: dict[str, JsonValue] = {
+    "film_id": _FILM_ID_EXAMPLE,
+    "title": "Star Wars",
+    "year": 1977,
+    "genres": ["Action", "Adventure", "Sci-Fi"],
+    "imdb_rating": 8.6,
+    "imdb_votes": 1_400_000,
+    "rt_rating": 93.0,
+    "description": "",
+}
+
+Source = Literal["personal", "cold_start", "fallback"]
+
+
+class FilmCard(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_FILM_EXAMPLE]})
+
+    film_id: str = Field(description="The platform's film id (UUID)")
+    title: str
+    year: int | None
+    genres: list[str]
+    imdb_rating: float | None = Field(description="IMDb rating 1..10; null when unknown")
+    imdb_votes: int | None = Field(description="IMDb vote count; null when unknown")
+    rt_rating: float | None = Field(description="Rotten Tomatoes Tomatometer 0..100; null when unknown")
+    description: str
+
+    @staticmethod
+    def of(film: Film) -> FilmCard:
+        return FilmCard(
+            film_id=film.film_id,
+            title=film.title,
+            year=film.year,
+            genres=list(film.genres),
+            imdb_rating=film.imdb_rating,
+            imdb_votes=film.imdb_votes,
+            rt_rating=film.rt_rating,
+            description=film.description,
+        )
+
+
+class FilmPageOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"total": 1, "page_number": 1, "page_size": 20, "films": [_FILM_EXAMPLE]}]}
+    )
+
+    total: int = Field(description="Films matching the query, over all pages")
+    page_number: int
+    page_size: int
+    films: list[FilmCard]
+
+
+class GenreOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Drama", "film_count": 725}]})
+
+    name: str
+    film_count: int
+
+
+class RatingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"score": 8}]})
+
+    score: float = Field(
+        ge=RATING_MIN, le=RATING_MAX, strict=True, allow_inf_nan=False, description="The viewer's rating, 1..10"
+    )
+
+
+class RatingAccepted(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "event_id": "0b8f0f7e-3c55-4a0e-9d0e-2f6f3b1f9a41",
+                    "film_id": _FILM_ID_EXAMPLE,
+                    "score": 8.0,
+                    "status": "accepted",
+                }
+            ]
+        }
+    )
+
+    event_id: str = Field(description="Id of the published rating event")
+    film_id: str
+    score: float
+    status: Literal["accepted"] = "accepted"
+
+
+class RecommendationsOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "42",
+                    "genre": None,
+                    "source": "personal",
+                    "model_version": "lightfm-warp-20261123T0400Z",
+                    "generated_at": "2026-11-23T04:12:31Z",
+                    "films": [_FILM_EXAMPLE],
+                }
+            ]
+        }
+    )
+
+    user_id: str
+    genre: str | None
+    source: Source = Field(
+        description="personal: the user's list; cold_start: IMDb-top of the engine; "
+        "fallback: the Recommendations API was slow or down, IMDb-top of the catalogue"
+    )
+    model_version: str | None
+    generated_at: str | None = Field(description="When the list was made (ISO 8601, UTC)")
+    films: list[FilmCard] = Field(description="Full film cards, best first")
+
+
+class Problem(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"detail": "film 1a5b8e0c-... not found"}]})
+
+    detail: str
+
+
+class Health(BaseModel):
+    status: Literal["ok", "ready", "unavailable"]
+    checks: dict[str, str] = Field(default_factory=dict, description="component -> ok, or why it failed")

@@ -1,0 +1,42 @@
+"""Settings of the Movies API process (environment variables ``RECSYS_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from recsys_common.settings import CommonSettings
+
+DEFAULT_PORT = 8000
+#: HS256 keys shorter than this are brute-forceable (RFC 7518, section 3.2).
+MIN_JWT_SECRET_BYTES = 32
+
+
+class MoviesApiSettings(CommonSettings):
+    """One class per process: ``RECSYS_ELASTICSEARCH_URL`` selects Elasticsearch, ``RECSYS_KAFKA_BOOTSTRAP``
+    Kafka; unset, the embedded SQLite catalogue and rating store are used."""
+
+    #: Interface and port uvicorn listens on (``RECSYS_MOVIES_API_HOST``, ``RECSYS_MOVIES_API_PORT``).
+    movies_api_host: str = "127.0.0.1"
+    movies_api_port: int = Field(default=DEFAULT_PORT, ge=1, le=65_535)
+    movies_api_log_level: str = "info"
+
+    #: Base URL of the Recommendations API, and how long to wait for it before falling back to IMDb-top.
+    recommendations_api_url: str = "http://127.0.0.1:8001"
+    recommendations_timeout_s: float = Field(default=0.5, gt=0)
+
+    #: Secret of the viewers' HS256 bearer tokens. Unset: a development secret, logged at start and
+    #: refused when production adapters (Elasticsearch or Kafka) are configured.
+    jwt_secret: SecretStr | None = Field(default=None, min_length=MIN_JWT_SECRET_BYTES)
+
+    #: How long a rating may wait for the publisher's acknowledgement.
+    publish_timeout_s: float = Field(default=2.0, gt=0)
+    #: Seconds a client should wait before retrying after a 503.
+    retry_after_s: int = Field(default=5, ge=1)
+
+    elasticsearch_index: str = "movies"
+    elasticsearch_timeout_s: float = Field(default=2.0, gt=0)
+
+    @property
+    def embedded(self) -> bool:
+        """True when no production catalogue or broker is configured."""
+        return not (self.elasticsearch_url or self.kafka_bootstrap)

@@ -1,0 +1,5 @@
+import sys
+
+from movies_db.cli import main
+
+sys.exit(main())

@@ -1,0 +1,98 @@
+"""Films frames (``Columns.FILMS`` + ``Columns.Description``) to domain Films, checked row by row."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from recsys_common.columns import Columns
+from recsys_common.domain import RATING_MAX, RATING_MIN, Film
+from recsys_common.ids import parse_film_id
+
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    Columns.Item,
+    Columns.Title,
+    Columns.Year,
+    Columns.Genres,
+    Columns.ImdbRating,
+    Columns.ImdbVotes,
+    Columns.RtRating,
+)
+RT_MIN = 0.0
+RT_MAX = 100.0
+#: The years ``schema.sql`` accepts.
+YEAR_MIN = 1870
+YEAR_MAX = 2200
+
+
+class FilmFrameError(ValueError):
+    """A films frame that cannot become Films; the message names the row and the column."""
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _number(row: int, column: str, value: Any, low: float, high: float) -> float | None:
+    if _missing(value):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise FilmFrameError(f"row {row}, column {column}: {value!r} is not a number") from exc
+    if not math.isfinite(number) or not low <= number <= high:
+        raise FilmFrameError(f"row {row}, column {column}: {value!r} is outside {low:g}..{high:g}")
+    return number
+
+
+def _film(row: int, values: dict[str, Any]) -> Film:
+    try:
+        film_id = parse_film_id(str(values[Columns.Item]))
+    except ValueError as exc:
+        raise FilmFrameError(f"row {row}, column {Columns.Item}: {exc}") from exc
+    title = values[Columns.Title]
+    if not isinstance(title, str) or not title.strip():
+        raise FilmFrameError(f"row {row}, column {Columns.Title}: title must be a non-blank string, got {title!r}")
+    year = values[Columns.Year]
+    if not _missing(year):
+        try:
+            year = int(year)
+        except (TypeError, ValueError) as exc:
+            raise FilmFrameError(f"row {row}, column {Columns.Year}: {year!r} is not a year") from exc
+        if not YEAR_MIN <= year <= YEAR_MAX:
+            raise FilmFrameError(f"row {row}, column {Columns.Year}: {year} is outside {YEAR_MIN}..{YEAR_MAX}")
+    genres = values[Columns.Genres]
+    if not isinstance(genres, tuple | list) or not all(isinstance(g, str) and g.strip() for g in genres):
+        raise FilmFrameError(f"row {row}, column {Columns.Genres}: expected a tuple of genre names, got {genres!r}")
+    votes = _number(row, Columns.ImdbVotes, values[Columns.ImdbVotes], 0.0, math.inf)
+    description = values.get(Columns.Description, "")
+    return Film(
+        film_id=film_id,
+        title=title,
+        year=None if _missing(year) else year,
+        genres=tuple(dict.fromkeys(genres)),
+        imdb_rating=_number(row, Columns.ImdbRating, values[Columns.ImdbRating], RATING_MIN, RATING_MAX),
+        imdb_votes=None if votes is None else round(votes),
+        rt_rating=_number(row, Columns.RtRating, values[Columns.RtRating], RT_MIN, RT_MAX),
+        description="" if _missing(description) else str(description),
+    )
+
+
+def films_from_frame(frame: pd.DataFrame) -> list[Film]:
+    """Return the frame's films in row order; raise FilmFrameError naming a bad row (0-based) or column."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise FilmFrameError(f"films frame lacks the columns {missing}; it has {list(frame.columns)}")
+    columns = [*REQUIRED_COLUMNS, *([Columns.Description] if Columns.Description in frame.columns else [])]
+    films = [
+        _film(row, dict(zip(columns, values, strict=True)))
+        for row, values in enumerate(frame[columns].itertuples(index=False, name=None))
+    ]
+    seen: dict[str, int] = {}
+    for row, film in enumerate(films):
+        first = seen.setdefault(film.film_id, row)
+        if first != row:
+            raise FilmFrameError(f"row {row}, column {Columns.Item}: film {film.film_id} repeats row {first}")
+    return films

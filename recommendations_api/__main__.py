@@ -1,0 +1,44 @@
+"""``python -m recommendations_api``: serve the API with uvicorn (host, port, workers from settings)."""
+
+from __future__ import annotations
+
+import os
+
+import uvicorn
+
+from recommendations_api.settings import ApiSettings
+
+#: prometheus-client's own switch for multiprocess mode; it reads it itself in every worker.
+PROMETHEUS_MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+METRICS_DIR_ENV = "RECSYS_METRICS_MULTIPROC_DIR"
+
+
+def prepare_metrics_dir(settings: ApiSettings) -> ApiSettings:
+    """With several workers, give them one metrics directory (emptied of a previous run's files)
+    and pass it on through the environment the workers inherit."""
+    if settings.api_workers == 1 and settings.metrics_multiproc_dir is None:
+        return settings
+    directory = settings.metrics_multiproc_dir or settings.data_dir / "metrics"
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ[PROMETHEUS_MULTIPROC_ENV] = str(directory)
+    os.environ[METRICS_DIR_ENV] = str(directory)
+    return settings.model_copy(update={"metrics_multiproc_dir": directory})
+
+
+def main() -> None:
+    settings = prepare_metrics_dir(ApiSettings())
+    uvicorn.run(
+        "recommendations_api.bootstrap:create_app",
+        factory=True,
+        host=settings.api_host,
+        port=settings.api_port,
+        workers=settings.api_workers,
+        log_level=settings.api_log_level,
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

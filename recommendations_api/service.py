@@ -1,0 +1,276 @@
+"""What the API answers, independent of HTTP: resolve the serving version, read a user's lists,
+fall back to cold-start lists, and to an in-process snapshot of them when the store is down.
+
+Costs per request: the serving version is resolved at most every ``refresh_s`` and each version's
+film table, layout and cold-start lists are cached in process, so an answer costs one store read
+(the user's record). Store reads are synchronous: they take well under a millisecond on loopback
+Redis or a local SQLite file; when the store fails, the service stops calling it for ``retry_s``
+and answers from the snapshot, so a hung store costs one socket timeout per ``retry_s``, not one
+per request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TypeVar
+
+from recsys_common.domain import ColdStartLists, UserLists
+from recsys_common.ports.recstore import RecStore, StoreUnavailable, VersionMeta
+
+log = logging.getLogger(__name__)
+
+#: Versions whose film tables stay cached (the serving one and those just before it).
+CACHED_VERSIONS = 3
+
+
+class Source(StrEnum):
+    """Which lists answered."""
+
+    PERSONAL = "personal"
+    COLD_START = "cold_start"
+    FALLBACK = "fallback"
+
+
+class NoPublishedVersion(RuntimeError):
+    """The store is reachable but nothing was published yet."""
+
+
+class ServiceUnavailable(RuntimeError):
+    """No answer can be given: the store is unreachable (or empty) and there is no snapshot."""
+
+
+class UnknownGenre(LookupError):
+    def __init__(self, genre: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(f"unknown genre {genre!r}; allowed genres: {', '.join(allowed) or '(none published)'}")
+        self.genre = genre
+        self.allowed = allowed
+
+
+@dataclass(frozen=True)
+class VersionView:
+    """What the API keeps in process about one published version."""
+
+    meta: VersionMeta
+    films: tuple[str, ...]
+    cold: ColdStartLists
+    genres: tuple[str, ...]
+    _lookup: dict[str, str] = field(repr=False)
+
+    @staticmethod
+    def of(meta: VersionMeta, films: tuple[str, ...], cold: ColdStartLists | None) -> VersionView:
+        cold = cold if cold is not None else ColdStartLists(overall=())
+        genres = tuple(dict.fromkeys([*meta.layout.genres, *cold.by_genre]))
+        return VersionView(meta, films, cold, genres, {g.casefold(): g for g in genres})
+
+    def genre(self, name: str | None) -> str | None:
+        """The published spelling of a genre (matched case-insensitively), or UnknownGenre."""
+        if name is None:
+            return None
+        found = self._lookup.get(name.casefold())
+        if found is None:
+            raise UnknownGenre(name, self.genres)
+        return found
+
+    def cold_list(self, genre: str | None) -> tuple[str, ...]:
+        if genre is None:
+            return self.cold.overall
+        return self.cold.by_genre.get(genre, ())
+
+
+@dataclass(frozen=True)
+class Answer:
+    source: Source
+    view: VersionView
+    genre: str | None
+    film_ids: tuple[str, ...]
+
+    @property
+    def model_version(self) -> str:
+        return self.view.meta.model_version
+
+    @property
+    def generated_at(self) -> str:
+        return self.view.meta.published_at
+
+
+@dataclass(frozen=True)
+class GenreAnswer:
+    source: Source
+    view: VersionView
+    genres: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class Readiness:
+    ready: bool
+    reason: str
+    meta: VersionMeta | None = None
+
+
+_A = TypeVar("_A", Answer, GenreAnswer)
+
+
+class RecommendationService:
+    def __init__(
+        self,
+        store: RecStore,
+        refresh_s: float,
+        retry_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        on_new_version: Callable[[VersionMeta], None] | None = None,
+        on_answer: Callable[[Source], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._refresh_s = refresh_s
+        self._retry_s = retry_s
+        self._clock = clock
+        self._on_new_version = on_new_version
+        self._on_answer = on_answer
+        self._views: OrderedDict[str, VersionView] = OrderedDict()
+        self._view: VersionView | None = None  # serving version; also the snapshot for the fallback
+        self._resolved_at = float("-inf")
+        self._down_until = float("-inf")
+        self._down_reason: str | None = None
+
+    @property
+    def snapshot(self) -> VersionView | None:
+        """The last version read successfully: its cold-start lists answer while the store is down."""
+        return self._view
+
+    # ----- answers -----
+    def recommendations(self, user_id: str, genre: str | None, limit: int | None) -> Answer:
+        """The user's must-watch list (or genre list), else the cold-start one; ``limit`` ids at most (None: all)."""
+        return self._counted(self._recommendations(user_id, genre, limit))
+
+    def genre_lists(self, user_id: str) -> GenreAnswer:
+        """All the user's genre lists, else the cold-start ones."""
+        return self._counted(self._genre_lists(user_id))
+
+    def cold_start(self, genre: str | None, limit: int) -> Answer:
+        """IMDb-top lists, overall or of one genre."""
+        return self._counted(self._cold_start(genre, limit))
+
+    def _counted(self, answer: _A) -> _A:
+        if self._on_answer is not None:
+            self._on_answer(answer.source)
+        return answer
+
+    def _recommendations(self, user_id: str, genre: str | None, limit: int | None) -> Answer:
+        try:
+            view = self._current()
+            chosen = view.genre(genre)
+            lists = self._user_lists(user_id, view)
+        except (StoreUnavailable, NoPublishedVersion) as exc:
+            return self._fallback(exc, genre, limit)
+        if lists is not None:
+            personal = lists.must_watch if chosen is None else lists.by_genre.get(chosen, ())
+            if personal:
+                return Answer(Source.PERSONAL, view, chosen, personal[:limit])
+        return Answer(Source.COLD_START, view, chosen, view.cold_list(chosen)[:limit])
+
+    def _genre_lists(self, user_id: str) -> GenreAnswer:
+        try:
+            view = self._current()
+            lists = self._user_lists(user_id, view)
+        except (StoreUnavailable, NoPublishedVersion) as exc:
+            snapshot = self._snapshot_or_raise(exc)
+            return GenreAnswer(Source.FALLBACK, snapshot, dict(snapshot.cold.by_genre))
+        if lists is not None and lists.by_genre:
+            return GenreAnswer(Source.PERSONAL, view, dict(lists.by_genre))
+        return GenreAnswer(Source.COLD_START, view, dict(view.cold.by_genre))
+
+    def _cold_start(self, genre: str | None, limit: int) -> Answer:
+        try:
+            view = self._current()
+        except (StoreUnavailable, NoPublishedVersion) as exc:
+            return self._fallback(exc, genre, limit)
+        chosen = view.genre(genre)
+        return Answer(Source.COLD_START, view, chosen, view.cold_list(chosen)[:limit])
+
+    def readiness(self) -> Readiness:
+        """Ready when the store answers and holds a published version (always asks the store)."""
+        try:
+            self._store.ping()
+            meta = self._store.current()
+        except StoreUnavailable as exc:
+            self._mark_down(exc)
+            return Readiness(False, f"recommendation store unreachable: {exc}")
+        if meta is None:
+            return Readiness(False, "no version is published in the recommendation store yet")
+        self._mark_up()
+        return Readiness(True, "ok", meta)
+
+    def warm_up(self) -> None:
+        """Resolve the serving version now, so the snapshot exists before the first request."""
+        try:
+            self._current()
+        except (StoreUnavailable, NoPublishedVersion) as exc:
+            log.warning("recommendation store not ready at start (%s); answering when it is", exc)
+
+    # ----- version cache -----
+    def _current(self) -> VersionView:
+        now = self._clock()
+        if now < self._down_until:
+            raise StoreUnavailable(self._down_reason or "recommendation store unreachable")
+        view = self._view
+        if view is not None and now - self._resolved_at < self._refresh_s:
+            return view
+        try:
+            meta = self._store.current()
+            if meta is None:
+                raise NoPublishedVersion("no version is published in the recommendation store yet")
+            view = self._views.get(meta.version) or self._load(meta)
+        except StoreUnavailable as exc:
+            self._mark_down(exc)
+            raise
+        self._mark_up()
+        self._resolved_at = now
+        if self._view is None or self._view.meta.version != view.meta.version:
+            log.info("serving version %s (model %s)", meta.version, meta.model_version)
+            self._view = view
+            if self._on_new_version is not None:
+                self._on_new_version(meta)
+        return view
+
+    def _user_lists(self, user_id: str, view: VersionView) -> UserLists | None:
+        try:
+            return self._store.user_lists(user_id, view.meta, view.films)
+        except StoreUnavailable as exc:
+            self._mark_down(exc)
+            raise
+
+    def _load(self, meta: VersionMeta) -> VersionView:
+        view = VersionView.of(meta, self._store.films(meta.version), self._store.cold_start(meta.version))
+        self._views[meta.version] = view
+        while len(self._views) > CACHED_VERSIONS:
+            self._views.popitem(last=False)
+        return view
+
+    # ----- store health -----
+    def _mark_down(self, exc: StoreUnavailable) -> None:
+        if self._down_reason is None:
+            log.warning("recommendation store unavailable, answering from the snapshot: %s", exc)
+        self._down_reason = str(exc)
+        self._down_until = self._clock() + self._retry_s
+        self._resolved_at = float("-inf")  # re-resolve the version as soon as the store is back
+
+    def _mark_up(self) -> None:
+        if self._down_reason is not None:
+            log.warning("recommendation store reachable again")
+        self._down_reason = None
+        self._down_until = float("-inf")
+
+    def _snapshot_or_raise(self, exc: Exception) -> VersionView:
+        if self._view is None:
+            raise ServiceUnavailable(f"{exc}; no recommendations were read since start, so none can be served") from exc
+        return self._view
+
+    def _fallback(self, exc: Exception, genre: str | None, limit: int | None) -> Answer:
+        snapshot = self._snapshot_or_raise(exc)
+        chosen = snapshot.genre(genre)
+        return Answer(Source.FALLBACK, snapshot, chosen, snapshot.cold_list(chosen)[:limit])

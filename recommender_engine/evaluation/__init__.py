@@ -1,0 +1,1 @@
+"""Offline evaluation of the engine's model against baselines (the ``recsys evaluate`` protocol)."""

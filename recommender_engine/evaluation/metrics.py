@@ -1,0 +1,78 @@
+"""Top-k ranking metrics with binary relevance.
+
+For a user with relevant set R (|R| > 0) and a top-k list t_1..t_k (padding -1 never hits):
+- precision@k = hits / k;  recall@k = hits / |R|;
+- nDCG@k = sum_{i: t_i in R} 1/log2(i+1) / sum_{i=1..min(k,|R|)} 1/log2(i+1);
+- AP@k = sum_{i: t_i in R} precision@i / min(k, |R|)  (MAP@k is its mean);
+means are over users with at least one relevant film. Catalogue coverage is the share of the
+catalogue's films that appear in at least one user's top-k.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+IntArray = npt.NDArray[np.integer]
+
+
+@dataclass(frozen=True)
+class RankingMetrics:
+    precision: float
+    recall: float
+    ndcg: float
+    map: float
+    coverage: float
+    n_users: int
+
+
+@dataclass
+class MetricAccumulator:
+    """Accumulates metrics over blocks of users (top-k lists and their relevant sets)."""
+
+    k: int
+    n_films: int
+    _sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("precision", "recall", "ndcg", "map"), 0.0))
+    _users: int = 0
+    _recommended: set[int] = field(default_factory=set)
+
+    def add(self, top: IntArray, relevant: Any) -> None:
+        """``top`` is (n, k) film indices (-1 padded); ``relevant`` the (n, n_films) CSR of test films."""
+        if top.shape[0] != relevant.shape[0]:
+            raise ValueError(f"{top.shape[0]} top-k rows for {relevant.shape[0]} relevance rows")
+        if top.shape[1] != self.k:
+            raise ValueError(f"top-k lists have {top.shape[1]} columns, expected {self.k}")
+        self._recommended.update(int(i) for i in np.unique(top[top >= 0]))
+        n_relevant = np.diff(relevant.indptr)
+        keep = n_relevant > 0
+        if not keep.any():
+            return
+        top = top[keep]
+        n_relevant = n_relevant[keep]
+        dense = relevant[np.flatnonzero(keep)].toarray() > 0
+        valid = top >= 0
+        hits = np.take_along_axis(dense, np.where(valid, top, 0), axis=1) & valid
+        ranks = np.arange(1, self.k + 1)
+        discounts = 1.0 / np.log2(ranks + 1)
+        ideal = np.cumsum(discounts)[np.minimum(n_relevant, self.k) - 1]
+        n_hits = hits.sum(axis=1)
+        precision_at = np.cumsum(hits, axis=1) / ranks
+        self._sums["precision"] += float((n_hits / self.k).sum())
+        self._sums["recall"] += float((n_hits / n_relevant).sum())
+        self._sums["ndcg"] += float(((hits * discounts).sum(axis=1) / ideal).sum())
+        self._sums["map"] += float(((precision_at * hits).sum(axis=1) / np.minimum(n_relevant, self.k)).sum())
+        self._users += int(keep.sum())
+
+    def result(self) -> RankingMetrics:
+        users = max(self._users, 1)
+        return RankingMetrics(
+            precision=self._sums["precision"] / users,
+            recall=self._sums["recall"] / users,
+            ndcg=self._sums["ndcg"] / users,
+            map=self._sums["map"] / users,
+            coverage=len(self._recommended) / self.n_films if self.n_films else 0.0,
+            n_users=self._users,
+        )

@@ -1,0 +1,137 @@
+"""Ratings + films frames -> id maps and a users x films CSR matrix of rating values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import scipy.sparse as sp
+
+from recsys_common.columns import Columns
+from recsys_common.domain import RATING_MAX, RATING_MIN
+
+StrArray = npt.NDArray[np.str_]
+IndexArray = npt.NDArray[np.int64]
+
+#: How many offending values an error message quotes.
+EXAMPLES_IN_ERROR = 5
+#: Rating matrices hold float32 values on the platform scale.
+MATRIX_DTYPE = np.float32
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The training data of one cycle.
+
+    ``user_ids[i]`` is the user of row ``i``; ``film_ids[j]`` the film of column ``j`` (every film
+    of the catalogue, rated or not); ``matrix`` holds the latest rating of each (user, film) pair
+    as float32 on the platform scale; ``films`` is the catalogue frame aligned to the film index.
+    """
+
+    user_ids: StrArray
+    film_ids: StrArray
+    matrix: Any  # scipy.sparse.csr_matrix (n_users, n_films), float32
+    films: pd.DataFrame
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_films(self) -> int:
+        return len(self.film_ids)
+
+    @property
+    def n_ratings(self) -> int:
+        return int(self.matrix.nnz)
+
+    def user_index(self) -> dict[str, int]:
+        """User id -> row index."""
+        return {str(user): row for row, user in enumerate(self.user_ids)}
+
+    def film_index(self) -> dict[str, int]:
+        """Film id -> column index."""
+        return {str(film): col for col, film in enumerate(self.film_ids)}
+
+    def with_ratings(self, ratings: pd.DataFrame) -> Any:
+        """A CSR matrix of ``ratings`` over this dataset's id maps (users and films must be known).
+
+        Used by the evaluation to lay out test ratings with the training id maps.
+        """
+        _check_columns(ratings, Columns.RATINGS[:3], "ratings")
+        ratings = _latest_per_pair(ratings)
+        rows = _lookup(ratings[Columns.User], self.user_ids, "user")
+        cols = _lookup(ratings[Columns.Item], self.film_ids, "film")
+        return _csr(rows, cols, ratings[Columns.Rating].to_numpy(dtype=np.float64), self.n_users, self.n_films)
+
+
+def build_dataset(ratings: pd.DataFrame, films: pd.DataFrame) -> Dataset:
+    """Lay out ``ratings`` (``Columns.RATINGS``) over the catalogue ``films`` (``Columns.FILMS``).
+
+    Users are sorted by id; films keep the catalogue's order. When a pair is rated several times
+    the latest rating (by timestamp, then by row order) wins. Raises ValueError when a rating names
+    a film missing from the catalogue, when a rating is off the platform scale, or when the
+    catalogue repeats a film id.
+    """
+    _check_columns(films, (Columns.Item,), "films")
+    _check_columns(ratings, Columns.RATINGS[:3], "ratings")
+    films = films.reset_index(drop=True)
+    film_ids = films[Columns.Item].astype(str).to_numpy(dtype=np.str_)
+    duplicated = pd.Index(film_ids).duplicated()
+    if duplicated.any():
+        examples = sorted(set(film_ids[duplicated]))[:EXAMPLES_IN_ERROR]
+        raise ValueError(f"films frame repeats {int(duplicated.sum())} film id(s), e.g. {examples}")
+
+    values = ratings[Columns.Rating].to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(values) | (values < RATING_MIN) | (values > RATING_MAX)
+    if bad.any():
+        raise ValueError(
+            f"{int(bad.sum())} rating(s) outside the scale {RATING_MIN:g}..{RATING_MAX:g} "
+            f"or not a number, e.g. {values[bad][:EXAMPLES_IN_ERROR].tolist()}"
+        )
+    rated_films = ratings[Columns.Item].astype(str)
+    unknown = ~rated_films.isin(pd.Index(film_ids))
+    if unknown.any():
+        examples = sorted(set(rated_films[unknown]))[:EXAMPLES_IN_ERROR]
+        raise ValueError(
+            f"{int(unknown.sum())} rating(s) name {rated_films[unknown].nunique()} film id(s) missing "
+            f"from the films frame, e.g. {examples}"
+        )
+
+    ratings = _latest_per_pair(ratings)
+    user_ids = np.asarray(sorted(ratings[Columns.User].astype(str).unique()), dtype=np.str_)
+    rows = _lookup(ratings[Columns.User], user_ids, "user")
+    cols = _lookup(ratings[Columns.Item], film_ids, "film")
+    matrix = _csr(rows, cols, ratings[Columns.Rating].to_numpy(dtype=np.float64), len(user_ids), len(film_ids))
+    return Dataset(user_ids=user_ids, film_ids=film_ids, matrix=matrix, films=films)
+
+
+def _check_columns(frame: pd.DataFrame, required: tuple[str, ...], name: str) -> None:
+    missing = [column for column in required if column not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} frame lacks column(s) {missing}; it has {list(frame.columns)}")
+
+
+def _latest_per_pair(ratings: pd.DataFrame) -> pd.DataFrame:
+    frame = ratings.reset_index(drop=True)
+    if Columns.Timestamp in frame.columns:
+        frame = frame.sort_values(Columns.Timestamp, kind="stable")
+    return frame.drop_duplicates([Columns.User, Columns.Item], keep="last")
+
+
+def _lookup(values: pd.Series, ids: StrArray, what: str) -> IndexArray:
+    """Positions of ``values`` in ``ids`` (ids need not be sorted); ValueError for unknown ones."""
+    positions = pd.Index(ids).get_indexer(pd.Index(values.astype(str)))
+    if (positions < 0).any():
+        unknown = sorted(set(values.astype(str)[positions < 0]))[:EXAMPLES_IN_ERROR]
+        raise ValueError(f"unknown {what} id(s), e.g. {unknown}")
+    return positions.astype(np.int64)
+
+
+def _csr(rows: IndexArray, cols: IndexArray, values: npt.NDArray[np.float64], n_rows: int, n_cols: int) -> Any:
+    matrix = sp.csr_matrix((values.astype(MATRIX_DTYPE), (rows, cols)), shape=(n_rows, n_cols), dtype=MATRIX_DTYPE)
+    matrix.sort_indices()
+    return matrix

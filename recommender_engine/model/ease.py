@@ -1,0 +1,32 @@
+"""EASE (Steck, 2019): a closed-form item-item model, B = I - P / diag(P), P = (X^T X + λI)^-1.
+
+Used as a baseline and as the second scorer of the hybrid's blend. Its weight matrix is
+n_films x n_films, so it is only fitted for catalogues up to ``EASE_MAX_FILMS`` films.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+#: Largest catalogue whose dense n x n weight matrix (float32: 4 n^2 bytes, 1.6 GB at 20,000) is built.
+EASE_MAX_FILMS = 20_000
+#: Default L2 regularisation of EASE on MovieLens-100K.
+EASE_DEFAULT_LAMBDA = 500.0
+
+
+def ease_weights(binary: Any, regularisation: float) -> npt.NDArray[np.float32]:
+    """Fit EASE on a binary users x films CSR matrix; return the (n_films, n_films) weights."""
+    n_films = binary.shape[1]
+    if n_films > EASE_MAX_FILMS:
+        raise ValueError(f"EASE needs a dense {n_films} x {n_films} matrix; the limit is {EASE_MAX_FILMS} films")
+    if regularisation <= 0:
+        raise ValueError(f"EASE regularisation must be positive, got {regularisation}")
+    gram = np.asarray((binary.T @ binary).toarray(), dtype=np.float64)
+    gram[np.diag_indices(n_films)] += regularisation
+    precision = np.linalg.inv(gram)
+    weights = -precision / np.diag(precision)[None, :]
+    weights[np.diag_indices(n_films)] = 0.0
+    return weights.astype(np.float32)

@@ -1,0 +1,239 @@
+"""The engine's model: LightFM (WARP) with item features, blended with EASE.
+
+Scores are block matrix products: user embeddings x item representations (item features x feature
+embeddings) plus biases. When the blend is on, each user's LightFM scores and EASE scores
+(the user's binary history x EASE weights) are standardised per user over the catalogue and summed,
+EASE with weight ``blend_weight``. For catalogues above ``EASE_MAX_FILMS`` the blend is skipped
+(EASE needs a dense n_films x n_films matrix) and the model is plain LightFM.
+
+Fitting with ``num_threads`` > 1 is not bit-for-bit reproducible (LightFM updates in parallel
+without locks); a fixed ``random_state`` makes single-threaded fits reproducible.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from lightfm import LightFM
+from pydantic import BaseModel, ConfigDict, Field
+
+from recommender_engine.model.dataset import Dataset
+from recommender_engine.model.ease import EASE_DEFAULT_LAMBDA, EASE_MAX_FILMS, ease_weights
+from recommender_engine.model.features import FeatureFlags, ItemFeatures, build_item_features
+from recsys_common.domain import RATING_MAX
+
+logger = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float32]
+SCORE_DTYPE = np.float32
+#: Guards the per-user standardisation against a constant score row.
+STD_FLOOR = 1e-6
+
+
+class ModelConfig(BaseModel):
+    """Hyper-parameters of the hybrid model.
+
+    The defaults were chosen on a validation split carved out of the MovieLens-100K training part
+    (see ``recommender_engine.evaluation``): WARP, 64 components, 30 epochs, 30 negative samples,
+    identity + genre features, EASE (λ = 500) blended with weight 0.3. IMDb/RT rating buckets,
+    vote buckets, decade and rating-valued sample weights did not win and are off.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    loss: Literal["warp", "bpr", "logistic", "warp-kos"] = "warp"
+    no_components: int = Field(default=64, ge=1)
+    epochs: int = Field(default=30, ge=1)
+    learning_rate: float = Field(default=0.05, gt=0)
+    learning_schedule: Literal["adagrad", "adadelta"] = "adagrad"
+    item_alpha: float = Field(default=0.0, ge=0)
+    user_alpha: float = Field(default=0.0, ge=0)
+    max_sampled: int = Field(default=30, ge=1)
+    identity_features: bool = True
+    genre_features: bool = True
+    imdb_rating_features: bool = False
+    imdb_votes_features: bool = False
+    rt_rating_features: bool = False
+    decade_features: bool = False
+    side_feature_weight: float = Field(default=1.0, gt=0)
+    rating_weights: bool = False
+    blend_weight: float = Field(default=0.3, ge=0)
+    ease_lambda: float = Field(default=EASE_DEFAULT_LAMBDA, gt=0)
+    num_threads: int = Field(default=2, ge=1)
+    random_state: int = 42
+
+    def feature_flags(self) -> FeatureFlags:
+        return FeatureFlags(
+            identity=self.identity_features,
+            genres=self.genre_features,
+            imdb_rating=self.imdb_rating_features,
+            imdb_votes=self.imdb_votes_features,
+            rt_rating=self.rt_rating_features,
+            decade=self.decade_features,
+            side_weight=self.side_feature_weight,
+        )
+
+
+class NotFittedError(RuntimeError):
+    """The model was asked to score before it was fitted or loaded."""
+
+
+@dataclass(frozen=True)
+class HybridParams:
+    """Everything the model needs to score; what the artefact stores."""
+
+    user_embeddings: FloatArray  # (n_users, d)
+    user_biases: FloatArray  # (n_users,)
+    feature_embeddings: FloatArray  # (n_features, d)
+    feature_biases: FloatArray  # (n_features,)
+    item_features: ItemFeatures  # (n_films, n_features)
+    ease: FloatArray | None = None  # (n_films, n_films) when blending
+    history: Any = None  # binary (n_users, n_films) CSR when blending
+
+    @property
+    def n_users(self) -> int:
+        return int(self.user_embeddings.shape[0])
+
+    @property
+    def n_films(self) -> int:
+        return int(self.item_features.matrix.shape[0])
+
+    @property
+    def blended(self) -> bool:
+        return self.ease is not None
+
+    def check(self) -> None:
+        """Raise ValueError when the arrays do not fit together."""
+        n_users, dim = self.user_embeddings.shape
+        n_films, n_features = self.item_features.matrix.shape
+        expected = {
+            "user_biases": (self.user_biases.shape, (n_users,)),
+            "feature_embeddings": (self.feature_embeddings.shape, (n_features, dim)),
+            "feature_biases": (self.feature_biases.shape, (n_features,)),
+            "feature names": ((len(self.item_features.names),), (n_features,)),
+        }
+        if (self.ease is None) != (self.history is None):
+            raise ValueError("EASE weights and the users' history come together or not at all")
+        if self.ease is not None:
+            expected["ease"] = (self.ease.shape, (n_films, n_films))
+            expected["history"] = (self.history.shape, (n_users, n_films))
+        for name, (shape, wanted) in expected.items():
+            if tuple(shape) != wanted:
+                raise ValueError(f"{name} has shape {tuple(shape)}, expected {wanted}")
+
+
+class HybridModel:
+    """LightFM hybrid recommender: ``fit`` then ``score_block``; seen films are not masked."""
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        self.config = config if config is not None else ModelConfig()
+        self._params: HybridParams | None = None
+        self._item_vectors: FloatArray | None = None
+        self._item_biases: FloatArray | None = None
+
+    # ----- fitting -----
+    def fit(self, dataset: Dataset) -> HybridModel:
+        """Fit on ``dataset``; raise ValueError when it has no ratings or no films."""
+        if dataset.n_films == 0:
+            raise ValueError("cannot fit the model on an empty catalogue")
+        if dataset.n_users == 0 or dataset.n_ratings == 0:
+            raise ValueError("cannot fit the model on a dataset without ratings")
+        self._fit(dataset)
+        return self
+
+    def _fit(self, dataset: Dataset) -> None:
+        config = self.config
+        features = build_item_features(dataset.films, config.feature_flags())
+        history = sp.csr_matrix(dataset.matrix, dtype=np.float32, copy=True)
+        history.data[:] = 1.0
+        weights = None
+        if config.rating_weights:
+            weights = sp.coo_matrix(dataset.matrix / RATING_MAX, dtype=np.float32)
+        lightfm = LightFM(
+            no_components=config.no_components,
+            loss=config.loss,
+            learning_rate=config.learning_rate,
+            learning_schedule=config.learning_schedule,
+            item_alpha=config.item_alpha,
+            user_alpha=config.user_alpha,
+            max_sampled=config.max_sampled,
+            random_state=np.random.RandomState(config.random_state),
+        )
+        started = time.perf_counter()
+        lightfm.fit(
+            history.tocoo(),
+            item_features=features.matrix,
+            sample_weight=weights,
+            epochs=config.epochs,
+            num_threads=config.num_threads,
+        )
+        logger.info("LightFM fitted in %.1f s", time.perf_counter() - started)
+        ease = None
+        if config.blend_weight > 0 and dataset.n_films <= EASE_MAX_FILMS:
+            ease = ease_weights(history, config.ease_lambda)
+        elif config.blend_weight > 0:
+            logger.warning("EASE blend skipped: %d films exceed its limit of %d", dataset.n_films, EASE_MAX_FILMS)
+        self.set_params(
+            HybridParams(
+                user_embeddings=np.asarray(lightfm.user_embeddings, dtype=SCORE_DTYPE),
+                user_biases=np.asarray(lightfm.user_biases, dtype=SCORE_DTYPE),
+                feature_embeddings=np.asarray(lightfm.item_embeddings, dtype=SCORE_DTYPE),
+                feature_biases=np.asarray(lightfm.item_biases, dtype=SCORE_DTYPE),
+                item_features=features,
+                ease=ease,
+                history=history if ease is not None else None,
+            )
+        )
+
+    # ----- state -----
+    @property
+    def params(self) -> HybridParams:
+        if self._params is None:
+            raise NotFittedError("the model is not fitted")
+        return self._params
+
+    @property
+    def n_users(self) -> int:
+        return self.params.n_users
+
+    @property
+    def n_films(self) -> int:
+        return self.params.n_films
+
+    def set_params(self, params: HybridParams) -> None:
+        """Install fitted parameters (used by ``_fit`` and by the artefact loader)."""
+        params.check()
+        features = params.item_features.matrix
+        self._item_vectors = np.ascontiguousarray(features @ params.feature_embeddings, dtype=SCORE_DTYPE)
+        self._item_biases = np.asarray(features @ params.feature_biases, dtype=SCORE_DTYPE).ravel()
+        self._params = params
+
+    # ----- scoring -----
+    def score_block(self, user_index: npt.NDArray[np.integer]) -> FloatArray:
+        """Scores of shape (len(user_index), n_films), higher is better; seen films are not masked."""
+        params = self.params
+        assert self._item_vectors is not None and self._item_biases is not None
+        users = np.asarray(user_index, dtype=np.int64)
+        if users.size and (users.min() < 0 or users.max() >= params.n_users):
+            raise IndexError(f"user index out of range 0..{params.n_users - 1}")
+        scores = params.user_embeddings[users] @ self._item_vectors.T
+        scores += self._item_biases[None, :]
+        scores += params.user_biases[users][:, None]
+        if params.ease is not None:
+            ease_scores = np.asarray(params.history[users] @ params.ease, dtype=SCORE_DTYPE)
+            scores = _standardise(scores)
+            scores += SCORE_DTYPE(self.config.blend_weight) * _standardise(ease_scores)
+        return np.asarray(scores, dtype=SCORE_DTYPE)
+
+
+def _standardise(scores: FloatArray) -> FloatArray:
+    """Per-row z-scores (a constant row becomes zeros)."""
+    mean = scores.mean(axis=1, keepdims=True)
+    std = np.maximum(scores.std(axis=1, keepdims=True), STD_FLOOR)
+    return np.asarray((scores - mean) / std, dtype=SCORE_DTYPE)

@@ -1,0 +1,1 @@
+"""Adapters: implementations of the ports against real servers and embedded files."""

@@ -1,0 +1,128 @@
+"""Embedded rating store: one SQLite file (WAL mode), no server.
+
+The watermark is the row's ``seq`` (INTEGER PRIMARY KEY AUTOINCREMENT), so it only grows even
+after deletes. ``event_id`` is UNIQUE: appending an event twice stores it once. The latest rating
+of a (user, film) pair is the one with the greatest event time, then the one inserted last.
+
+Every operation opens its own short connection, so one store object may be shared by threads
+(the Movies API's request workers) and several processes may use the same file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from recsys_common.columns import Columns
+from recsys_common.domain import RatingEvent
+from recsys_common.events import RatingRows, prepare_rating_rows, ratings_frame, validate_event
+from recsys_common.ports.ratings import RatingSourceError, RatingStore
+
+#: Seconds a writer waits for another writer's lock before failing.
+BUSY_TIMEOUT_S = 10.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ratings (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT    NOT NULL UNIQUE,
+    user_id  TEXT    NOT NULL,
+    film_id  TEXT    NOT NULL,
+    rating   REAL    NOT NULL,
+    ts       INTEGER NOT NULL
+);
+"""
+_INSERT = "INSERT OR IGNORE INTO ratings (event_id, user_id, film_id, rating, ts) VALUES (?, ?, ?, ?, ?)"
+_SELECT = "SELECT user_id, film_id, rating, ts FROM ratings"
+
+
+class SqliteRatingStore(RatingStore):
+    """RatingStore over a SQLite file; the file and its directory are created on first use."""
+
+    def __init__(self, path: Path | str) -> None:
+        self._path = Path(path)
+        self._ready = False
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            if not self._ready:
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+            with closing(sqlite3.connect(self._path, timeout=BUSY_TIMEOUT_S)) as conn:
+                if not self._ready:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.executescript(_SCHEMA)
+                    self._ready = True
+                with conn:  # one transaction: commit on success, roll back on error
+                    yield conn
+        except (sqlite3.Error, OSError) as exc:
+            raise RatingSourceError(f"rating store {self._path}: {exc}") from exc
+
+    # ----- write side -----
+    def append(self, ratings: pd.DataFrame) -> int:
+        """Validate and append rows; duplicates of a stored event id are ignored. Returns rows added."""
+        return self._insert(prepare_rating_rows(ratings))
+
+    def append_events(self, events: Iterable[RatingEvent]) -> int:
+        """Append validated events (the embedded publisher's path); returns rows added."""
+        checked = [validate_event(event) for event in events]
+        rows = [(e.event_id, e.user_id, e.film_id, e.rating, e.timestamp) for e in checked]
+        return self._execute_insert(rows)
+
+    def _insert(self, rows: RatingRows) -> int:
+        if not len(rows):
+            return 0
+        columns = (
+            rows.event_id.tolist(),
+            rows.user_id.tolist(),
+            rows.film_id.tolist(),
+            rows.rating.tolist(),
+            rows.timestamp.tolist(),
+        )
+        return self._execute_insert(zip(*columns, strict=True))
+
+    def _execute_insert(self, rows: Iterable[tuple[str, str, str, float, int]]) -> int:
+        with self._connect() as conn:
+            before = conn.total_changes
+            conn.executemany(_INSERT, rows)
+            return conn.total_changes - before
+
+    # ----- read side -----
+    def _frame(self, query: str, params: tuple[int, ...] = ()) -> pd.DataFrame:
+        with self._connect() as conn:
+            rows = conn.execute(query, params).fetchall()
+        if not rows:
+            return ratings_frame([], [], [], [])
+        users, films, ratings, timestamps = zip(*rows, strict=True)
+        return ratings_frame(users, films, ratings, timestamps)
+
+    def read_all(self) -> pd.DataFrame:
+        """The latest rating per (user, film): greatest event time, then last inserted."""
+        frame = self._frame(f"{_SELECT} ORDER BY seq")
+        if frame.empty:
+            return frame
+        # Stable sort by event time keeps insertion order among equal times; keep the last.
+        order = np.argsort(frame[Columns.Timestamp].to_numpy(), kind="stable")
+        latest = frame.iloc[order].drop_duplicates([Columns.User, Columns.Item], keep="last")
+        return latest.sort_index().reset_index(drop=True)
+
+    def read_since(self, watermark: int) -> pd.DataFrame:
+        return self._frame(f"{_SELECT} WHERE seq > ? ORDER BY seq", (int(watermark),))
+
+    def watermark(self) -> int:
+        with self._connect() as conn:
+            (value,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM ratings").fetchone()
+        return int(value)
+
+    def ping(self) -> None:
+        """Raise RatingSourceError when the file cannot be opened or read."""
+        with self._connect() as conn:
+            conn.execute("SELECT 1 FROM ratings LIMIT 1").fetchall()

@@ -1,0 +1,118 @@
+"""Recommendations as film cards: ids over HTTP from a fake Recommendations API, cards from the SQLite catalogue."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from movies_api.auth import issue_token
+from movies_api.bootstrap import create_app
+from movies_api.settings import MoviesApiSettings
+from recsys_common.adapters.sqlite_catalog import SqliteCatalog
+from recsys_common.ids import film_id_for
+
+pytestmark = pytest.mark.integration
+
+SECRET = "integration-test-secret-32-bytes-long!"
+TIMEOUT_S = 0.3
+#: Time the API may take beyond the upstream timeout to answer with the fallback.
+FALLBACK_MARGIN_S = 1.0
+
+
+@pytest.fixture
+def client(tmp_path, fake_recommendations, films):
+    catalog = SqliteCatalog(tmp_path / "catalog.sqlite")
+    catalog.upsert(films)
+    settings = MoviesApiSettings(
+        data_dir=tmp_path,
+        jwt_secret=SECRET,
+        recommendations_api_url=fake_recommendations.url,
+        recommendations_timeout_s=TIMEOUT_S,
+    )
+    with TestClient(create_app(settings, catalog=catalog)) as test_client:
+        yield test_client
+
+
+def auth(user_id: str, operator: bool = False) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(user_id, SECRET, roles=['operator'] if operator else [])}"}
+
+
+def titles(response) -> list[str]:
+    return [f["title"] for f in response.json()["films"]]
+
+
+def test_personal_list_comes_back_as_cards_in_its_order_without_unknown_films(client, fake_recommendations) -> None:
+    fake_recommendations.answers["u1"] = {
+        "source": "personal",
+        "model_version": "lightfm-1",
+        "generated_at": "2026-11-23T04:00:00Z",
+        "film_ids": [film_id_for("it:3"), film_id_for("it:unknown"), film_id_for("it:1"), film_id_for("it:5")],
+    }
+    response = client.get("/api/v1/users/me/recommendations", params={"limit": 4}, headers=auth("u1"))
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["source"], body["model_version"], body["generated_at"]) == (
+        "personal",
+        "lightfm-1",
+        "2026-11-23T04:00:00Z",
+    )
+    assert titles(response) == ["Charlie", "Alpha", "Echo"]
+    assert body["films"][0]["genres"] == ["Drama", "Comedy"]
+    assert fake_recommendations.requests == [{"user_id": "u1", "limit": "4"}]
+
+
+def test_genre_and_limit_are_passed_on_in_the_catalogue_spelling(client, fake_recommendations) -> None:
+    fake_recommendations.answers["u2"] = {"film_ids": [film_id_for("it:2")]}
+    response = client.get(
+        "/api/v1/users/me/recommendations", params={"genre": "COMEDY", "limit": 3}, headers=auth("u2")
+    )
+    assert response.json()["genre"] == "Comedy"
+    assert response.json()["source"] == "cold_start"
+    assert fake_recommendations.requests == [{"user_id": "u2", "genre": "Comedy", "limit": "3"}]
+
+
+def test_more_ids_than_the_limit_are_cut(client, fake_recommendations) -> None:
+    fake_recommendations.answers["u3"] = {"film_ids": [film_id_for(f"it:{i}") for i in (1, 2, 3, 4)]}
+    response = client.get("/api/v1/users/me/recommendations", params={"limit": 2}, headers=auth("u3"))
+    assert titles(response) == ["Alpha", "Bravo"]
+
+
+def test_slow_recommendations_api_falls_back_to_imdb_top_within_the_timeout(client, fake_recommendations) -> None:
+    fake_recommendations.delay_s = TIMEOUT_S * 5
+    started = time.perf_counter()
+    response = client.get("/api/v1/users/me/recommendations", params={"limit": 3}, headers=auth("u4"))
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200
+    assert response.json()["source"] == "fallback"
+    # Weighted rating: Delta (6.0 from 10k votes) is pulled up to the mean more than Bravo (7.0 from 50k)
+    # is pulled down; the unrated Echo is left out.
+    assert titles(response) == ["Charlie", "Alpha", "Delta"]
+    assert elapsed < TIMEOUT_S + FALLBACK_MARGIN_S
+    assert 'reason="timeout",source="fallback"' in client.get("/metrics").text
+
+
+@pytest.mark.parametrize("status", [500, 503, 404])
+def test_failing_recommendations_api_falls_back(client, fake_recommendations, status) -> None:
+    fake_recommendations.status = status
+    response = client.get("/api/v1/users/me/recommendations", params={"genre": "drama"}, headers=auth("u5"))
+    assert response.status_code == 200
+    assert response.json()["source"] == "fallback"
+    assert titles(response) == ["Charlie", "Alpha"]
+
+
+def test_answer_of_only_unknown_films_falls_back(client, fake_recommendations) -> None:
+    fake_recommendations.answers["u6"] = {"source": "personal", "film_ids": [film_id_for("it:gone")]}
+    response = client.get("/api/v1/users/me/recommendations", headers=auth("u6"))
+    assert response.json()["source"] == "fallback"
+
+
+def test_operator_route_asks_for_the_named_user_with_its_id_escaped(client, fake_recommendations) -> None:
+    user = "team 42+ü?"
+    fake_recommendations.answers[user] = {"source": "personal", "film_ids": [film_id_for("it:4")]}
+    response = client.get("/api/v1/users/team%2042%2B%C3%BC%3F/recommendations", headers=auth("ops", operator=True))
+    assert response.status_code == 200
+    assert response.json()["user_id"] == user
+    assert titles(response) == ["Delta"]
+    assert fake_recommendations.requests[0]["user_id"] == user

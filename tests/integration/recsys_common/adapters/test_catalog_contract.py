@@ -1,0 +1,310 @@
+"""One contract for every Catalog adapter: SQLite FTS5 always, Elasticsearch when RECSYS_ELASTICSEARCH_URL is set."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from elasticsearch import Elasticsearch
+
+from recsys_common.adapters.es_catalog import ElasticsearchCatalog
+from recsys_common.adapters.sqlite_catalog import SqliteCatalog
+from recsys_common.domain import Film
+from recsys_common.ids import film_id_for
+from recsys_common.ports.catalog import MAX_PAGE_SIZE, Catalog, CatalogUnavailable, EtlState, GenreCount
+from recsys_common.settings import CommonSettings
+
+pytestmark = pytest.mark.integration
+
+ADAPTERS = ("sqlite", "elasticsearch")
+#: A port where nothing listens: the "server down" case.
+DEAD_URL = "http://127.0.0.1:9"
+
+
+def film(n: int, title: str, **kwargs: object) -> Film:
+    return Film(film_id=film_id_for(f"contract:{n}"), title=title, **kwargs)  # type: ignore[arg-type]
+
+
+STAR_WARS = film(
+    1,
+    "Star Wars",
+    year=1977,
+    genres=("Action", "Sci-Fi"),
+    imdb_rating=8.6,
+    imdb_votes=1_000_000,
+    rt_rating=93.0,
+    description="A farm boy joins the rebels against the Empire.",
+)
+EMPIRE = film(
+    2,
+    "The Empire Strikes Back",
+    year=1980,
+    genres=("Action", "Sci-Fi"),
+    imdb_rating=8.7,
+    imdb_votes=900_000,
+    description="The rebels flee across the galaxy.",
+)
+AMELIE = film(
+    3,
+    "Amélie",
+    year=2001,
+    genres=("Comedy", "Romance"),
+    imdb_rating=8.3,
+    imdb_votes=700_000,
+    description="A shy waitress in Montmartre.",
+)
+SCHINDLER = film(
+    4,
+    "Schindler's List",
+    year=1993,
+    genres=("Drama", "War"),
+    imdb_rating=8.9,
+    imdb_votes=1_200_000,
+    description="A businessman saves his workers.",
+)
+GEM = film(5, "Obscure Gem", year=2010, genres=("Drama",), imdb_rating=9.8, imdb_votes=50, description="Few saw it.")
+UNRATED = film(6, "Unrated Wonder", genres=("Comedy",), description="Nobody rated this one.")
+RUNNING_MAN = film(
+    7,
+    "The Running Man",
+    year=1987,
+    genres=("Action",),
+    imdb_rating=6.7,
+    imdb_votes=150_000,
+    description="A game show of life and death.",
+)
+CASABLANCA = film(
+    8,
+    "Casablanca",
+    year=1942,
+    genres=("Drama", "Romance"),
+    imdb_rating=8.5,
+    imdb_votes=500_000,
+    rt_rating=99.0,
+    description="A cafe owner meets an old love.",
+)
+FILMS = [STAR_WARS, EMPIRE, AMELIE, SCHINDLER, GEM, UNRATED, RUNNING_MAN, CASABLANCA]
+
+
+def ids(films: object) -> list[str]:
+    return [f.film_id for f in films]  # type: ignore[attr-defined]
+
+
+def by_rating_desc(films: list[Film]) -> list[str]:
+    rated = sorted((f for f in films if f.imdb_rating is not None), key=lambda f: (-f.imdb_rating, f.film_id))  # type: ignore[operator]
+    return ids(rated) + sorted(f.film_id for f in films if f.imdb_rating is None)
+
+
+# ----- fixtures -----
+CatalogFactory = Callable[[], Catalog]
+
+
+@pytest.fixture(params=ADAPTERS)
+def new_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CatalogFactory]:
+    """Builds catalogues over the same fresh storage (a SQLite file, or an index of this test only)."""
+    opened: list[Catalog] = []
+    es_url = CommonSettings().elasticsearch_url
+    index = f"test-movies-{uuid.uuid4().hex}"
+    if request.param == "elasticsearch" and not es_url:
+        pytest.skip("set RECSYS_ELASTICSEARCH_URL to run the Catalog contract against Elasticsearch")
+
+    def make() -> Catalog:
+        catalog: Catalog
+        if request.param == "sqlite":
+            catalog = SqliteCatalog(tmp_path / "catalog.sqlite")
+        else:
+            assert es_url is not None
+            catalog = ElasticsearchCatalog(es_url, state_file=tmp_path / "etl_state.json", index=index)
+        opened.append(catalog)
+        return catalog
+
+    yield make
+    for catalog in opened:
+        catalog.close()
+    if request.param == "elasticsearch":
+        client = Elasticsearch(es_url)
+        try:
+            client.indices.delete(index=index, ignore_unavailable=True)
+        finally:
+            client.close()
+
+
+@pytest.fixture
+def catalog(new_catalog: CatalogFactory) -> Catalog:
+    catalog = new_catalog()
+    assert catalog.upsert(FILMS) == len(FILMS)
+    return catalog
+
+
+@pytest.fixture(params=ADAPTERS)
+def dead_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]:
+    """A catalogue whose storage cannot be reached."""
+    catalog: Catalog
+    if request.param == "sqlite":
+        blocker = tmp_path / "not-a-directory"
+        blocker.write_text("a file where the catalogue's directory should be")
+        catalog = SqliteCatalog(blocker / "catalog.sqlite")
+    else:
+        catalog = ElasticsearchCatalog(DEAD_URL, state_file=tmp_path / "state.json", timeout_s=1.0)
+    yield catalog
+    catalog.close()
+
+
+# ----- search -----
+def test_without_query_lists_everything_best_rated_first_unknown_last(catalog: Catalog) -> None:
+    page = catalog.search(size=MAX_PAGE_SIZE)
+    assert page.total == len(FILMS)
+    assert ids(page.films) == by_rating_desc(FILMS)
+    assert set(page.films) == set(FILMS)  # every field comes back as stored
+
+
+@pytest.mark.parametrize("sort", ["-imdb_rating", "imdb_rating", "-year", "year"])
+def test_sort_orders_known_values_and_puts_unknown_last(catalog: Catalog, sort: str) -> None:
+    field = sort.lstrip("-")
+    known = [f for f in FILMS if getattr(f, field) is not None]
+    unknown = sorted(f.film_id for f in FILMS if getattr(f, field) is None)
+    sign = -1 if sort.startswith("-") else 1
+    expected = ids(sorted(known, key=lambda f: (sign * getattr(f, field), f.film_id))) + unknown
+    assert ids(catalog.search(sort=sort, size=MAX_PAGE_SIZE).films) == expected  # type: ignore[arg-type]
+
+
+def test_query_needs_every_word_in_title_or_description(catalog: Catalog) -> None:
+    assert ids(catalog.search("star wars").films) == [STAR_WARS.film_id]
+    assert ids(catalog.search("shy waitress").films) == [AMELIE.film_id]
+    assert ids(catalog.search("casablanca old love").films) == [CASABLANCA.film_id]  # across fields
+    assert catalog.search("star casablanca") == ((), 0)
+
+
+def test_query_folds_case_diacritics_stems_and_possessives(catalog: Catalog) -> None:
+    assert ids(catalog.search("STAR WARS").films) == [STAR_WARS.film_id]
+    assert ids(catalog.search("amelie").films) == [AMELIE.film_id]
+    assert ids(catalog.search("run").films) == [RUNNING_MAN.film_id]
+    assert ids(catalog.search("schindler list").films) == [SCHINDLER.film_id]
+    assert ids(catalog.search("Schindler's").films) == [SCHINDLER.film_id]
+
+
+def test_title_match_ranks_above_description_match(catalog: Catalog) -> None:
+    assert ids(catalog.search("empire").films) == [EMPIRE.film_id, STAR_WARS.film_id]
+
+
+def test_blank_query_is_no_filter_and_wordless_query_finds_nothing(catalog: Catalog) -> None:
+    assert catalog.search("   ").total == len(FILMS)
+    assert catalog.search("!!! ...") == ((), 0)
+    assert catalog.search("the of and") == ((), 0)
+
+
+def test_genre_filter_ignores_case_and_combines_with_query(catalog: Catalog) -> None:
+    page = catalog.search(genre="sci-fi", size=MAX_PAGE_SIZE)
+    assert page.total == 2
+    assert ids(page.films) == [EMPIRE.film_id, STAR_WARS.film_id]
+    assert ids(catalog.search("rebels", genre="Sci-Fi", sort="year").films) == [STAR_WARS.film_id, EMPIRE.film_id]
+    assert catalog.search("casablanca", genre="Action") == ((), 0)
+    assert catalog.search(genre="Western") == ((), 0)
+
+
+def test_pages_cover_every_match_once_and_past_the_end_is_empty(catalog: Catalog) -> None:
+    size = 3
+    seen = [f.film_id for page in range(1, 4) for f in catalog.search(page=page, size=size).films]
+    assert seen == by_rating_desc(FILMS)
+    past = catalog.search(page=10, size=size)
+    assert past.films == ()
+    assert past.total == len(FILMS)
+
+
+@pytest.mark.parametrize(("page", "size"), [(0, 10), (1, 0), (1, MAX_PAGE_SIZE + 1)])
+def test_bad_page_is_a_value_error(catalog: Catalog, page: int, size: int) -> None:
+    with pytest.raises(ValueError, match="page"):
+        catalog.search(page=page, size=size)
+
+
+# ----- lookups -----
+def test_get_returns_the_film_or_none(catalog: Catalog) -> None:
+    assert catalog.get(UNRATED.film_id) == UNRATED
+    assert catalog.get(film_id_for("contract:unknown")) is None
+
+
+def test_get_many_keeps_the_asked_order_and_skips_unknown(catalog: Catalog) -> None:
+    unknown = film_id_for("contract:unknown")
+    asked = [CASABLANCA.film_id, unknown, AMELIE.film_id, STAR_WARS.film_id]
+    assert catalog.get_many(asked) == [CASABLANCA, AMELIE, STAR_WARS]
+    assert catalog.get_many([]) == []
+
+
+def test_genres_lists_every_genre_with_its_count(catalog: Catalog) -> None:
+    counts: dict[str, int] = {}
+    for f in FILMS:
+        for g in f.genres:
+            counts[g] = counts.get(g, 0) + 1
+    assert catalog.genres() == [GenreCount(name, n) for name, n in sorted(counts.items())]
+
+
+# ----- IMDb top -----
+def expected_top(genre: str | None) -> list[str]:
+    rated = [f for f in FILMS if f.imdb_rating is not None and f.imdb_votes is not None]
+    rating = np.array([f.imdb_rating for f in rated])
+    votes = np.array([f.imdb_votes for f in rated], dtype=float)
+    m, c = np.quantile(votes, 0.9), rating.mean()
+    score = votes / (votes + m) * rating + m / (votes + m) * c
+    ranked = [f for _, f in sorted(zip(-score, rated, strict=True), key=lambda p: (p[0], p[1].film_id))]
+    return [f.film_id for f in ranked if genre is None or genre in f.genres]
+
+
+def test_top_imdb_ranks_by_weighted_rating_not_raw_rating(catalog: Catalog) -> None:
+    top = ids(catalog.top_imdb(None, 3))
+    assert top == expected_top(None)[:3] == [SCHINDLER.film_id, EMPIRE.film_id, STAR_WARS.film_id]
+    assert GEM.film_id not in top  # 9.8 from 50 votes does not beat 8.9 from 1.2 million
+
+
+def test_top_imdb_within_a_genre_skips_unrated_films(catalog: Catalog) -> None:
+    assert ids(catalog.top_imdb("action", 2)) == expected_top("Action")[:2] == [EMPIRE.film_id, STAR_WARS.film_id]
+    comedy = catalog.top_imdb("Comedy", 10)
+    assert ids(comedy) == [AMELIE.film_id]  # the unrated comedy is not ranked
+    assert catalog.top_imdb("Western", 5) == []
+
+
+# ----- writer side -----
+def test_upsert_is_idempotent_and_replaces_by_id(new_catalog: CatalogFactory) -> None:
+    catalog = new_catalog()
+    catalog.upsert(FILMS)
+    catalog.upsert(FILMS)
+    assert catalog.search().total == len(FILMS)
+    renamed = replace(CASABLANCA, title="Rick's Place", genres=("Drama", "Noir"))
+    assert catalog.upsert([renamed]) == 1
+    assert catalog.get(CASABLANCA.film_id) == renamed
+    assert catalog.search("casablanca") == ((), 0)  # the text index follows the new title
+    assert ids(catalog.search("rick place").films) == [CASABLANCA.film_id]
+    assert ids(catalog.search(genre="Romance").films) == [AMELIE.film_id]  # the old genre link is gone
+    assert GenreCount("Noir", 1) in catalog.genres()
+
+
+def test_etl_state_is_saved_with_a_batch_and_kept_by_a_batch_without_one(new_catalog: CatalogFactory) -> None:
+    catalog = new_catalog()
+    assert catalog.etl_state() is None
+    state = EtlState(datetime(2026, 11, 23, 12, 30, 15, 123456, tzinfo=UTC), FILMS[3].film_id)
+    catalog.upsert(FILMS[:4], state)
+    assert catalog.etl_state() == state
+    catalog.upsert(FILMS[4:])
+    assert catalog.etl_state() == state
+    assert new_catalog().etl_state() == state  # another client of the same storage sees it
+
+
+def test_ping_fails_on_an_empty_catalogue_and_passes_once_loaded(new_catalog: CatalogFactory) -> None:
+    catalog = new_catalog()
+    with pytest.raises(CatalogUnavailable, match="ETL"):
+        catalog.ping()
+    catalog.upsert(FILMS[:1])
+    catalog.ping()
+
+
+def test_unreachable_storage_raises_catalog_unavailable(dead_catalog: Catalog) -> None:
+    with pytest.raises(CatalogUnavailable):
+        dead_catalog.ping()
+    with pytest.raises(CatalogUnavailable):
+        dead_catalog.search("star")
+    with pytest.raises(CatalogUnavailable):
+        dead_catalog.get(STAR_WARS.film_id)

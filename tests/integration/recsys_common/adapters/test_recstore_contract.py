@@ -1,0 +1,439 @@
+"""One contract for every RecStore adapter: each test runs against SQLite and against real Redis."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import redis
+
+from recsys_common.adapters.redis_recstore import RedisRecStore
+from recsys_common.adapters.sqlite_recstore import SqliteRecStore
+from recsys_common.domain import ColdStartLists
+from recsys_common.ids import film_id_for
+from recsys_common.listcodec import ListLayout
+from recsys_common.ports.recstore import RecStore, StoreUnavailable, UnknownVersion, VersionMeta
+from recsys_common.settings import CommonSettings
+
+# ----- fixtures: every test runs once per adapter, on a real server / file -----
+#: The development machine's Redis; RECSYS_REDIS_URL overrides it.
+DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = CommonSettings().redis_url or DEFAULT_TEST_REDIS_URL
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError as exc:
+        pytest.fail(f"integration tests need Redis at {url} (set RECSYS_REDIS_URL): {exc}")
+    finally:
+        client.close()
+    return url
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test only; every key under it is deleted afterwards."""
+    prefix = f"test:recstore:{uuid.uuid4().hex}"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.unlink(*keys)
+    finally:
+        client.close()
+
+
+@dataclass
+class StoreKind:
+    """How to build (more) stores over the same storage, here and in another process."""
+
+    name: str
+    make: Callable[[], RecStore]
+    spec: dict[str, Any]  # JSON-able constructor arguments, for a subprocess
+    opened: list[RecStore] = field(default_factory=list)
+
+    def new(self) -> RecStore:
+        store = self.make()
+        self.opened.append(store)
+        return store
+
+
+def store_from_spec(spec: dict[str, Any]) -> RecStore:
+    if spec["kind"] == "sqlite":
+        return SqliteRecStore(Path(spec["path"]))
+    return RedisRecStore(spec["url"], prefix=spec["prefix"])
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def kind(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreKind]:
+    if request.param == "sqlite":
+        spec: dict[str, Any] = {"kind": "sqlite", "path": str(tmp_path / "recstore.sqlite")}
+    else:
+        url = request.getfixturevalue("redis_url")
+        spec = {"kind": "redis", "url": url, "prefix": request.getfixturevalue("redis_prefix")}
+    store_kind = StoreKind(request.param, lambda: store_from_spec(spec), spec)
+    yield store_kind
+    for store in store_kind.opened:
+        store.close()
+
+
+@pytest.fixture
+def store(kind: StoreKind) -> RecStore:
+    return kind.new()
+
+
+# ----- data -----
+GENRES = ("Comedy", "Drama", "Horror")
+FILMS = [film_id_for(f"test:{i}") for i in range(50)]
+MUST_WATCH_LEN = 5
+GENRE_LEN = 3
+GRACE_S = 60.0
+
+# The realistic layout of the memory budget: MovieLens-100K's catalogue, 100 + 18 genres x 20.
+REAL_FILMS = 1_682
+REAL_GENRES = 18
+REAL_MUST_WATCH = 100
+REAL_GENRE_LEN = 20
+REAL_USERS = 10_000
+BYTES_PER_USER_BUDGET = 1_500
+
+
+def make_meta(version: str, films: int = len(FILMS)) -> VersionMeta:
+    layout = ListLayout.for_catalogue(films, MUST_WATCH_LEN, GENRE_LEN, GENRES)
+    return VersionMeta(
+        version=version, model_version=f"model-{version}", trained_at="2026-11-23T00:00:00Z", layout=layout
+    )
+
+
+def lists_for(n_users: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    must_watch = np.stack([rng.permutation(len(FILMS))[:MUST_WATCH_LEN] for _ in range(n_users)])
+    by_genre = rng.integers(0, len(FILMS), size=(n_users, len(GENRES), GENRE_LEN))
+    by_genre[:, -1, 1:] = -1  # padding: a short Horror list
+    return must_watch, by_genre
+
+
+def users(n: int, tag: str = "u") -> list[str]:
+    return [f"{tag}{i}" for i in range(n)]
+
+
+COLD = ColdStartLists(overall=tuple(FILMS[:10]), by_genre={"Comedy": tuple(FILMS[:3]), "Drama": tuple(FILMS[3:6])})
+
+
+def publish(store: RecStore, version: str, n_users: int = 4, seed: int = 0) -> VersionMeta:
+    must_watch, by_genre = lists_for(n_users, seed)
+    writer = store.begin(make_meta(version), FILMS)
+    writer.put_block(users(n_users), must_watch, by_genre)
+    writer.put_cold_start(COLD)
+    return writer.commit()
+
+
+def test_published_version_is_read_back_exactly(store: RecStore) -> None:
+    must_watch, by_genre = lists_for(6, seed=1)
+    writer = store.begin(make_meta("v1"), FILMS)
+    writer.put_block(users(4), must_watch[:4], by_genre[:4])
+    writer.put_block(users(6)[4:], must_watch[4:], by_genre[4:])
+    writer.put_cold_start(COLD)
+    meta = writer.commit()
+
+    assert store.current() == meta
+    assert (meta.n_users, meta.n_films, meta.model_version) == (6, len(FILMS), "model-v1")
+    assert meta.published_at.endswith("Z")
+    assert store.films("v1") == tuple(FILMS)
+    assert store.cold_start("v1") == COLD
+    lists = store.user_lists("u5", meta)
+    assert lists is not None
+    assert lists.must_watch == tuple(FILMS[i] for i in must_watch[5])
+    assert lists.by_genre["Drama"] == tuple(FILMS[i] for i in by_genre[5, 1])
+    assert lists.by_genre["Horror"] == (FILMS[by_genre[5, 2, 0]],)
+    assert store.user_lists("nobody", meta) is None
+    assert store.ping() is None
+
+
+def test_pending_version_is_invisible_until_commit(store: RecStore, kind: StoreKind) -> None:
+    first = publish(store, "v1", seed=1)
+    writer = store.begin(make_meta("v2"), FILMS)
+    must_watch, by_genre = lists_for(4, seed=2)
+    writer.put_block(users(4), must_watch, by_genre)
+    writer.put_cold_start(ColdStartLists(overall=(FILMS[-1],)))
+
+    reader = kind.new()  # a second connection, like the API's
+    assert reader.current() == first
+    assert [m.version for m in reader.versions()] == ["v1"]
+    assert reader.cold_start("v1") == COLD
+
+    second = writer.commit()
+    assert reader.current() == second
+    assert [m.version for m in reader.versions()] == ["v2", "v1"]
+
+
+def test_reader_never_sees_half_a_version(store: RecStore, kind: StoreKind) -> None:
+    """A reader polling during a publish of many blocks resolves only complete versions."""
+    n_users, blocks = 400, 20
+    publish(store, "v1", n_users=n_users, seed=1)
+    reader = kind.new()
+    seen: set[str] = set()
+    missing: list[str] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            meta = reader.current()
+            if meta is None:
+                missing.append("no current version")
+                continue
+            seen.add(meta.version)
+            if reader.user_lists(f"u{n_users - 1}", meta) is None:
+                missing.append(meta.version)
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    try:
+        writer = store.begin(make_meta("v2"), FILMS)
+        must_watch, _ = lists_for(n_users, seed=2)
+        step = n_users // blocks
+        for start in range(0, n_users, step):
+            writer.put_block(users(n_users)[start : start + step], must_watch[start : start + step], None)
+            time.sleep(0.002)
+        writer.commit()
+        deadline = time.monotonic() + 5
+        while "v2" not in seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        thread.join()
+    assert missing == []
+    assert seen == {"v1", "v2"}
+
+
+ENGINE_SCRIPT = """
+import json, sys
+import numpy as np
+from recsys_common.adapters.redis_recstore import RedisRecStore
+from recsys_common.adapters.sqlite_recstore import SqliteRecStore
+from recsys_common.listcodec import ListLayout
+from recsys_common.ports.recstore import VersionMeta
+
+spec, films = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+if spec["kind"] == "sqlite":
+    store = SqliteRecStore(spec["path"])
+else:
+    store = RedisRecStore(spec["url"], prefix=spec["prefix"])
+layout = ListLayout.for_catalogue(len(films), 5, 0, [])
+writer = store.begin(VersionMeta("v2", "m2", "2026-11-23T00:00:00Z", layout), films)
+writer.put_block(["u0"], np.array([[7, 8, 9, 10, 11]]), None)
+writer.commit()
+store.close()
+"""
+
+
+def test_commit_in_another_process_is_seen_at_once(store: RecStore, kind: StoreKind) -> None:
+    publish(store, "v1")
+    assert store.current() is not None  # this process holds an open connection from here on
+    subprocess.run(
+        [sys.executable, "-c", ENGINE_SCRIPT, json.dumps(kind.spec), json.dumps(FILMS)], check=True, timeout=60
+    )
+    current = store.current()
+    assert current is not None
+    assert current.version == "v2"
+    lists = store.user_lists("u0", current)
+    assert lists is not None
+    assert lists.must_watch == tuple(FILMS[7:12])
+
+
+def test_commit_flips_current_and_retires_the_old_version(store: RecStore) -> None:
+    first = publish(store, "v1", seed=1)
+    second = publish(store, "v2", seed=2)
+    assert store.current() == second
+    # a reader that resolved v1 just before the flip still reads v1 during the grace period
+    old = store.user_lists("u0", first)
+    assert old is not None
+    assert old.must_watch == tuple(FILMS[i] for i in lists_for(4, seed=1)[0][0])
+    assert store.prune(keep=0, grace_s=GRACE_S) == []
+
+
+def test_abort_drops_the_pending_version_and_keeps_serving(store: RecStore) -> None:
+    first = publish(store, "v1")
+    writer = store.begin(make_meta("v2"), FILMS)
+    writer.put_block(users(2), *lists_for(2, seed=3))
+    writer.abort()
+    assert store.current() == first
+    assert [m.version for m in store.versions()] == ["v1"]
+    with pytest.raises(UnknownVersion):
+        store.films("v2")
+    with pytest.raises(RuntimeError, match="already committed or aborted"):
+        writer.commit()
+    # the name is free again
+    assert publish(store, "v2").version == "v2"
+
+
+def test_activate_rolls_back_and_forth(store: RecStore) -> None:
+    first = publish(store, "v1", seed=1)
+    second = publish(store, "v2", seed=2)
+    assert store.activate("v1") == first
+    assert store.current() == first
+    assert store.activate("v1") == first  # activating the current version changes nothing
+    assert store.current() == first
+    assert store.activate("v2") == second
+    assert store.current() == second
+    # v1 was retired again, v2 is no longer retired: only v1 may be pruned
+    assert store.prune(keep=0, grace_s=0.0) == ["v1"]
+    assert store.current() == second
+
+
+def test_prune_respects_grace_and_keep(store: RecStore) -> None:
+    for i in range(1, 5):
+        publish(store, f"v{i}", seed=i)
+    now = time.time()
+    assert store.prune(keep=2, grace_s=GRACE_S, now=now) == []
+    deleted = store.prune(keep=2, grace_s=GRACE_S, now=now + GRACE_S + 1)
+    assert sorted(deleted) == ["v1", "v2"]
+    assert [m.version for m in store.versions()] == ["v4", "v3"]
+    for gone in deleted:
+        with pytest.raises(UnknownVersion):
+            store.films(gone)
+        assert store.cold_start(gone) is None
+        assert store.user_lists("u0", replace(make_meta(gone), n_films=len(FILMS))) is None
+    current = store.current()
+    assert current is not None
+    assert current.version == "v4"
+
+
+def test_prune_removes_a_pending_version_of_a_publish_that_died(store: RecStore) -> None:
+    publish(store, "v1")
+    dead = store.begin(make_meta("dead"), FILMS)
+    dead.put_block(users(3), *lists_for(3, seed=4))
+    assert store.prune(keep=1, grace_s=GRACE_S) == []  # younger than the grace period: may still be publishing
+    time.sleep(0.3)
+    alive = store.begin(make_meta("alive"), FILMS)
+    assert store.prune(keep=1, grace_s=0.2) == ["dead"]
+    with pytest.raises(UnknownVersion):
+        store.films("dead")
+    with pytest.raises(ValueError, match="not pending"):
+        dead.commit()
+    current = store.current()
+    assert current is not None
+    assert current.version == "v1"
+    # the publish still in progress was left alone and can finish
+    assert alive.commit() == store.current()
+
+
+def test_unknown_version(store: RecStore) -> None:
+    assert store.current() is None
+    assert store.versions() == []
+    with pytest.raises(UnknownVersion):
+        store.activate("nope")
+    with pytest.raises(UnknownVersion):
+        store.films("nope")
+    assert store.cold_start("nope") is None
+    publish(store, "v1")
+    with pytest.raises(ValueError, match="already exists"):
+        store.begin(make_meta("v1"), FILMS)
+    store.begin(make_meta("v2"), FILMS)
+    with pytest.raises(ValueError, match="already exists"):
+        store.begin(make_meta("v2"), FILMS)
+
+
+def test_records_that_do_not_fit_the_layout_are_refused_clearly(store: RecStore) -> None:
+    writer = store.begin(make_meta("v1"), FILMS)
+    must_watch, by_genre = lists_for(2, seed=5)
+    too_far = must_watch.copy()
+    too_far[1, 0] = len(FILMS)
+    with pytest.raises(ValueError, match=f"film index {len(FILMS)}, but version v1 has {len(FILMS)} films"):
+        writer.put_block(users(2), too_far, by_genre)
+    with pytest.raises(ValueError, match="by_genre has 2 genres, layout has 3"):
+        writer.put_block(users(2), must_watch, by_genre[:, :2])
+    with pytest.raises(ValueError, match="2 user ids for 1 rows"):
+        writer.put_block(users(2), must_watch[:1], by_genre[:1])
+    writer.put_block(users(2), must_watch, by_genre)
+    with pytest.raises(ValueError, match=r"twice|already stored"):
+        writer.put_block(users(2)[1:], must_watch[1:], by_genre[1:])
+    # a record written with another layout (here: 3 bytes) is refused when read, naming both sizes
+    store._put_records("v1", [("odd", b"\x01\x02\x03")])
+    meta = writer.commit()
+    with pytest.raises(ValueError, match=f"record has 3 bytes, layout expects {meta.layout.record_bytes}"):
+        store.user_lists("odd", meta)
+    # and a record pointing past the film table it is decoded with
+    with pytest.raises(ValueError, match="film table has 10 films"):
+        store.user_lists("u0", meta, films=FILMS[:10])
+
+
+def test_unreachable_store_raises_store_unavailable(kind: StoreKind, tmp_path: Path) -> None:
+    if kind.name == "redis":
+        unreachable: RecStore = RedisRecStore("redis://:s3cret@127.0.0.1:1/0", prefix="x", connect_timeout_s=0.2)
+        with pytest.raises(StoreUnavailable, match=r"redis://:\*\*\*@127\.0\.0\.1:1/0") as info:
+            unreachable.current()
+        assert "s3cret" not in str(info.value)
+    else:
+        (tmp_path / "a-directory").mkdir()
+        unreachable = SqliteRecStore(tmp_path / "a-directory")
+        with pytest.raises(StoreUnavailable, match="a-directory"):
+            unreachable.current()
+    with pytest.raises(StoreUnavailable):
+        unreachable.ping()
+    unreachable.close()
+
+
+def test_bytes_per_user_within_budget(kind: StoreKind, redis_url: str, tmp_path: Path) -> None:
+    """Memory of one realistic version: 1,682 films, 100 must-watch + 18 genres x 20 per user."""
+    store = kind.new()
+    genres = [f"genre{g}" for g in range(REAL_GENRES)]
+    layout = ListLayout.for_catalogue(REAL_FILMS, REAL_MUST_WATCH, REAL_GENRE_LEN, genres)
+    meta = VersionMeta(version="big", model_version="m", trained_at="2026-11-23T00:00:00Z", layout=layout)
+    films = [film_id_for(f"ml100k:{i}") for i in range(1, REAL_FILMS + 1)]
+    rng = np.random.default_rng(0)
+    writer = store.begin(meta, films)
+    block = 2_000
+    for start in range(0, REAL_USERS, block):
+        must_watch = rng.integers(0, REAL_FILMS, size=(block, REAL_MUST_WATCH))
+        by_genre = rng.integers(0, REAL_FILMS, size=(block, REAL_GENRES, REAL_GENRE_LEN))
+        writer.put_block([str(100_000 + start + i) for i in range(block)], must_watch, by_genre)
+    committed = writer.commit()
+    assert committed.n_users == REAL_USERS
+    if isinstance(store, RedisRecStore):
+        used = store.users_memory_bytes("big")
+        # cross-check with the server directly
+        client = redis.Redis.from_url(redis_url)
+        assert client.memory_usage(f"{store.prefix}:v:big:users", samples=0) == used
+        client.close()
+    else:
+        store.close()
+        used = sum(path.stat().st_size for path in tmp_path.glob("recstore.sqlite*"))
+    per_user = used / REAL_USERS
+    print(f"{kind.name}: {per_user:.0f} bytes per user ({layout.record_bytes} bytes of record)")
+    assert layout.record_bytes < per_user < BYTES_PER_USER_BUDGET
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("redis://:s3cret@127.0.0.1:1/0", "redis://:***@127.0.0.1:1/0"),
+        ("redis://app:s3cret@127.0.0.1:1/0", "redis://app:***@127.0.0.1:1/0"),
+        ("redis://127.0.0.1:1/0?password=s3cret&db=1", "redis://127.0.0.1:1/0?password=***&db=1"),
+    ],
+)
+def test_redis_messages_never_show_the_password(url: str, shown: str) -> None:
+    """Redis only: the URL in StoreUnavailable (and in repr) is redacted."""
+    store = RedisRecStore(url, prefix="x", connect_timeout_s=0.2)
+    assert repr(store) == f"RedisRecStore({shown!r}, prefix='x')"
+    if ":1/" in url:
+        with pytest.raises(StoreUnavailable) as info:
+            store.ping()
+        assert shown in str(info.value)
+        assert "s3cret" not in str(info.value)
+    store.close()

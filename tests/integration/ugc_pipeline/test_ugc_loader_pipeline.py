@@ -1,0 +1,312 @@
+"""The UGC loader end to end against real parts: librdkafka's mock cluster and a real ClickHouse server.
+
+Covers the issue's required scenarios: valid + poison messages, a ClickHouse outage mid-stream,
+a loader killed between insert and commit, and SIGTERM on the real ``python -m ugc_pipeline``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from recsys_common.adapters.clickhouse_ratings import ClickHouseRatingStore
+from recsys_common.columns import Columns
+from recsys_common.domain import RatingEvent
+from recsys_common.events import DLQ_REASON_HEADER, DLQ_SOURCE_OFFSET_HEADER, RatingRows, encode_event, new_event_id
+from recsys_common.ids import film_id_for
+from ugc_pipeline.kafka_io import KafkaDeadLetterSink, KafkaMessageSource, consumer_config, producer_config
+from ugc_pipeline.loader import Loader, LoaderConfig, RowSink
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import ClickHouseServer, MockKafka
+
+pytestmark = pytest.mark.integration
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+FILMS = [film_id_for(f"ugc:{i}") for i in range(15)]
+T0 = 1_700_000_000
+WAIT_S = 60.0
+STEP_S = 0.1
+#: The mock cluster forgets a member that left only after its session timeout (45 s by default),
+#: so a second loader in the same group would wait that long; 6 s is the broker's minimum.
+MOCK_SESSION_TIMEOUT_MS = 6_000
+FAST = {"batch_size": 50, "batch_timeout_s": 0.2, "poll_timeout_s": 0.1, "retry_initial_s": 0.2, "retry_max_s": 1.0}
+
+Rating = tuple[str, str, float, int]
+
+
+def make_events(count: int, first_time: int = T0, users: int = 12) -> list[RatingEvent]:
+    """Events with distinct times; several ratings of many pairs, so 'latest' matters."""
+    return [
+        RatingEvent(new_event_id(), f"user{i % users}", FILMS[(i * 7) % len(FILMS)], float(1 + i % 10), first_time + i)
+        for i in range(count)
+    ]
+
+
+def latest(events: list[RatingEvent]) -> set[Rating]:
+    best: dict[tuple[str, str], RatingEvent] = {}
+    for event in events:
+        key = (event.user_id, event.film_id)
+        if key not in best or event.timestamp > best[key].timestamp:
+            best[key] = event
+    return {(e.user_id, e.film_id, e.rating, e.timestamp) for e in best.values()}
+
+
+def stored(store: ClickHouseRatingStore) -> set[Rating]:
+    frame = store.read_all()[list(Columns.RATINGS)]
+    rows = {(str(u), str(f), float(r), int(t)) for u, f, r, t in frame.itertuples(index=False, name=None)}
+    assert len(rows) == len(frame), "read_all returned duplicate rows"
+    return rows
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:g} s waiting until {what}")
+        time.sleep(STEP_S)
+
+
+def publish(kafka: MockKafka, topic: str, events: list[RatingEvent]) -> None:
+    kafka.produce(topic, [(e.user_id.encode(), encode_event(e)) for e in events])
+
+
+@dataclass
+class Pipeline:
+    """Names of one test's topics and group, and the loaders it built (closed afterwards)."""
+
+    kafka: MockKafka
+    topic: str
+    dlq_topic: str
+    group: str
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def loader(self, sink: RowSink, **config: float) -> Loader:
+        session = {"session.timeout.ms": MOCK_SESSION_TIMEOUT_MS}
+        source = KafkaMessageSource(consumer_config(self.kafka.bootstrap, self.group, session), [self.topic])
+        dead_letters = KafkaDeadLetterSink(producer_config(self.kafka.bootstrap), self.dlq_topic)
+        self.closers += [source.close, dead_letters.close]
+        settings = {**FAST, **config}
+        return Loader(source, sink, dead_letters, LoaderConfig(**settings))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def pipeline(kafka: MockKafka) -> Iterator[Pipeline]:
+    created = Pipeline(kafka, kafka.new_name("ratings"), kafka.new_name("ratings.dlq"), kafka.new_name("loader"))
+    yield created
+    for close in reversed(created.closers):
+        close()
+
+
+@pytest.fixture
+def store(clickhouse_url: str) -> Iterator[ClickHouseRatingStore]:
+    created = ClickHouseRatingStore(clickhouse_url)
+    created.ensure_schema()
+    yield created
+    created.close()
+
+
+class LoaderThread:
+    """Runs ``loader.run`` in a thread and remembers whether it ever raised."""
+
+    def __init__(self, loader: Loader) -> None:
+        self.loader = loader
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="loader-under-test")
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.loader.run(self.stop)
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+    def finish(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=WAIT_S)
+        assert not self.thread.is_alive(), "loader did not stop"
+        assert self.error is None, f"loader crashed: {self.error!r}"
+
+
+def test_valid_events_land_once_and_poison_goes_to_the_dead_letter_topic(
+    kafka: MockKafka, pipeline: Pipeline, store: ClickHouseRatingStore
+) -> None:
+    events = make_events(300)
+    poison = [
+        b"not json at all",
+        b'{"event_id": "p1", "user_id": "u"}',
+        json.dumps({**json.loads(encode_event(events[0])), "rating": 42}).encode(),
+        json.dumps({**json.loads(encode_event(events[0])), "film_id": "no-uuid"}).encode(),
+        None,
+    ]
+    records: list[tuple[bytes | None, bytes | None]] = [(e.user_id.encode(), encode_event(e)) for e in events[:150]]
+    records += [(b"poison", value) for value in poison]
+    records += [(e.user_id.encode(), encode_event(e)) for e in events[150:]]
+    records += [(e.user_id.encode(), encode_event(e)) for e in events[:40]]  # redelivered duplicates
+    kafka.produce(pipeline.topic, records)
+
+    runner = LoaderThread(pipeline.loader(store))
+    wait_until(
+        lambda: runner.loader.stats.consumed == len(records) and runner.loader.pending == 0,
+        "every message is consumed and committed",
+    )
+    runner.finish()
+
+    assert stored(store) == latest(events)
+    dead = kafka.read(pipeline.dlq_topic, len(poison))
+    assert sorted(d.value or b"" for d in dead) == sorted(p or b"" for p in poison)
+    reasons = {d.value: d.headers[DLQ_REASON_HEADER].decode() for d in dead}
+    assert "not JSON" in reasons[b"not json at all"]
+    assert "outside the scale" in reasons[poison[2]]
+    assert "not a UUID" in reasons[poison[3]]
+    assert all(DLQ_SOURCE_OFFSET_HEADER in d.headers for d in dead)
+    assert runner.loader.stats.dead_lettered == len(poison)
+    assert kafka.committed(pipeline.topic, pipeline.group) == kafka.end_offsets(pipeline.topic)
+
+
+def test_a_clickhouse_outage_loses_nothing_and_the_loader_never_crashes(
+    kafka: MockKafka, pipeline: Pipeline, clickhouse_server_factory: Callable[[], ClickHouseServer]
+) -> None:
+    server = clickhouse_server_factory()
+    store = ClickHouseRatingStore(server.url("outage"), connect_timeout_s=1)
+    store.ensure_schema()
+    before, during = make_events(200), make_events(200, first_time=T0 + 10_000)
+    publish(kafka, pipeline.topic, before)
+    runner = LoaderThread(pipeline.loader(store))
+    wait_until(lambda: runner.loader.stats.inserted >= len(before), "the first events are inserted")
+
+    server.stop(kill=True)
+    publish(kafka, pipeline.topic, during)
+    wait_until(lambda: runner.loader.stats.flush_failures >= 2, "the loader has retried a few times")
+    assert runner.thread.is_alive()
+    assert runner.loader.retrying
+    stuck = runner.loader.stats.commits
+
+    server.start()
+    wait_until(
+        lambda: runner.loader.stats.consumed == len(before) + len(during) and runner.loader.pending == 0,
+        "everything is inserted and committed after the restart",
+    )
+    runner.finish()
+
+    assert runner.loader.stats.commits > stuck
+    assert stored(store) == latest(before + during)
+    assert kafka.committed(pipeline.topic, pipeline.group) == kafka.end_offsets(pipeline.topic)
+    store.close()
+
+
+class SimulatedCrash(BaseException):
+    """The process dies right after ClickHouse acknowledged the insert, before the commit."""
+
+
+@dataclass
+class CrashAfterInsert:
+    store: ClickHouseRatingStore
+
+    def insert_rows(self, rows: RatingRows) -> int:
+        self.store.insert_rows(rows)
+        raise SimulatedCrash
+
+
+def poll_until_it_dies(loader: Loader) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        loader.poll_once()
+
+
+def test_a_loader_killed_between_insert_and_commit_causes_no_duplicate(
+    kafka: MockKafka, pipeline: Pipeline, store: ClickHouseRatingStore
+) -> None:
+    events = make_events(120)
+    publish(kafka, pipeline.topic, events)
+
+    doomed = pipeline.loader(CrashAfterInsert(store), batch_size=len(events), batch_timeout_s=30.0)
+    with pytest.raises(SimulatedCrash):
+        poll_until_it_dies(doomed)
+    pipeline.closers.pop(0)()  # the dead process's consumer leaves without committing
+    assert stored(store) == latest(events)
+    assert kafka.committed(pipeline.topic, pipeline.group) != kafka.end_offsets(pipeline.topic)
+
+    runner = LoaderThread(pipeline.loader(store))
+    wait_until(lambda: runner.loader.stats.inserted == len(events) and runner.loader.pending == 0, "redelivery")
+    runner.finish()
+
+    assert stored(store) == latest(events)  # the redelivered copy changed nothing
+    assert kafka.committed(pipeline.topic, pipeline.group) == kafka.end_offsets(pipeline.topic)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http_get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except (urllib.error.URLError, OSError):
+        return 0, ""
+
+
+def test_the_loader_process_serves_health_and_flushes_on_sigterm(
+    kafka: MockKafka, pipeline: Pipeline, clickhouse_url: str, tmp_path: Path
+) -> None:
+    events = make_events(80)
+    publish(kafka, pipeline.topic, events)
+    port = free_port()
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("RECSYS_")}
+    environment.update(
+        RECSYS_DATA_DIR=str(tmp_path),
+        RECSYS_KAFKA_BOOTSTRAP=kafka.bootstrap,
+        RECSYS_CLICKHOUSE_URL=clickhouse_url,
+        RECSYS_UGC_TOPIC=pipeline.topic,
+        RECSYS_UGC_DLQ_TOPIC=pipeline.dlq_topic,
+        RECSYS_UGC_GROUP_ID=pipeline.group,
+        RECSYS_UGC_BATCH_SIZE="100000",  # nothing is flushed before SIGTERM
+        RECSYS_UGC_BATCH_TIMEOUT_S="600",
+        RECSYS_UGC_METRICS_PORT=str(port),
+    )
+    log = (tmp_path / "loader.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ugc_pipeline"], env=environment, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: http_get(f"{base}/health")[0] == 200, "/health answers 200")
+        wait_until(lambda: f"ugc_consumed_total {float(len(events))}" in http_get(f"{base}/metrics")[1], "consumed")
+        store = ClickHouseRatingStore(clickhouse_url)
+        assert store.read_all().empty  # consumed, still in the pending batch
+        status, body = http_get(f"{base}/health")
+        assert status == 200
+        assert json.loads(body)["consumed"] == len(events)
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=WAIT_S) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        log.close()
+
+    assert stored(store) == latest(events), (tmp_path / "loader.log").read_text()
+    assert kafka.committed(pipeline.topic, pipeline.group) == kafka.end_offsets(pipeline.topic)
+    store.close()

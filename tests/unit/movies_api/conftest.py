@@ -1,0 +1,158 @@
+"""Fakes of the Catalog and RatingPublisher ports and an app wired with them, for the Movies API unit tests."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from movies_api.auth import issue_token
+from movies_api.bootstrap import create_app
+from movies_api.settings import MoviesApiSettings
+from recsys_common.domain import Film, RatingEvent
+from recsys_common.events import InvalidEvent
+from recsys_common.ids import film_id_for
+from recsys_common.ports.catalog import Catalog, CatalogUnavailable, EtlState, FilmPage, GenreCount, SortOrder
+from recsys_common.ports.publisher import PublishError, RatingPublisher
+
+SECRET = "unit-test-secret-of-at-least-32-bytes!!"
+
+FILMS = [
+    Film(film_id_for("api:1"), "Star Wars", 1977, ("Action", "Sci-Fi"), 8.6, 1_000_000, 93.0, "Rebels."),
+    Film(film_id_for("api:2"), "Casablanca", 1942, ("Drama", "Romance"), 8.5, 500_000, None, "A cafe."),
+    Film(film_id_for("api:3"), "Unrated", None, ("Comedy",)),
+]
+
+
+@dataclass
+class SearchCall:
+    query: str | None
+    genre: str | None
+    sort: SortOrder | None
+    page: int
+    size: int
+
+
+@dataclass
+class FakeCatalog(Catalog):
+    """Holds films in a dict; ``search`` records its arguments and returns every film; ``down`` breaks it."""
+
+    films: dict[str, Film] = field(default_factory=lambda: {f.film_id: f for f in FILMS})
+    searches: list[SearchCall] = field(default_factory=list)
+    down: bool = False
+
+    def _check(self) -> None:
+        if self.down:
+            raise CatalogUnavailable("fake catalogue is down")
+
+    def search(
+        self,
+        query: str | None = None,
+        genre: str | None = None,
+        sort: SortOrder | None = None,
+        page: int = 1,
+        size: int = 20,
+    ) -> FilmPage:
+        self._check()
+        self.searches.append(SearchCall(query, genre, sort, page, size))
+        return FilmPage(tuple(self.films.values()), len(self.films))
+
+    def get(self, film_id: str) -> Film | None:
+        self._check()
+        return self.films.get(film_id)
+
+    def get_many(self, film_ids: Sequence[str]) -> list[Film]:
+        self._check()
+        return [self.films[i] for i in film_ids if i in self.films]
+
+    def genres(self) -> list[GenreCount]:
+        self._check()
+        counts: dict[str, int] = {}
+        for film in self.films.values():
+            for g in film.genres:
+                counts[g] = counts.get(g, 0) + 1
+        return sorted(GenreCount(name, n) for name, n in counts.items())
+
+    def top_imdb(self, genre: str | None, limit: int) -> list[Film]:
+        self._check()
+        rated = [f for f in self.films.values() if f.imdb_rating is not None and (genre is None or genre in f.genres)]
+        return sorted(rated, key=lambda f: -(f.imdb_rating or 0.0))[:limit]
+
+    def ping(self) -> None:
+        self._check()
+
+    def upsert(self, films: Iterable[Film], state: EtlState | None = None) -> int:
+        raise NotImplementedError("the API never writes the catalogue")
+
+    def etl_state(self) -> EtlState | None:
+        return None
+
+
+@dataclass
+class FakePublisher(RatingPublisher):
+    """Keeps the events it accepted; with ``down`` it accepts nothing, like an unreachable broker."""
+
+    events: list[RatingEvent] = field(default_factory=list)
+    down: bool = False
+    closed: bool = False
+    refuse_with: str | None = None  # the event schema's complaint, raised as InvalidEvent
+
+    def publish(self, event: RatingEvent, timeout_s: float) -> None:
+        if self.refuse_with is not None:
+            raise InvalidEvent(self.refuse_with)
+        if self.down:
+            raise PublishError("fake broker is down")
+        self.events.append(event)
+
+    def check(self, timeout_s: float) -> None:
+        if self.down:
+            raise PublishError("fake broker is down")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def dead_url() -> str:
+    """The URL of a loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def catalog() -> FakeCatalog:
+    return FakeCatalog()
+
+
+@pytest.fixture
+def publisher() -> FakePublisher:
+    return FakePublisher()
+
+
+@pytest.fixture
+def settings(tmp_path) -> MoviesApiSettings:
+    return MoviesApiSettings(
+        data_dir=tmp_path, jwt_secret=SECRET, recommendations_api_url=dead_url(), recommendations_timeout_s=0.5
+    )
+
+
+@pytest.fixture
+def client(settings: MoviesApiSettings, catalog: FakeCatalog, publisher: FakePublisher) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, catalog=catalog, publisher=publisher)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def auth() -> Callable[..., dict[str, str]]:
+    """Authorization headers of a valid token for a user (``operator=True`` adds the role)."""
+
+    def headers(user_id: str = "viewer-1", operator: bool = False, **kwargs: Any) -> dict[str, str]:
+        token = issue_token(user_id, SECRET, roles=["operator"] if operator else [], **kwargs)
+        return {"Authorization": f"Bearer {token}"}
+
+    return headers

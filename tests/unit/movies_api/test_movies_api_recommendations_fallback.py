@@ -1,0 +1,65 @@
+"""Recommendations when the Recommendations API cannot be reached: the catalogue's IMDb-top (source fallback)."""
+
+from __future__ import annotations
+
+from recsys_common.ids import film_id_for
+
+
+def test_unreachable_recommendations_api_falls_back_to_imdb_top(client, auth) -> None:
+    response = client.get("/api/v1/users/me/recommendations", params={"limit": 5}, headers=auth("viewer-3"))
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["user_id"], body["genre"], body["source"], body["model_version"]) == (
+        "viewer-3",
+        None,
+        "fallback",
+        None,
+    )
+    assert [f["film_id"] for f in body["films"]] == [film_id_for("api:1"), film_id_for("api:2")]
+    assert body["generated_at"].endswith("Z")
+
+
+def test_genre_is_matched_in_any_case_and_answered_in_the_catalogue_spelling(client, auth) -> None:
+    body = client.get("/api/v1/users/me/recommendations", params={"genre": "drama"}, headers=auth()).json()
+    assert body["genre"] == "Drama"
+    assert [f["title"] for f in body["films"]] == ["Casablanca"]
+
+
+def test_unknown_genre_is_404_listing_the_genres(client, auth) -> None:
+    response = client.get("/api/v1/users/me/recommendations", params={"genre": "Western"}, headers=auth())
+    assert response.status_code == 404
+    assert response.json()["detail"] == "unknown genre 'Western'; genres: Action, Comedy, Drama, Romance, Sci-Fi"
+
+
+def test_limit_outside_1_to_100_is_422(client, auth) -> None:
+    for limit in (0, 101):
+        response = client.get("/api/v1/users/me/recommendations", params={"limit": limit}, headers=auth())
+        assert response.status_code == 422
+
+
+def test_my_recommendations_need_a_token(client) -> None:
+    assert client.get("/api/v1/users/me/recommendations").status_code == 401
+
+
+def test_operator_route_needs_the_operator_role(client, auth) -> None:
+    assert client.get("/api/v1/users/someone/recommendations").status_code == 401
+    assert client.get("/api/v1/users/someone/recommendations", headers=auth()).status_code == 403
+    response = client.get("/api/v1/users/someone/recommendations", headers=auth("ops", operator=True))
+    assert response.status_code == 200
+    assert response.json()["user_id"] == "someone"
+
+
+def test_operator_route_refuses_a_bad_user_id(client, auth) -> None:
+    response = client.get("/api/v1/users/" + "u" * 129 + "/recommendations", headers=auth("ops", operator=True))
+    assert response.status_code == 422
+
+
+def test_fallback_needs_the_catalogue(client, catalog, auth) -> None:
+    catalog.down = True
+    assert client.get("/api/v1/users/me/recommendations", headers=auth()).status_code == 503
+
+
+def test_fallbacks_are_counted_with_their_reason(client, auth) -> None:
+    client.get("/api/v1/users/me/recommendations", headers=auth())
+    text = client.get("/metrics").text
+    assert 'movies_api_recommendations_total{reason="unreachable",source="fallback"} 1.0' in text

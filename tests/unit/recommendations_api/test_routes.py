@@ -1,0 +1,230 @@
+"""The HTTP layer over the fake store: shapes, validation (never a 500 for a client's mistake), metrics."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from recommendations_api.bootstrap import create_app
+from recommendations_api.settings import ApiSettings
+
+ALICE = ([1, 2, 3], [[5, 6], [7]])
+
+
+@pytest.fixture(params=[True, False], ids=["fast-path", "fastapi-only"])
+def client(request, fake_store, publish, tmp_path):
+    """Every test runs with the hot route's fast path on and off: both must behave the same."""
+    publish(fake_store, "v1", {"alice": ALICE})
+    settings = ApiSettings(data_dir=tmp_path, current_refresh_ms=0, store_retry_ms=60_000, api_fast_path=request.param)
+    with TestClient(create_app(settings, store=fake_store)) as test_client:
+        yield test_client
+
+
+SAME_BYTES_PATHS = [
+    "/api/v1/users/alice/recommendations",
+    "/api/v1/users/alice/recommendations?limit=2",
+    "/api/v1/users/alice/recommendations?genre=drama",
+    "/api/v1/users/alice/recommendations?genre=Comedy&limit=1",
+    "/api/v1/users/stranger/recommendations?limit=500",
+    "/api/v1/users/%C5%81ukasz%20K./recommendations",
+    "/api/v1/users/alice/recommendations?genre=Western",
+    "/api/v1/users/alice/recommendations?genre=Dr%61ma",
+    "/api/v1/users/alice/recommendations?limit=007",
+    "/api/v1/users/alice/recommendations?limit=501",
+    "/api/v1/users/alice/recommendations?limit=2&limit=3",
+    "/api/v1/users/alice/recommendations?limit",
+    "/api/v1/users/alice/recommendations?other=1",
+    "/api/v1/users/%00/recommendations",
+]
+
+
+@pytest.mark.parametrize("path", SAME_BYTES_PATHS)
+def test_fast_path_answers_exactly_like_the_fastapi_route(fake_store, publish, tmp_path, path):
+    publish(fake_store, "v1", {"alice": ALICE})
+    answers = []
+    for fast in (True, False):
+        settings = ApiSettings(data_dir=tmp_path, api_fast_path=fast)
+        with TestClient(create_app(settings, store=fake_store)) as test_client:
+            response = test_client.get(path)
+            answers.append((response.status_code, response.headers["content-type"], response.content))
+    assert answers[0] == answers[1]
+
+
+def test_recommendations_shape(client, fake_store, films):
+    body = client.get("/api/v1/users/alice/recommendations").json()
+    assert body == {
+        "user_id": "alice",
+        "genre": None,
+        "source": "personal",
+        "model_version": "model-v1",
+        "generated_at": fake_store.metas["v1"].published_at,
+        "film_ids": films[1:4],
+    }
+    genre = client.get("/api/v1/users/alice/recommendations", params={"genre": "drama", "limit": 1}).json()
+    assert (genre["genre"], genre["source"], genre["film_ids"]) == ("Drama", "personal", [films[7]])
+
+
+def test_cold_start_for_a_new_user_with_default_limit(client, cold):
+    body = client.get("/api/v1/users/newcomer/recommendations").json()
+    assert (body["source"], body["film_ids"]) == ("cold_start", list(cold.overall))
+    assert len(client.get("/api/v1/users/newcomer/recommendations", params={"limit": 2}).json()["film_ids"]) == 2
+
+
+def test_genres_and_cold_start_and_legacy_shapes(client, films, cold):
+    genres = client.get("/api/v1/users/alice/recommendations/genres").json()
+    assert set(genres) == {"user_id", "source", "model_version", "generated_at", "genres"}
+    assert genres["genres"] == {"Comedy": [films[5], films[6]], "Drama": [films[7]]}
+
+    top = client.get("/api/v1/cold-start", params={"genre": "Comedy", "limit": 2}).json()
+    assert set(top) == {"genre", "source", "model_version", "generated_at", "film_ids"}
+    assert (top["genre"], top["source"], top["film_ids"]) == ("Comedy", "cold_start", list(cold.by_genre["Comedy"][:2]))
+
+    assert client.get("/v1/user/alice").json() == {"result": {"must_watch": films[1:4]}, "error": None}
+    assert client.get("/v1/user/newcomer").json() == {"result": {"must_watch": list(cold.overall)}, "error": None}
+
+
+GARBAGE_USER_PATHS = [
+    "/api/v1/users/%00/recommendations",
+    "/api/v1/users/ab%00cd/recommendations",
+    "/api/v1/users/%1F/recommendations",
+    "/api/v1/users/%7F/recommendations",
+    "/api/v1/users/line%0Abreak/recommendations",
+    f"/api/v1/users/{'x' * 129}/recommendations",
+    "/api/v1/users/%00/recommendations/genres",
+    "/api/v1/users//recommendations",
+    "/api/v1/users//recommendations/genres",
+]
+
+
+@pytest.mark.parametrize("path", GARBAGE_USER_PATHS)
+def test_malformed_user_ids_get_422_saying_what_is_allowed(client, path):
+    response = client.get(path)
+    assert response.status_code == 422
+    assert response.json()["detail"] in {
+        "user id must not contain control characters",
+        "user id must be at most 128 characters, got 129",
+        "user id must not be empty",
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("limit=0", "greater than or equal to 1"),
+        ("limit=501", "less than or equal to 500"),
+        ("limit=-3", "greater than or equal to 1"),
+        ("limit=abc", "valid integer"),
+        ("limit=1.5", "valid integer"),
+        ("limit=", "valid integer"),
+        ("limit=99999999999999999999999999", "less than or equal to 500"),
+        ("genre=", "at least 1 character"),
+        (f"genre={'g' * 65}", "at most 64 characters"),
+    ],
+)
+def test_bad_query_parameters_get_422(client, query, expected):
+    for path in ("/api/v1/users/alice/recommendations", "/api/v1/cold-start"):
+        response = client.get(f"{path}?{query}")
+        assert response.status_code == 422, (path, query)
+        assert expected in response.text
+
+
+@pytest.mark.parametrize("genre", ["Western", "%00", "Comedy%20", "%FF%FE"])
+def test_unknown_genre_is_404_listing_the_allowed_genres(client, genre):
+    for path in ("/api/v1/users/alice/recommendations", "/api/v1/cold-start"):
+        response = client.get(f"{path}?genre={genre}")
+        assert response.status_code == 404
+        assert response.json()["detail"].endswith("allowed genres: Comedy, Drama")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/users/%FF%FE/recommendations",  # not UTF-8: decoded with replacement characters
+        "/api/v1/users/%E2%80%AE/recommendations",  # a right-to-left override is not a control character
+        "/api/v1/users/%F0%9F%8E%AC/recommendations",
+        "/api/v1/users/a%2Fb/recommendations",
+        "/api/v1/users/alice/recommendations?limit=5&limit=abc",
+        "/api/v1/users/alice/recommendations?unknown=1",
+        "/api/v1/users/%20/recommendations",
+    ],
+)
+def test_odd_requests_never_cause_a_server_error(client, path):
+    response = client.get(path)
+    assert response.status_code < 500, response.text
+
+
+def test_legacy_route_keeps_its_shape_on_errors(client):
+    response = client.get("/v1/user/%00")
+    assert response.status_code == 422
+    assert response.json() == {"result": None, "error": "user id must not contain control characters"}
+    empty = client.get("/v1/user/")
+    assert empty.status_code == 422
+    assert empty.json() == {"result": None, "error": "user id must not be empty"}
+
+
+def test_store_never_reached_is_503_with_a_message(fake_store, tmp_path):
+    fake_store.down = True
+    app = create_app(ApiSettings(data_dir=tmp_path), store=fake_store)
+    with TestClient(app) as client:
+        response = client.get("/api/v1/users/alice/recommendations")
+        assert response.status_code == 503
+        assert "no recommendations were read since start" in response.json()["detail"]
+        assert response.headers["retry-after"] == "1"
+        legacy = client.get("/v1/user/alice")
+        assert legacy.status_code == 503
+        assert legacy.json()["result"] is None
+        assert "fake store is down" in legacy.json()["error"]
+        assert client.get("/health/live").status_code == 200
+        ready = client.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json() == {"status": "unready", "reason": "recommendation store unreachable: fake store is down"}
+
+
+def test_fallback_keeps_answering_200_while_readiness_is_503(client, fake_store, cold):
+    fake_store.down = True
+    response = client.get("/api/v1/users/alice/recommendations")
+    assert response.status_code == 200
+    assert (response.json()["source"], response.json()["film_ids"]) == ("fallback", list(cold.overall))
+    assert client.get("/health/ready").status_code == 503
+    assert client.get("/v1/user/alice").json()["result"]["must_watch"] == list(cold.overall)
+
+
+def test_readiness_reports_the_serving_version(client):
+    assert client.get("/health/ready").json() == {"status": "ready", "version": "v1", "model_version": "model-v1"}
+    assert client.get("/health/live").json() == {"status": "live"}
+
+
+def test_metrics_count_routes_statuses_sources_and_the_model(client):
+    client.get("/api/v1/users/alice/recommendations")
+    client.get("/api/v1/users/bob/recommendations")
+    client.get("/api/v1/users/bob/recommendations")
+    client.get("/api/v1/users/%00/recommendations")
+    client.get("/no/such/route")
+    client.request("BREW", "/api/v1/users/alice/recommendations")
+    text = client.get("/metrics").text
+    route = 'route="/api/v1/users/{user_id}/recommendations"'
+    assert f'recsys_api_requests_total{{method="OTHER",{route},status="405"}} 1.0' in text
+    assert f'recsys_api_requests_total{{method="GET",{route},status="200"}} 3.0' in text
+    assert f'recsys_api_requests_total{{method="GET",{route},status="422"}} 1.0' in text
+    assert 'recsys_api_requests_total{method="GET",route="unmatched",status="404"} 1.0' in text
+    assert f"recsys_api_request_duration_seconds_count{{{route}}} 5.0" in text
+    assert 'recsys_api_answers_total{source="personal"} 1.0' in text
+    assert 'recsys_api_answers_total{source="cold_start"} 2.0' in text
+    assert 'recsys_api_model_version_info{model_version="model-v1",version="v1"} 1.0' in text
+
+
+def test_openapi_documents_every_route_with_examples(client):
+    spec = client.get("/openapi.json").json()
+    assert set(spec["paths"]) >= {
+        "/api/v1/users/{user_id}/recommendations",
+        "/api/v1/users/{user_id}/recommendations/genres",
+        "/api/v1/cold-start",
+        "/v1/user/{user_id}",
+        "/health/live",
+        "/health/ready",
+        "/metrics",
+    }
+    schemas = spec["components"]["schemas"]
+    for name in ("Recommendations", "GenreRecommendations", "ColdStart", "LegacyResponse"):
+        assert schemas[name]["examples"], name
+    assert client.get("/docs").status_code == 200

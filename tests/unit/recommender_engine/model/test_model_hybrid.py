@@ -1,0 +1,99 @@
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pydantic
+import pytest
+
+import recommender_engine.model.hybrid as hybrid
+from recommender_engine.model.dataset import Dataset, build_dataset
+from recommender_engine.model.hybrid import HybridModel, ModelConfig, NotFittedError
+from recsys_common.columns import Columns
+
+FAST = {"no_components": 8, "epochs": 20, "num_threads": 1, "random_state": 3}
+
+
+def _fit(dataset: Dataset, **overrides: Any) -> HybridModel:
+    return HybridModel(ModelConfig(**{**FAST, **overrides})).fit(dataset)
+
+
+@pytest.fixture
+def dataset(taste_ratings, films):
+    return build_dataset(taste_ratings, films)
+
+
+def test_config_forbids_unknown_fields():
+    with pytest.raises(pydantic.ValidationError, match="components"):
+        ModelConfig(components=3)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("blend_weight", [0.0, 0.3])
+def test_scores_prefer_the_users_taste(dataset, blend_weight):
+    model = _fit(dataset, blend_weight=blend_weight)
+    scores = model.score_block(np.arange(dataset.n_users))
+    assert scores.shape == (dataset.n_users, dataset.n_films)
+    assert scores.dtype == np.float32
+    half = dataset.n_films // 2
+    action_fans = np.array([u.endswith(("0", "2", "4", "6", "8")) for u in dataset.user_ids])
+    assert (scores[action_fans, :half].mean(axis=1) > scores[action_fans, half:].mean(axis=1)).all()
+    assert (scores[~action_fans, half:].mean(axis=1) > scores[~action_fans, :half].mean(axis=1)).all()
+
+
+def test_score_block_is_the_embedding_product(dataset):
+    model = _fit(dataset, blend_weight=0.0)
+    params = model.params
+    items = params.item_features.matrix.toarray()
+    expected = (
+        params.user_embeddings @ (items @ params.feature_embeddings).T
+        + (items @ params.feature_biases)[None, :]
+        + params.user_biases[:, None]
+    )
+    users = np.array([4, 0, 9])
+    assert np.allclose(model.score_block(users), expected[users], atol=1e-4)
+
+
+def test_blend_adds_standardised_ease_scores(dataset):
+    plain = _fit(dataset, blend_weight=0.0)
+    blended = _fit(dataset, blend_weight=0.5)
+    users = np.arange(5)
+    lightfm = plain.score_block(users)
+    params = blended.params
+    ease = np.asarray(params.history[users] @ params.ease)
+
+    def z(x: np.ndarray) -> np.ndarray:
+        return np.asarray((x - x.mean(axis=1, keepdims=True)) / x.std(axis=1, keepdims=True))
+
+    assert np.allclose(blended.score_block(users), z(lightfm) + 0.5 * z(ease), atol=1e-3)
+
+
+def test_blend_is_skipped_above_the_ease_limit(dataset, monkeypatch):
+    monkeypatch.setattr(hybrid, "EASE_MAX_FILMS", dataset.n_films - 1)
+    model = _fit(dataset, blend_weight=0.3)
+    assert not model.params.blended
+
+
+def test_single_threaded_fits_are_reproducible(dataset):
+    users = np.arange(dataset.n_users)
+    assert np.array_equal(_fit(dataset).score_block(users), _fit(dataset).score_block(users))
+
+
+def test_fit_refuses_a_dataset_without_ratings(films):
+    empty = build_dataset(pd.DataFrame(columns=list(Columns.RATINGS)), films)
+    with pytest.raises(ValueError, match="without ratings"):
+        HybridModel().fit(empty)
+
+
+def test_scoring_before_fit_or_out_of_range_fails(dataset):
+    with pytest.raises(NotFittedError):
+        HybridModel().score_block(np.array([0]))
+    model = _fit(dataset, epochs=1)
+    with pytest.raises(IndexError, match="out of range"):
+        model.score_block(np.array([dataset.n_users]))
+
+
+def test_side_features_are_used_when_enabled(dataset):
+    model = _fit(dataset, imdb_rating_features=True, decade_features=True, epochs=2)
+    names = model.params.item_features.names
+    assert any(name.startswith("imdb:") for name in names)
+    assert any(name.startswith("decade:") for name in names)
+    assert model.params.feature_embeddings.shape == (len(names), FAST["no_components"])

@@ -1,0 +1,125 @@
+"""Composition root of the UGC loader: settings -> Kafka consumer, dead-letter producer, ClickHouse."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+from types import FrameType
+
+from pydantic import ValidationError
+
+from recsys_common.adapters.clickhouse_ratings import ClickHouseRatingStore
+from recsys_common.ports.ratings import RatingSourceError
+from ugc_pipeline.kafka_io import KafkaDeadLetterSink, KafkaMessageSource, consumer_config, producer_config
+from ugc_pipeline.loader import Backoff, Loader, LoaderConfig
+from ugc_pipeline.metrics import LoaderStats, MetricsServer
+from ugc_pipeline.settings import UgcSettings
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_BAD_CONFIG = 2
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class ConfigurationError(ValueError):
+    """The settings cannot run a loader; the message names the variable to set."""
+
+
+@dataclass
+class LoaderApp:
+    """Everything one loader process owns; ``run`` blocks until ``stop`` is set."""
+
+    settings: UgcSettings
+    store: ClickHouseRatingStore
+    stats: LoaderStats
+    metrics: MetricsServer
+
+    def run(self, stop: threading.Event) -> None:
+        self.metrics.start()
+        log.info("health and metrics on http://%s:%d/", self.settings.ugc_metrics_host, self.metrics.port)
+        try:
+            if not self._wait_for_schema(stop):
+                return
+            settings = self.settings
+            bootstrap = settings.kafka_bootstrap or ""
+            source = KafkaMessageSource(consumer_config(bootstrap, settings.ugc_group_id), [settings.ugc_topic])
+            dead_letters = KafkaDeadLetterSink(producer_config(bootstrap), settings.ugc_dlq_topic)
+            loader = Loader(source, self.store, dead_letters, loader_config(settings), stats=self.stats)
+            log.info("loading %s -> ClickHouse %s", settings.ugc_topic, self.store.database)
+            try:
+                loader.run(stop)
+            finally:
+                source.close()
+                dead_letters.close()
+        finally:
+            self.metrics.close()
+            self.store.close()
+
+    def _wait_for_schema(self, stop: threading.Event) -> bool:
+        """Create the table, retrying while ClickHouse is unreachable; False when stopped first."""
+        backoff = Backoff(self.settings.ugc_retry_initial_s, self.settings.ugc_retry_max_s)
+        while not stop.is_set():
+            try:
+                self.store.ensure_schema()
+                return True
+            except RatingSourceError as exc:
+                delay = backoff.next_delay()
+                self.stats.sink_error = str(exc)
+                log.warning("ClickHouse not ready, retrying in %.1f s: %s", delay, exc)
+                stop.wait(delay)
+        return False
+
+
+def loader_config(settings: UgcSettings) -> LoaderConfig:
+    return LoaderConfig(
+        batch_size=settings.ugc_batch_size,
+        batch_timeout_s=settings.ugc_batch_timeout_s,
+        poll_timeout_s=settings.ugc_poll_timeout_s,
+        retry_initial_s=settings.ugc_retry_initial_s,
+        retry_max_s=settings.ugc_retry_max_s,
+        shutdown_timeout_s=settings.ugc_shutdown_timeout_s,
+    )
+
+
+def build(settings: UgcSettings) -> LoaderApp:
+    """Wire the loader from settings; nothing talks to Kafka or ClickHouse until ``run``."""
+    if not settings.kafka_bootstrap:
+        raise ConfigurationError("set RECSYS_KAFKA_BOOTSTRAP (e.g. kafka:9092): the loader reads from Kafka")
+    if not settings.clickhouse_url:
+        raise ConfigurationError(
+            "set RECSYS_CLICKHOUSE_URL (e.g. clickhouse://default:@clickhouse:9000/recsys): the loader writes there"
+        )
+    if settings.ugc_retry_initial_s > settings.ugc_retry_max_s:
+        raise ConfigurationError("RECSYS_UGC_RETRY_INITIAL_S must not exceed RECSYS_UGC_RETRY_MAX_S")
+    loader_config(settings)  # validates the batch settings before anything starts
+    stats = LoaderStats()
+    return LoaderApp(
+        settings=settings,
+        store=ClickHouseRatingStore(settings.clickhouse_url),
+        stats=stats,
+        metrics=MetricsServer(stats, settings.ugc_metrics_host, settings.ugc_metrics_port),
+    )
+
+
+def main() -> int:
+    """Entry point of ``python -m ugc_pipeline``; exit 0 after a clean stop, 2 on bad settings."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    try:
+        app = build(UgcSettings())
+    except (ValidationError, ValueError, OSError) as exc:
+        log.error("cannot start the UGC loader: %s", exc)
+        return EXIT_BAD_CONFIG
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s: flushing and stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    app.run(stop)
+    log.info("stopped cleanly")
+    return EXIT_OK
