@@ -27,7 +27,7 @@ import redis
 import scipy.sparse as sp
 from lightfm import LightFM
 
-from recommender_engine.lists import personal_lists
+from recommender_engine.lists import ListBlock, personal_lists
 from recommender_engine.model.features import ItemFeatures
 from recommender_engine.model.hybrid import HybridModel, HybridParams, ModelConfig
 from recommender_engine.ranking import GenreIndex, rank_block
@@ -99,7 +99,7 @@ def main() -> None:
     genre_of = rng.integers(0, N_GENRES, args.films)
     groups = [np.flatnonzero(genre_of == g).astype(np.int32) for g in range(N_GENRES)]
 
-    def run_scorer(with_genres: bool) -> tuple[float, list]:
+    def run_scorer(with_genres: bool) -> tuple[float, list[ListBlock]]:
         tick = time.perf_counter()
         blocks = list(
             personal_lists(

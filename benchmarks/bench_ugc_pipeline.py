@@ -267,9 +267,9 @@ def bench_read(url: str, rows: int) -> dict[str, Any]:
     store.ensure_schema()
     store._execute(f"TRUNCATE TABLE {TABLE}")
     film = (
-        "replaceRegexpOne(lower(hex(MD5(toString(intDiv(number, {users}))))), "
-        "'^(.{{8}})(.{{4}})(.{{4}})(.{{4}})(.{{12}})$', '\\\\1-\\\\2-\\\\3-\\\\4-\\\\5')"
-    ).format(users=USERS)
+        f"replaceRegexpOne(lower(hex(MD5(toString(intDiv(number, {USERS}))))), "
+        "'^(.{8})(.{4})(.{4})(.{4})(.{12})$', '\\\\1-\\\\2-\\\\3-\\\\4-\\\\5')"
+    )
     began = time.perf_counter()
     store._execute(
         f"INSERT INTO {TABLE} (event_id, user_id, film_id, rating, event_time, ingest_seq) "
@@ -277,7 +277,9 @@ def bench_read(url: str, rows: int) -> dict[str, Any]:
         f"toFloat64(1 + number % 10), toDateTime({T0} + number), number + 1 FROM system.numbers LIMIT {rows}"
     )
     load_s = time.perf_counter() - began
-    parts = store._execute(f"SELECT count() FROM system.parts WHERE database = 'bench_read' AND table = '{TABLE}' AND active")
+    parts = store._execute(
+        f"SELECT count() FROM system.parts WHERE database = 'bench_read' AND table = '{TABLE}' AND active"
+    )
     timings = []
     for _ in range(READ_REPEATS):
         began = time.perf_counter()
@@ -340,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     with (
-        (private_clickhouse() if not args.clickhouse_url else _given(args.clickhouse_url)) as url,
+        private_clickhouse() if not args.clickhouse_url else _given(args.clickhouse_url) as url,
         kafka_cluster(args.kafka_bootstrap) as bootstrap,
     ):
         ClickHouseRatingStore(url).ensure_schema()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterable
 
 import pandas as pd
@@ -38,68 +39,84 @@ class FakeRatingStore(RatingStore):
 
 
 class FakeRecStore(RecStore):
-    """Dict-backed RecStore; ``fail_after_records`` makes a publish die halfway."""
+    """Implements the primitives with dicts. ``down = True`` makes every call fail like a dead
+    server; ``fail_after_records`` makes a publish die halfway; ``calls`` counts primitive calls."""
 
     def __init__(self, fail_after_records: int | None = None) -> None:
-        self.records: dict[str, dict[str, bytes]] = {}
-        self.film_tables: dict[str, list[str]] = {}
-        self.cold: dict[str, str] = {}
-        self.meta: dict[str, VersionMeta] = {}
+        self.down = False
+        self.fail_after_records = fail_after_records
+        self.calls: Counter[str] = Counter()
         self.current_name: str | None = None
+        self.metas: dict[str, VersionMeta] = {}
+        self.film_tables: dict[str, list[str]] = {}
+        self.records: dict[str, dict[str, bytes]] = {}
+        self.cold: dict[str, str] = {}
         self.retired: dict[str, float] = {}
         self.pending: dict[str, float] = {}
-        self.fail_after_records = fail_after_records
-        self.down = False
 
-    def ping(self) -> None:
+    def _call(self, name: str) -> None:
+        self.calls[name] += 1
         if self.down:
             raise StoreUnavailable("fake store is down")
 
+    def ping(self) -> None:
+        self._call("ping")
+
     def _start_pending(self, version: str, started_at: float) -> None:
-        self.ping()
+        self._call("start_pending")
         self.pending[version] = started_at
         self.records[version] = {}
 
     def _put_films(self, version: str, films: list[str]) -> None:
+        self._call("put_films")
         self.film_tables[version] = films
 
     def _put_records(self, version: str, records: Iterable[tuple[str, bytes]]) -> None:
+        self._call("put_records")
         for user, record in records:
             if self.fail_after_records is not None and len(self.records[version]) >= self.fail_after_records:
                 raise StoreUnavailable("fake store died mid-publish")
             self.records[version][user] = record
 
     def _put_cold_start(self, version: str, text: str) -> None:
+        self._call("put_cold_start")
         self.cold[version] = text
 
     def _commit(self, meta: VersionMeta) -> None:
-        self.meta[meta.version] = meta
-        self.pending.pop(meta.version, None)
+        self._call("commit")
+        self.metas[meta.version] = meta
+        del self.pending[meta.version]
         self._set_current(meta.version, time.time())
 
     def _set_current(self, version: str, retired_at: float) -> None:
-        if self.current_name is not None and self.current_name != version:
-            self.retired[self.current_name] = retired_at
+        self._call("set_current")
+        if self.current_name not in (None, version):
+            self.retired[str(self.current_name)] = retired_at
         self.retired.pop(version, None)
         self.current_name = version
 
     def _current_name(self) -> str | None:
-        self.ping()
+        self._call("current_name")
         return self.current_name
 
     def _meta(self, version: str) -> VersionMeta | None:
-        return self.meta.get(version)
+        self._call("meta")
+        return self.metas.get(version)
 
     def _all_meta(self) -> list[VersionMeta]:
-        return list(self.meta.values())
+        self._call("all_meta")
+        return list(self.metas.values())
 
     def _films(self, version: str) -> list[str]:
+        self._call("films")
         return self.film_tables[version]
 
     def _record(self, version: str, user_id: str) -> bytes | None:
+        self._call("record")
         return self.records.get(version, {}).get(user_id)
 
     def _cold_start(self, version: str) -> str | None:
+        self._call("cold_start")
         return self.cold.get(version)
 
     def _retired(self) -> dict[str, float]:
@@ -109,5 +126,5 @@ class FakeRecStore(RecStore):
         return dict(self.pending)
 
     def _delete(self, version: str) -> None:
-        for table in (self.records, self.film_tables, self.cold, self.meta, self.retired, self.pending):
-            table.pop(version, None)  # type: ignore[attr-defined]
+        for table in (self.metas, self.film_tables, self.records, self.cold, self.retired, self.pending):
+            table.pop(version, None)

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Literal
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -16,7 +17,7 @@ START_TIMEOUT_S = 10.0
 
 
 @contextmanager
-def serve_in_thread(app: ASGIApp, lifespan: str = "off") -> Iterator[str]:
+def serve_in_thread(app: ASGIApp, lifespan: Literal["auto", "on", "off"] = "off") -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1 and yield its base URL; stop it on exit."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

@@ -55,6 +55,8 @@ class KafkaMessageSource:
     def __init__(self, config: Mapping[str, Any], topics: Sequence[str]) -> None:
         self._consumer = Consumer(dict(config))
         self._paused = False
+        # Kept from the rebalance callbacks, so no other thread ever needs to ask the consumer.
+        self._assignment: list[TopicPartition] = []
         self._revoke_handler: Callable[[bool], None] | None = None
         self._consumer.subscribe(
             list(topics), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
@@ -65,6 +67,7 @@ class KafkaMessageSource:
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         consumer.assign(partitions)
+        self._assignment = list(partitions)
         if self._paused and partitions:
             consumer.pause(partitions)
         log.info("assigned %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions) or "nothing")
@@ -73,11 +76,13 @@ class KafkaMessageSource:
         if self._revoke_handler is not None:
             self._revoke_handler(False)
         consumer.unassign()
+        self._assignment = []
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if self._revoke_handler is not None:
             self._revoke_handler(True)
         consumer.unassign()
+        self._assignment = []
 
     def poll(self, max_messages: int, timeout_s: float) -> list[Message]:
         return self._consumer.consume(max(1, max_messages), timeout_s)
@@ -93,19 +98,21 @@ class KafkaMessageSource:
             raise CommitError(", ".join(f"{p.topic}[{p.partition}]: {p.error}" for p in failed))
 
     def assigned(self) -> bool:
-        """Whether the group has given this member any partition yet."""
-        return bool(self._consumer.assignment())
+        """Whether the group has given this member any partition (safe from any thread)."""
+        return bool(self._assignment)
 
     def pause(self) -> None:
         self._paused = True
-        self._consumer.pause(self._consumer.assignment())
+        if self._assignment:
+            self._consumer.pause(self._assignment)
 
     def resume(self) -> None:
         self._paused = False
-        self._consumer.resume(self._consumer.assignment())
+        if self._assignment:
+            self._consumer.resume(self._assignment)
 
     def lag(self) -> int | None:
-        assignment = self._consumer.assignment()
+        assignment = self._assignment
         if not assignment:
             return 0
         total = 0
@@ -115,11 +122,6 @@ class KafkaMessageSource:
                 return None
             total += max(0, high - position.offset)
         return total
-
-    def committed(self, timeout_s: float) -> dict[tuple[str, int], int]:
-        """The group's committed offsets of the current assignment (for tests and operators)."""
-        stored = self._consumer.committed(self._consumer.assignment(), timeout=timeout_s)
-        return {(p.topic, p.partition): p.offset for p in stored}
 
     def close(self) -> None:
         """Leave the group without committing or flushing anything (the loader drained before)."""

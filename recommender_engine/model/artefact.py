@@ -168,6 +168,7 @@ def _arrays(params: HybridParams, user_ids: StrArray, film_ids: StrArray) -> dic
     if params.ease is not None:
         history = sp.csr_matrix(params.history)
         arrays["ease"] = params.ease
+        arrays["history_data"] = history.data.astype(_HISTORY_DTYPE)
         arrays["history_indices"] = history.indices.astype(np.int64)
         arrays["history_indptr"] = history.indptr.astype(np.int64)
     return {name: np.ascontiguousarray(array) for name, array in arrays.items()}
@@ -231,9 +232,11 @@ def _params(arrays: dict[str, npt.NDArray[Any]], manifest: dict[str, Any]) -> tu
     if manifest.get("blended"):
         ease = arrays["ease"]
         indices, indptr = arrays["history_indices"], arrays["history_indptr"]
-        history = sp.csr_matrix(
-            (np.ones(len(indices), dtype=_HISTORY_DTYPE), indices, indptr), shape=(len(user_ids), n_films)
-        )
+        # Artefacts written before histories were rating-weighted hold no values: they were binary.
+        data = arrays.get("history_data", np.ones(len(indices), dtype=_HISTORY_DTYPE))
+        if len(data) != len(indices):
+            raise ValueError(f"history has {len(data)} values for {len(indices)} entries")
+        history = sp.csr_matrix((data, indices, indptr), shape=(len(user_ids), n_films))
     params = HybridParams(
         user_embeddings=arrays["user_embeddings"],
         user_biases=arrays["user_biases"],

@@ -2,8 +2,9 @@
 
 Scores are block matrix products: user embeddings x item representations (item features x feature
 embeddings) plus biases. When the blend is on, each user's LightFM scores and EASE scores
-(the user's binary history x EASE weights) are standardised per user over the catalogue and summed,
-EASE with weight ``blend_weight``. For catalogues above ``EASE_MAX_FILMS`` the blend is skipped
+(the user's history x EASE weights; the history holds rating / RATING_MAX when
+``ease_rating_weights``, else 1 per rating) are standardised per user over the catalogue and
+summed, EASE with weight ``blend_weight``. For catalogues above ``EASE_MAX_FILMS`` the blend is skipped
 (EASE needs a dense n_films x n_films matrix) and the model is plain LightFM.
 
 Fitting with ``num_threads`` > 1 is not bit-for-bit reproducible (LightFM updates in parallel
@@ -24,7 +25,7 @@ from lightfm import LightFM
 from pydantic import BaseModel, ConfigDict, Field
 
 from recommender_engine.model.dataset import Dataset
-from recommender_engine.model.ease import EASE_DEFAULT_LAMBDA, EASE_MAX_FILMS, ease_weights
+from recommender_engine.model.ease import EASE_MAX_FILMS, ease_history, ease_weights, scaled_lambda
 from recommender_engine.model.features import FeatureFlags, ItemFeatures, build_item_features
 from recsys_common.domain import RATING_MAX
 
@@ -34,6 +35,8 @@ FloatArray = npt.NDArray[np.float32]
 SCORE_DTYPE = np.float32
 #: Guards the per-user standardisation against a constant score row.
 STD_FLOOR = 1e-6
+#: EASE λ of the blend (on the binary scale; see ``ease.scaled_lambda``), chosen on validation.
+BLEND_EASE_LAMBDA = 800.0
 
 
 class ModelConfig(BaseModel):
@@ -41,8 +44,10 @@ class ModelConfig(BaseModel):
 
     The defaults were chosen on a validation split carved out of the MovieLens-100K training part
     (see ``recommender_engine.evaluation``): WARP, 64 components, 30 epochs, 30 negative samples,
-    identity + genre features, EASE (λ = 500) blended with weight 0.3. IMDb/RT rating buckets,
-    vote buckets, decade and rating-valued sample weights did not win and are off.
+    identity + genre features, EASE (λ = 800, fitted on rating-weighted histories) blended with
+    weight 0.3. IMDb/RT rating buckets, vote buckets, decade and rating-valued sample weights of
+    LightFM did not win and are off; RP3beta, item-kNN, EDLAE, user features, seed averaging and
+    rank blending did not beat the blend either.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -64,7 +69,8 @@ class ModelConfig(BaseModel):
     side_feature_weight: float = Field(default=1.0, gt=0)
     rating_weights: bool = False
     blend_weight: float = Field(default=0.3, ge=0)
-    ease_lambda: float = Field(default=EASE_DEFAULT_LAMBDA, gt=0)
+    ease_lambda: float = Field(default=BLEND_EASE_LAMBDA, gt=0)
+    ease_rating_weights: bool = True
     num_threads: int = Field(default=2, ge=1)
     random_state: int = 42
 
@@ -94,7 +100,7 @@ class HybridParams:
     feature_biases: FloatArray  # (n_features,)
     item_features: ItemFeatures  # (n_films, n_features)
     ease: FloatArray | None = None  # (n_films, n_films) when blending
-    history: Any = None  # binary (n_users, n_films) CSR when blending
+    history: Any = None  # (n_users, n_films) float32 CSR that EASE scores (``ease.ease_history``) when blending
 
     @property
     def n_users(self) -> int:
@@ -175,8 +181,10 @@ class HybridModel:
         )
         logger.info("LightFM fitted in %.1f s", time.perf_counter() - started)
         ease = None
+        ease_input = None
         if config.blend_weight > 0 and dataset.n_films <= EASE_MAX_FILMS:
-            ease = ease_weights(history, config.ease_lambda)
+            ease_input = ease_history(dataset.matrix, config.ease_rating_weights)
+            ease = ease_weights(ease_input, scaled_lambda(ease_input, config.ease_lambda))
         elif config.blend_weight > 0:
             logger.warning("EASE blend skipped: %d films exceed its limit of %d", dataset.n_films, EASE_MAX_FILMS)
         self.set_params(
@@ -187,7 +195,7 @@ class HybridModel:
                 feature_biases=np.asarray(lightfm.item_biases, dtype=SCORE_DTYPE),
                 item_features=features,
                 ease=ease,
-                history=history if ease is not None else None,
+                history=ease_input,
             )
         )
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from recsys_common.adapters.sqlite_files import open_wal
 from recsys_common.bayes import catalogue_prior, weighted_rating
 from recsys_common.domain import Film
 from recsys_common.ports.catalog import (
@@ -144,13 +145,8 @@ class SqliteCatalog(Catalog):
         """Open the file on first use (never in the constructor) and create the schema."""
         if self._conn is None:
             try:
-                self._path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(
-                    self._path, timeout=self._busy_timeout_s, isolation_level=None, check_same_thread=False
-                )
+                conn = open_wal(self._path, self._busy_timeout_s)
                 try:
-                    conn.execute("PRAGMA journal_mode=WAL")
-                    conn.execute("PRAGMA synchronous=NORMAL")
                     found = conn.execute("PRAGMA user_version").fetchone()[0]
                     if found not in (0, SCHEMA_VERSION):
                         raise CatalogUnavailable(

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 
+from recsys_common.adapters.sqlite_files import open_wal
 from recsys_common.ports.recstore import RecStore, StoreUnavailable, UnknownVersion, VersionMeta
 
 #: How long a connection waits for another process's write lock before giving up.
@@ -68,13 +69,8 @@ class SqliteRecStore(RecStore):
         """Open the file on first use (never in the constructor) and create the schema."""
         if self._conn is None:
             try:
-                self._path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(
-                    self._path, timeout=self._busy_timeout_s, isolation_level=None, check_same_thread=False
-                )
+                conn = open_wal(self._path, self._busy_timeout_s)
                 try:
-                    conn.execute("PRAGMA journal_mode=WAL")
-                    conn.execute("PRAGMA synchronous=NORMAL")
                     conn.executescript(_SCHEMA)
                 except sqlite3.Error:
                     conn.close()

@@ -5,6 +5,7 @@ from recommender_engine.cycle import COLD_START_ONLY, CycleError, CycleJournal, 
 from recommender_engine.model.hybrid import ModelConfig
 from recsys_common.columns import Columns
 from recsys_common.ids import film_id_for
+from recsys_common.ports.recstore import VersionMeta
 from tests.datasets import GENRES, synthetic_films, synthetic_ratings
 from tests.fakes import FakeRatingStore, FakeRecStore
 
@@ -15,6 +16,12 @@ def _films() -> pd.DataFrame:
 
 def _ratings(n_users: int, per_user: int, seed: int = 1) -> pd.DataFrame:
     return synthetic_ratings(synthetic_films(), n_users, per_user, seed)
+
+
+def _current(store: FakeRecStore) -> VersionMeta:
+    meta = store.current()
+    assert meta is not None
+    return meta
 
 
 def _engine(tmp_path, ratings: FakeRatingStore, store: FakeRecStore, **lists) -> Engine:
@@ -34,11 +41,11 @@ def test_cycle_publishes_lists_without_rated_films(tmp_path):
     ratings.append(_ratings(20, 8))
     result = _engine(tmp_path, ratings, store).run_cycle()
     assert result.status == "published"
-    meta = store.current()
+    meta = _current(store)
     assert meta is not None and meta.version == result.version and meta.n_users == 20
     rated = ratings.read_all().groupby(Columns.User)[Columns.Item].agg(set)
     for user, films in rated.items():
-        lists = store.user_lists(user, meta)
+        lists = store.user_lists(str(user), meta)
         assert lists is not None
         assert len(lists.must_watch) == 10
         assert not films & set(lists.must_watch)
@@ -58,16 +65,18 @@ def test_cycle_is_skipped_when_nothing_is_new_and_runs_again_when_a_rating_arriv
     ratings.append(_ratings(1, 3, seed=9).assign(**{Columns.User: "newcomer"}))
     second = engine.run_cycle()
     assert second.status == "published" and second.version != first.version
-    assert store.user_lists("newcomer", store.current()) is not None
+    assert store.user_lists("newcomer", _current(store)) is not None
     assert [e["status"] for e in engine.journal.tail(5)] == ["published", "skipped", "published"]
 
 
 def test_zero_ratings_publish_cold_start_only(tmp_path):
     store = FakeRecStore()
     result = _engine(tmp_path, FakeRatingStore(), store).run_cycle()
-    meta = store.current()
+    meta = _current(store)
     assert result.status == "published" and meta.model_version == COLD_START_ONLY and meta.n_users == 0
-    assert len(store.cold_start(meta.version).overall) == 5
+    cold = store.cold_start(meta.version)
+    assert cold is not None
+    assert len(cold.overall) == 5
 
 
 def test_failed_publish_leaves_previous_version_serving(tmp_path):
@@ -78,9 +87,9 @@ def test_failed_publish_leaves_previous_version_serving(tmp_path):
     ratings.append(_ratings(2, 3, seed=5).assign(**{Columns.User: "late"}))
     with pytest.raises(CycleError, match="previous version keeps serving"):
         _engine(tmp_path, ratings, store).run_cycle()
-    assert store.current().version == first.version
+    assert _current(store).version == first.version
     assert list(store.records) == [first.version]  # the half-written version was dropped
-    assert store.user_lists("user-0", store.current()) is not None
+    assert store.user_lists("user-0", _current(store)) is not None
 
 
 def test_ratings_of_unknown_films_are_refused_with_a_clear_error(tmp_path):

@@ -150,3 +150,23 @@ def dataset_ratings_subset(dataset: Dataset) -> pd.DataFrame:
     return pd.DataFrame(
         {Columns.User: ["x"], Columns.Item: [dataset.film_ids[0]], Columns.Rating: [5.0], Columns.Timestamp: [1]}
     )
+
+
+def test_rating_weighted_history_round_trips(fitted, saved):
+    model, _ = fitted
+    path, _ = saved
+    loaded, _, _ = load_artefact(path)
+    assert np.array_equal(loaded.params.history.toarray(), model.params.history.toarray())
+    assert len(np.unique(loaded.params.history.data)) > 1
+
+
+def test_history_without_values_loads_as_binary(saved):
+    path, _ = saved
+
+    def drop_values(arrays: dict[str, Any], manifest: dict[str, Any]) -> None:
+        del arrays["history_data"]
+        manifest["checksum"] = checksum_of(arrays)
+
+    _rewrite(path, drop_values)
+    loaded, _, _ = load_artefact(path)
+    assert np.all(loaded.params.history.data == 1.0)

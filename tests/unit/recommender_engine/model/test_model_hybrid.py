@@ -9,6 +9,7 @@ import recommender_engine.model.hybrid as hybrid
 from recommender_engine.model.dataset import Dataset, build_dataset
 from recommender_engine.model.hybrid import HybridModel, ModelConfig, NotFittedError
 from recsys_common.columns import Columns
+from recsys_common.domain import RATING_MAX
 
 FAST = {"no_components": 8, "epochs": 20, "num_threads": 1, "random_state": 3}
 
@@ -97,3 +98,14 @@ def test_side_features_are_used_when_enabled(dataset):
     assert any(name.startswith("imdb:") for name in names)
     assert any(name.startswith("decade:") for name in names)
     assert model.params.feature_embeddings.shape == (len(names), FAST["no_components"])
+
+
+@pytest.mark.parametrize("rating_weights", [True, False])
+def test_ease_scores_the_rating_weighted_or_binary_history(dataset, rating_weights):
+    model = _fit(dataset, blend_weight=0.3, epochs=1, ease_rating_weights=rating_weights)
+    history = model.params.history.toarray()
+    ratings = dataset.matrix.toarray()
+    expected = ratings / RATING_MAX if rating_weights else (ratings > 0).astype(np.float32)
+    assert np.allclose(history, expected)
+    distinct_values = len(np.unique(history[history > 0]))
+    assert distinct_values == (len(np.unique(ratings[ratings > 0])) if rating_weights else 1)

@@ -1,0 +1,166 @@
+"""docker-compose.yml cannot be run here (no Docker engine): check it statically against the code.
+
+Every service is healthy-checked or a one-shot that others wait for; every dependency exists; every
+command is one the code has; every RECSYS_* variable is a field of that process's settings class
+and validates; published ports, healthcheck URLs and service URLs agree; every file it names exists.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import typer.main
+import yaml
+from pydantic_settings import BaseSettings
+
+from movies_api.settings import MoviesApiSettings
+from movies_db.settings import MoviesDbSettings
+from recommendations_api.settings import ApiSettings
+from recommender_engine.cli import app as recsys_cli
+from recommender_engine.settings import EngineSettings
+from ugc_pipeline.settings import UgcSettings
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
+SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
+SETTINGS_OF_MODULE: dict[str, type[BaseSettings]] = {
+    "recommendations_api": ApiSettings,
+    "movies_api": MoviesApiSettings,
+    "movies_db": MoviesDbSettings,
+    "ugc_pipeline": UgcSettings,
+}
+PREFIX = "RECSYS_"
+DUMMY_SECRET = "x" * 40
+INTERPOLATION = re.compile(r"\$\{(\w+)(:?[-?][^}]*)?\}")
+APP_SERVICES = [name for name, svc in SERVICES.items() if svc.get("image") == "recsys-app"]
+
+
+def _env(service: dict[str, Any]) -> dict[str, str]:
+    env = {key: str(value) for key, value in (service.get("environment") or {}).items()}
+    return {key: INTERPOLATION.sub(DUMMY_SECRET, value) for key, value in env.items()}
+
+
+def _settings_class(command: list[str]) -> type[BaseSettings] | None:
+    if command[0] == "recsys":
+        return EngineSettings
+    if command[:2] == ["python", "-m"]:
+        return SETTINGS_OF_MODULE[command[2]]
+    return None
+
+
+def _is_one_shot(service: dict[str, Any]) -> bool:
+    return service.get("restart") == "no"
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_service_is_health_checked_or_a_one_shot(name):
+    service = SERVICES[name]
+    if _is_one_shot(service):
+        waiting = [
+            other
+            for other, svc in SERVICES.items()
+            if (svc.get("depends_on") or {}).get(name, {}).get("condition") == "service_completed_successfully"
+        ]
+        assert waiting, f"one-shot {name} is not waited for by any service"
+    else:
+        assert "test" in service.get("healthcheck", {}), f"{name} has no healthcheck"
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_dependencies_exist_and_conditions_fit(name):
+    for dependency, spec in (SERVICES[name].get("depends_on") or {}).items():
+        assert dependency in SERVICES, f"{name} depends on unknown {dependency}"
+        condition = spec["condition"]
+        if condition == "service_healthy":
+            assert "healthcheck" in SERVICES[dependency], f"{dependency} has no healthcheck to wait for"
+        else:
+            assert condition == "service_completed_successfully"
+            assert _is_one_shot(SERVICES[dependency])
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_commands_exist_and_environment_is_valid_settings(name, monkeypatch):
+    service = SERVICES[name]
+    command = service["command"]
+    if command[0] == "recsys":
+        names = {
+            c.name or typer.main.get_command_name(getattr(c.callback, "__name__", ""))
+            for c in recsys_cli.registered_commands
+        }
+        assert command[1] in names, f"recsys has no command {command[1]}"
+    elif command[:2] == ["python", "-m"]:
+        assert importlib.util.find_spec(f"{command[2]}.__main__"), f"{command[2]} is not runnable"
+    else:
+        assert (REPO / command[1]).is_file(), f"{command[1]} does not exist"
+    settings_class = _settings_class(command)
+    env = _env(service)
+    if settings_class is None:
+        assert not [k for k in env if k.startswith(PREFIX)], f"{name} sets RECSYS_* but reads no settings"
+        return
+    for key, value in env.items():
+        assert key.startswith(PREFIX), f"{name}: {key} is not a RECSYS_ setting"
+        field = key.removeprefix(PREFIX).lower().split("__")[0]
+        assert field in settings_class.model_fields, f"{name}: {key} is not a field of {settings_class.__name__}"
+        monkeypatch.setenv(key, value)
+    settings_class()  # validates types and ranges
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_ports_and_healthcheck_urls_agree(name):
+    service = SERVICES[name]
+    published = {int(p.split(":")[1]) for p in service.get("ports", [])}
+    env = _env(service)
+    port_vars = {k: int(v) for k, v in env.items() if k.endswith("_PORT")}
+    assert set(port_vars.values()) == published, f"{name}: port settings {port_vars} vs published {published}"
+    for key, value in env.items():
+        if key.endswith("_HOST") and port_vars:
+            assert value == "0.0.0.0", f"{name}: {key} must listen on all interfaces in a container"
+    test = " ".join(service.get("healthcheck", {}).get("test", []))
+    for url in re.findall(r"http://127\.0\.0\.1:(\d+)", test):
+        assert int(url) in published, f"{name}: healthcheck port {url} is not the service's port"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_service_urls_point_at_services_and_their_ports(name):
+    for key, value in _env(SERVICES[name]).items():
+        if not key.endswith(("_URL", "_BOOTSTRAP", "_DSN")):
+            continue
+        parts = urlsplit(value if "://" in value else f"kafka://{value}")
+        host, port = parts.hostname, parts.port
+        assert host in SERVICES, f"{name}: {key} points at unknown host {host}"
+        target_ports = {int(p.split(":")[1]) for p in SERVICES[host].get("ports", [])}
+        assert port in target_ports, f"{name}: {key} uses port {port}, {host} publishes {target_ports}"
+
+
+def test_files_named_by_the_stack_exist():
+    for name, service in SERVICES.items():
+        if "env_file" in service:
+            assert (REPO / service["env_file"]).is_file(), name
+        build = service.get("build")
+        if isinstance(build, dict):
+            assert (REPO / build.get("context", ".") / build.get("dockerfile", "Dockerfile")).is_file(), name
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert (REPO / source).exists(), f"{name}: {source} missing"
+    for dockerfile in ("Dockerfile", "Dockerfile-with-data"):
+        for line in (REPO / dockerfile).read_text(encoding="utf-8").splitlines():
+            words = shlex.split(line) if line.startswith("COPY") else []
+            if words and not any(w.startswith("--from") for w in words):
+                for source in words[1:-1]:
+                    assert (REPO / source).exists(), f"{dockerfile}: COPY {source} missing"
+
+
+def test_kafka_broker_listens_where_clients_connect():
+    broker = dict(
+        line.split("=", 1)
+        for line in (REPO / "kafka/broker.env").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+    assert "PLAINTEXT://kafka:9092" in broker["KAFKA_ADVERTISED_LISTENERS"]
