@@ -121,6 +121,7 @@ def run(
     if not once:
         raise _fail("`run` runs one cycle; use `recsys schedule` to run cycles on a schedule", 2)
     with _engine() as engine_app:
+        _seed(engine_app)
         try:
             result = engine_app.engine.run_cycle(force=force)
         except CycleError as exc:

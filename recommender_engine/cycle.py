@@ -131,7 +131,10 @@ class Engine:
         timings: dict[str, float] = {}
         tick = time.perf_counter()
         ratings = self._ratings.read_all()
-        films = self._films()
+        try:
+            films = self._films()
+        except (OSError, ValueError) as exc:
+            raise CycleError(f"cannot load the films catalogue: {exc}") from exc
         if films.empty:
             raise CycleError("the films catalogue is empty: run `recsys data` first")
         try:

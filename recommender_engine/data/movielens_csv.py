@@ -94,7 +94,8 @@ def _read_movies(path: Path) -> tuple[pd.DataFrame, pd.Series[str]]:
 def _read_ratings(
     path: Path, movie_ids: pd.Series[str], film_ids: pd.Series[str]
 ) -> tuple[pd.DataFrame, dict[str, int]]:
-    raw = read_csv_checked(path, RATINGS_COLUMNS, what="ratings")
+    # A header and no rows is a valid set of zero ratings (the engine then publishes cold start only).
+    raw = read_csv_checked(path, RATINGS_COLUMNS, what="ratings", allow_empty=True)
     users = _ids(path, raw, USER_ID)
     movies = _ids(path, raw, MOVIE_ID)
     positions = _positions(movie_ids, movies)

@@ -111,3 +111,14 @@ def test_old_versions_and_artefacts_are_pruned_after_the_grace_period(tmp_path):
         versions.append(engine.run_cycle().version)
     assert [m.version for m in store.versions()] == versions[:1:-1]
     assert len(list((tmp_path / "models").glob("*.artefact"))) == 2
+
+
+def test_a_catalogue_that_cannot_be_loaded_fails_the_cycle_cleanly(tmp_path):
+    def missing() -> pd.DataFrame:
+        raise ValueError("seed directory does not exist")
+
+    engine = _engine(tmp_path, FakeRatingStore(), FakeRecStore())
+    engine._films = missing
+    with pytest.raises(CycleError, match="cannot load the films catalogue"):
+        engine.run_cycle()
+    assert engine.journal.tail(1)[0]["status"] == "failed"

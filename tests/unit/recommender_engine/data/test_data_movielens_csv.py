@@ -88,7 +88,6 @@ def test_a_pair_rated_twice_keeps_the_latest(tmp_path: Path) -> None:
         ("userId,movieId,rating,timestamp\n,1,4,1\n", r"ratings\.csv, line 2: userId is empty"),
         ("userId,movieId,rating,timestamp\n1,1,4,1.5\n", r"ratings\.csv, line 2: timestamp 1\.5 is not whole seconds"),
         ("", r"ratings\.csv: file is empty"),
-        ("userId,movieId,rating,timestamp\n", r"ratings\.csv: has a header but no ratings"),
     ],
 )
 def test_bad_ratings_are_named_with_file_and_line(tmp_path: Path, ratings: str, message: str) -> None:
@@ -155,3 +154,9 @@ def test_integer_ratings_ids_match_text_movie_ids(tmp_path: Path) -> None:
     seed = load_movielens_csv(_write(tmp_path, movies=movies, ratings=ratings))
 
     assert seed.ratings[Columns.Item].tolist() == [film_id_for("csv:2")]
+
+
+def test_a_header_without_rows_is_a_valid_set_of_zero_ratings(tmp_path: Path) -> None:
+    seed = load_movielens_csv(_write(tmp_path, ratings="userId,movieId,rating,timestamp\n"))
+    assert seed.ratings.empty
+    assert len(seed.films) > 0

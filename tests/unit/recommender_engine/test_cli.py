@@ -1,0 +1,74 @@
+"""The CLI's exit codes and messages on the embedded default (SQLite files in a temporary folder)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from recommender_engine.cli import EXIT_DATA_UNAVAILABLE, EXIT_FAILED, app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def embedded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("REDIS_URL", "CLICKHOUSE_URL", "KAFKA_BOOTSTRAP", "ELASTICSEARCH_URL", "POSTGRES_DSN"):
+        monkeypatch.delenv(f"RECSYS_{name}", raising=False)
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("RECSYS_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def _movielens(directory: Path, ratings: str) -> Path:
+    directory.mkdir()
+    (directory / "movies.csv").write_text("movieId,title,genres\n1,Alpha (1999),Comedy\n2,Beta (2001),Drama\n")
+    (directory / "ratings.csv").write_text("userId,movieId,rating,timestamp\n" + ratings)
+    return directory
+
+
+def test_run_without_seed_says_to_run_data_first():
+    result = runner.invoke(app, ["run"])
+    assert result.exit_code == EXIT_DATA_UNAVAILABLE
+    assert "recsys data" in result.output
+
+
+def test_show_before_anything_was_published_fails_clearly():
+    result = runner.invoke(app, ["show", "someone"])
+    assert result.exit_code == EXIT_FAILED
+    assert "no version published yet" in result.output
+
+
+def test_rollback_without_an_earlier_version_fails():
+    result = runner.invoke(app, ["rollback"])
+    assert result.exit_code == EXIT_FAILED
+    assert "no earlier version" in result.output
+
+
+def test_evaluate_without_seed_is_data_unavailable():
+    result = runner.invoke(app, ["evaluate"])
+    assert result.exit_code == EXIT_DATA_UNAVAILABLE
+
+
+def test_bad_rating_in_a_movielens_file_names_file_and_line(tmp_path):
+    source = _movielens(tmp_path / "ml", "1,1,4.0,100\n1,2,11,200\n")
+    result = runner.invoke(app, ["data", "--movielens-dir", str(source)])
+    assert result.exit_code == EXIT_FAILED
+    assert "ratings.csv" in result.output
+    assert "line 3" in result.output
+
+
+def test_zero_ratings_publish_cold_start_lists_only(tmp_path):
+    source = _movielens(tmp_path / "ml", "")
+    assert runner.invoke(app, ["data", "--movielens-dir", str(source)]).exit_code == 0, "an empty set is valid"
+    result = runner.invoke(app, ["run"])
+    assert result.exit_code == 0, result.output
+    shown = runner.invoke(app, ["show", "anybody"])
+    assert "cold start" in shown.output
+    assert "Alpha" in shown.output
+
+
+def test_schedule_refuses_a_bad_cron_expression(tmp_path):
+    result = runner.invoke(app, ["schedule", "--cron", "not a cron"])
+    assert result.exit_code == 2
+    assert "bad cron expression" in result.output
