@@ -12,8 +12,9 @@ librdkafka's in-process mock cluster. Measured:
    the real ``Loader`` with its Kafka source, dead-letter producer and ``ClickHouseRatingStore``)
    validates, inserts and commits them; time from the first produce to the last commit. The loader
    joins its consumer group before the clock starts (the mock cluster's first rebalance takes ~3 s).
-2. loader drain: the same N events already in the topic; time from the first consumed message to
-   the last commit (the loader's capacity without a concurrent producer).
+2. loader drain: min(N, 200k) events already in the topic (the mock broker keeps ~5 MB per
+   partition); time from the first consumed message to the last commit (the loader's capacity
+   without a concurrent producer).
 3. read: ``ClickHouseRatingStore.read_all()`` of a table holding R ratings (R distinct pairs,
    generated server-side, several unmerged parts), best and median of a few runs.
 """
@@ -68,6 +69,12 @@ SERVER_START_S = 30.0
 PRODUCER_QUEUE_MESSAGES = 1_000_000
 #: The mock cluster keeps a departed member until its session times out; keep that short.
 SESSION_TIMEOUT_MS = 6_000
+#: Events the producer may have sent beyond what the loader stored (see ``_produce``).
+MAX_IN_FLIGHT = 150_000
+BACKPRESSURE_CHECK_EVERY = 1_000
+#: A pre-filled topic must fit the mock broker's ~5 MB per partition (lz4-compressed).
+DRAIN_MAX_EVENTS = 200_000
+STALL_S = 30.0
 
 _CLICKHOUSE_CONFIG = """<?xml version="1.0"?>
 <yandex>
@@ -160,8 +167,13 @@ def make_payloads(count: int, seed: int) -> list[tuple[bytes, bytes]]:
     return payloads
 
 
-def _produce(bootstrap: str, topic: str, count: int, seed: int, start: Any, done: Any) -> None:
-    """Producer process: encode first, then wait for the start signal and send everything."""
+def _produce(bootstrap: str, topic: str, count: int, seed: int, ready: Any, start: Any, done: Any, stored: Any) -> None:
+    """Producer process: encode first, then wait for the start signal and send everything.
+
+    It holds back while more than ``MAX_IN_FLIGHT`` events are produced but not yet stored by the
+    loader (``stored``), because the mock broker keeps only ~5 MB per partition and would drop the
+    oldest unread messages; a real broker would simply buffer them.
+    """
     payloads = make_payloads(count, seed)
     producer = Producer(
         {
@@ -170,17 +182,24 @@ def _produce(bootstrap: str, topic: str, count: int, seed: int, start: Any, done
             "acks": "all",
             "linger.ms": 20,
             "batch.num.messages": 10_000,
+            "compression.type": "lz4",
             "queue.buffering.max.messages": PRODUCER_QUEUE_MESSAGES,
         }
     )
+    producer.list_topics(topic, timeout=WAIT_S)  # connected, topic known
+    ready.set()
     start.wait()
     begun = time.perf_counter()
-    for key, value in payloads:
-        try:
-            producer.produce(topic, value=value, key=key)
-        except BufferError:
-            producer.poll(0.1)
-            producer.produce(topic, value=value, key=key)
+    for sent, (key, value) in enumerate(payloads):
+        if sent % BACKPRESSURE_CHECK_EVERY == 0:
+            while sent - stored.value > MAX_IN_FLIGHT:
+                producer.poll(POLL_S / 10)
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key)
+                break
+            except BufferError:
+                producer.poll(POLL_S)
     producer.flush(WAIT_S)
     done.put(time.perf_counter() - begun)
 
@@ -199,12 +218,17 @@ class LoaderRun:
         self.thread = threading.Thread(target=self.loader.run, args=(self.stop,))
         self.thread.start()
 
-    def wait_for(self, inserted: int) -> float:
-        deadline = time.monotonic() + WAIT_S
+    def wait_for(self, inserted: int, stored: Any = None) -> float:
+        """Wait until ``inserted`` rows are stored and committed; publish progress to ``stored``."""
         stats = self.loader.stats
+        last_change, last_consumed = time.monotonic(), -1
         while stats.inserted < inserted or self.loader.pending:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"loader stalled at {stats.inserted} of {inserted}: {stats}")
+            if stored is not None:
+                stored.value = stats.inserted
+            if stats.consumed != last_consumed:
+                last_change, last_consumed = time.monotonic(), stats.consumed
+            elif time.monotonic() - last_change > STALL_S:
+                raise SystemExit(f"loader stalled at {stats.inserted} of {inserted} (messages lost?): {stats}")
             time.sleep(POLL_S / 10)
         return time.perf_counter()
 
@@ -220,15 +244,15 @@ def bench_end_to_end(bootstrap: str, url: str, events: int, batch_size: int) -> 
     topic = f"bench-e2e-{uuid.uuid4().hex[:8]}"
     Producer({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=10)  # create the topic
     context = mp.get_context("spawn")
-    start, done = context.Event(), context.Queue()
-    producer = context.Process(target=_produce, args=(bootstrap, topic, events, 1, start, done))
+    ready, start, done, stored = context.Event(), context.Event(), context.Queue(), context.Value("q", 0)
+    producer = context.Process(target=_produce, args=(bootstrap, topic, events, 1, ready, start, done, stored))
     producer.start()
     run = LoaderRun(bootstrap, url, topic, batch_size)
-    while not run.source.assigned():
+    while not (run.source.assigned() and ready.is_set()):
         time.sleep(POLL_S)
     begun = time.perf_counter()
     start.set()
-    finished = run.wait_for(events)
+    finished = run.wait_for(events, stored)
     produce_s = float(done.get(timeout=WAIT_S))
     producer.join()
     run.close()
@@ -240,15 +264,16 @@ def bench_end_to_end(bootstrap: str, url: str, events: int, batch_size: int) -> 
         "producer_seconds": round(produce_s, 3),
         "producer_events_per_s": round(events / produce_s),
         "loader_batch_size": batch_size,
+        "producer_max_in_flight": MAX_IN_FLIGHT,
     }
 
 
 def bench_drain(bootstrap: str, url: str, events: int, batch_size: int) -> dict[str, Any]:
     topic = f"bench-drain-{uuid.uuid4().hex[:8]}"
     context = mp.get_context("spawn")
-    start, done = context.Event(), context.Queue()
+    ready, start, done, unlimited = context.Event(), context.Event(), context.Queue(), context.Value("q", events)
     start.set()
-    producer = context.Process(target=_produce, args=(bootstrap, topic, events, 2, start, done))
+    producer = context.Process(target=_produce, args=(bootstrap, topic, events, 2, ready, start, done, unlimited))
     producer.start()
     done.get(timeout=WAIT_S)
     producer.join()
@@ -333,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=500_000, help="events through the pipeline")
     parser.add_argument("--read-rows", type=int, default=5_000_000, help="ratings read by read_all")
-    parser.add_argument("--batch-size", type=int, default=100_000, help="loader batch size")
+    parser.add_argument("--batch-size", type=int, default=50_000, help="loader batch size")
     parser.add_argument("--clickhouse-url", help="use this server instead of a private one")
     parser.add_argument("--kafka-bootstrap", help="use this broker instead of the mock cluster")
     parser.add_argument("--skip-read", action="store_true")
@@ -359,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         result["end_to_end"] = bench_end_to_end(bootstrap, url, args.events, args.batch_size)
         print(result["end_to_end"], flush=True)
         print("loader drain ...", flush=True)
-        result["loader_drain"] = bench_drain(bootstrap, url, args.events, args.batch_size)
+        result["loader_drain"] = bench_drain(bootstrap, url, min(args.events, DRAIN_MAX_EVENTS), args.batch_size)
         print(result["loader_drain"], flush=True)
         if not args.skip_read:
             print("read_all ...", flush=True)

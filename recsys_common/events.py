@@ -24,6 +24,7 @@ import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from json.scanner import make_scanner
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,7 @@ import pandas as pd
 
 from recsys_common.columns import Columns
 from recsys_common.domain import RATING_MAX, RATING_MIN, RatingEvent, RatingOutOfRange, check_rating
-from recsys_common.ids import parse_film_id, validate_user_id
+from recsys_common.ids import USER_ID_MAX_LEN, parse_film_id, validate_user_id
 
 RATINGS_TOPIC = "ratings"
 RATINGS_DLQ_TOPIC = "ratings.dlq"
@@ -51,8 +52,16 @@ TIMESTAMP_MIN = 0
 TIMESTAMP_MAX = 2**32 - 1
 
 _FIELDS = (Columns.EventId, Columns.User, Columns.Item, Columns.Rating, Columns.Timestamp)
+_EVENT_ID, _USER, _FILM, _RATING, _TIMESTAMP = _FIELDS
+#: One decoder for every message: skips ``json.loads``' per-call setup and encoding detection.
+_JSON = json.JSONDecoder()
+_parse_json = _JSON.decode
+# typeshed declares make_scanner's argument as the scanner class; at runtime it takes the decoder.
+_scan_json: Callable[[str, int], tuple[Any, int]] = make_scanner(_JSON)  # type: ignore[arg-type]
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_control_character = _CONTROL.search
+_canonical_uuid = _CANONICAL_UUID.fullmatch
 _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 _UUID_BYTES = 16
 _UUID_HEX_SPANS = ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))  # hex digits of each dash group
@@ -132,6 +141,29 @@ def _check_id_text(name: str, value: object) -> str:
 
 
 def _check_fields(event_id: object, user_id: object, film_id: object, rating: object, timestamp: object) -> EventFields:
+    """Validate one event's fields; the fast path accepts a strict subset of ``_check_fields_strict``."""
+    if (
+        type(event_id) is str
+        and 0 < len(event_id) <= EVENT_ID_MAX_LEN
+        and type(user_id) is str
+        and 0 < len(user_id) <= USER_ID_MAX_LEN
+        and type(film_id) is str
+        and _canonical_uuid(film_id)
+        and (type(rating) is float or type(rating) is int)
+        and RATING_MIN <= rating <= RATING_MAX  # also false for NaN
+        and type(timestamp) is int
+        and TIMESTAMP_MIN <= timestamp <= TIMESTAMP_MAX
+        and not _control_character(event_id)
+        and not _control_character(user_id)
+    ):
+        return event_id, user_id, film_id, float(rating), timestamp
+    return _check_fields_strict(event_id, user_id, film_id, rating, timestamp)
+
+
+def _check_fields_strict(
+    event_id: object, user_id: object, film_id: object, rating: object, timestamp: object
+) -> EventFields:
+    """Validate field by field, canonicalising film ids; the error names the first bad field."""
     event_id = _check_id_text(Columns.EventId, event_id)
     if not isinstance(user_id, str):
         raise InvalidEvent(f"{Columns.User} must be a string, got {type(user_id).__name__}")
@@ -179,20 +211,25 @@ def decode_event_fields(raw: bytes | None) -> EventFields:
     if raw is None:
         raise InvalidEvent("message has no value")
     try:
-        document: Any = json.loads(raw)
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidEvent(f"value is not UTF-8: {exc.reason} at byte {exc.start}") from exc
-    except ValueError as exc:
-        raise InvalidEvent(f"value is not JSON: {exc}") from exc
-    if not isinstance(document, dict):
+    try:
+        # Fast path: the scanner alone, for a document without surrounding whitespace.
+        document: Any
+        document, end = _scan_json(text, 0)
+        if end != len(text):
+            raise StopIteration(end)
+    except (StopIteration, ValueError):
+        try:
+            document = _parse_json(text)  # accepts what the scanner does not, or says why not
+        except ValueError as exc:
+            raise InvalidEvent(f"value is not JSON: {exc}") from exc
+    if type(document) is not dict:
         raise InvalidEvent(f"value must be a JSON object, got {type(document).__name__}")
     try:
         return _check_fields(
-            document[Columns.EventId],
-            document[Columns.User],
-            document[Columns.Item],
-            document[Columns.Rating],
-            document[Columns.Timestamp],
+            document[_EVENT_ID], document[_USER], document[_FILM], document[_RATING], document[_TIMESTAMP]
         )
     except KeyError as exc:
         missing = [name for name in _FIELDS if name not in document]

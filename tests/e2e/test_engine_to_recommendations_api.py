@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
 from recommendations_api.bootstrap import create_app
@@ -19,10 +17,8 @@ from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
 from recsys_common.adapters.sqlite_recstore import SqliteRecStore
 from recsys_common.columns import Columns
 from recsys_common.ports.recstore import RecStore
-from recsys_common.settings import CommonSettings
 from tests.datasets import synthetic_films, synthetic_ratings
 
-DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/0"
 FILMS = synthetic_films(60, source="e2e")
 RATINGS = synthetic_ratings(FILMS, n_users=25, per_user=10)
 
@@ -33,15 +29,9 @@ def store_and_settings(request, tmp_path: Path) -> Iterator[tuple[RecStore, ApiS
         settings = ApiSettings(data_dir=tmp_path, current_refresh_ms=0)
         yield SqliteRecStore(settings.recstore_db), settings
         return
-    url = CommonSettings().redis_url or DEFAULT_TEST_REDIS_URL
-    prefix = f"test:e2e:{uuid.uuid4().hex}"
+    url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("redis_prefix")
     store = RedisRecStore(url, prefix=prefix)
     yield store, ApiSettings(data_dir=tmp_path, redis_url=url, redis_prefix=prefix, current_refresh_ms=0)
-    client = redis.Redis.from_url(url)
-    keys = list(client.scan_iter(match=f"{prefix}:*"))
-    if keys:
-        client.unlink(*keys)
-    client.close()
     store.close()
 
 

@@ -6,14 +6,12 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import pytest
-import redis
 
 from recsys_common.adapters.redis_recstore import RedisRecStore
 from recsys_common.adapters.sqlite_recstore import SqliteRecStore
@@ -21,43 +19,13 @@ from recsys_common.domain import ColdStartLists
 from recsys_common.ids import film_id_for
 from recsys_common.listcodec import ListLayout
 from recsys_common.ports.recstore import RecStore, VersionMeta
-from recsys_common.settings import CommonSettings
 
-#: The development machine's Redis; RECSYS_REDIS_URL overrides it.
-DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/0"
 GENRES = ("Comedy", "Drama")
 FILMS = [film_id_for(f"apitest:{i}") for i in range(40)]
 COLD = ColdStartLists(
     overall=tuple(FILMS[30:40]), by_genre={"Comedy": tuple(FILMS[30:33]), "Drama": tuple(FILMS[33:36])}
 )
 PROXY_CHUNK = 65_536
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    url = CommonSettings().redis_url or DEFAULT_TEST_REDIS_URL
-    client = redis.Redis.from_url(url, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        pytest.fail(f"integration tests need Redis at {url} (set RECSYS_REDIS_URL): {exc}")
-    finally:
-        client.close()
-    return url
-
-
-@pytest.fixture
-def redis_prefix(redis_url: str) -> Iterator[str]:
-    """A key prefix of this test only; every key under it is deleted afterwards."""
-    prefix = f"test:recapi:{uuid.uuid4().hex}"
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        if keys:
-            client.unlink(*keys)
-    finally:
-        client.close()
 
 
 @pytest.fixture(params=["sqlite", "redis"])

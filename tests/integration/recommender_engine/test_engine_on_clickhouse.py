@@ -3,25 +3,20 @@ engine cycle runs unchanged on it when RECSYS_CLICKHOUSE_URL is set, publishing 
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import redis
 from typer.testing import CliRunner
 
 from recommender_engine.cli import app
 from recsys_common.adapters.clickhouse_ratings import ClickHouseRatingStore
 from recsys_common.adapters.redis_recstore import RedisRecStore
 from recsys_common.columns import Columns
-from recsys_common.settings import CommonSettings
 from tests.datasets import synthetic_films, synthetic_ratings
 
 pytestmark = pytest.mark.integration
 
-DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/0"
 STARS_PER_POINT = 2  # MovieLens stars (0.5..5) -> platform scale (1..10)
 
 
@@ -50,20 +45,10 @@ def _write_movielens_csv(directory: Path) -> pd.DataFrame:
     return ratings
 
 
-@pytest.fixture
-def redis_prefix() -> Iterator[tuple[str, str]]:
-    url = CommonSettings().redis_url or DEFAULT_TEST_REDIS_URL
-    prefix = f"test:engine-ch:{uuid.uuid4().hex}"
-    yield url, prefix
-    client = redis.Redis.from_url(url)
-    keys = list(client.scan_iter(match=f"{prefix}:*"))
-    if keys:
-        client.unlink(*keys)
-    client.close()
-
-
-def test_data_step_loads_clickhouse_and_the_cycle_runs_on_it(clickhouse_url, redis_prefix, tmp_path, monkeypatch):
-    redis_url, prefix = redis_prefix
+def test_data_step_loads_clickhouse_and_the_cycle_runs_on_it(
+    clickhouse_url, redis_url, redis_prefix, tmp_path, monkeypatch
+):
+    prefix = redis_prefix
     source = tmp_path / "movielens"
     ratings = _write_movielens_csv(source)
     for key, value in {

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recsys_common import events
 from recsys_common.columns import Columns
 from recsys_common.domain import RatingEvent
 from recsys_common.events import (
@@ -143,3 +144,33 @@ def test_ratings_frame_has_the_documented_dtypes_even_when_empty() -> None:
     assert pd.api.types.is_string_dtype(empty[Columns.User])
     assert empty[Columns.Rating].dtype == np.float64
     assert empty[Columns.Timestamp].dtype == np.int64
+
+
+BASE: tuple[object, ...] = ("e-1", "alice", FILM, 7.5, 1_700_000_000)
+VARIANTS: dict[int, list[object]] = {
+    0: ["", "x" * 128, "x" * 129, "a\x00b", 7, None],
+    1: ["", "u" * 128, "u" * 129, "tab\tbed", 3.0, None],
+    2: [FILM.upper(), "{" + FILM + "}", FILM.replace("-", ""), "42", "", None],
+    3: [1, 10, 0.99, 10.01, float("nan"), float("inf"), True, "5", None],
+    4: [0, TIMESTAMP_MAX, -1, TIMESTAMP_MAX + 1, 1.0, True, "1", None],
+}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [BASE, *[(*BASE[:i], value, *BASE[i + 1 :]) for i, values in VARIANTS.items() for value in values]],
+)
+def test_the_fast_path_agrees_with_the_field_by_field_checks(fields: tuple[object, ...]) -> None:
+    outcomes: list[tuple[str, object]] = []
+    for check in (events._check_fields, events._check_fields_strict):
+        try:
+            outcomes.append(("accepted", check(*fields)))
+        except InvalidEvent as exc:
+            outcomes.append(("rejected", exc.reason))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_whitespace_around_a_document_is_accepted_but_trailing_data_is_not() -> None:
+    assert decode_event(b"  " + wire() + b"\n").event_id == "e-1"
+    with pytest.raises(InvalidEvent, match="Extra data"):
+        decode_event_fields(wire() + b' {"x": 1}')

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,38 +22,8 @@ from recsys_common.domain import ColdStartLists
 from recsys_common.ids import film_id_for
 from recsys_common.listcodec import ListLayout
 from recsys_common.ports.recstore import RecStore, StoreUnavailable, UnknownVersion, VersionMeta
-from recsys_common.settings import CommonSettings
 
 # ----- fixtures: every test runs once per adapter, on a real server / file -----
-#: The development machine's Redis; RECSYS_REDIS_URL overrides it.
-DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    url = CommonSettings().redis_url or DEFAULT_TEST_REDIS_URL
-    client = redis.Redis.from_url(url, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        pytest.fail(f"integration tests need Redis at {url} (set RECSYS_REDIS_URL): {exc}")
-    finally:
-        client.close()
-    return url
-
-
-@pytest.fixture
-def redis_prefix(redis_url: str) -> Iterator[str]:
-    """A key prefix of this test only; every key under it is deleted afterwards."""
-    prefix = f"test:recstore:{uuid.uuid4().hex}"
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        if keys:
-            client.unlink(*keys)
-    finally:
-        client.close()
 
 
 @dataclass
