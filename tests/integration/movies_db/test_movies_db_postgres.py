@@ -10,18 +10,15 @@ from pathlib import Path
 import pandas as pd
 import psycopg
 import pytest
-from elasticsearch import Elasticsearch
 
 from movies_db.etl import SourceUnavailable, run_etl
 from movies_db.export import export_sql
 from movies_db.ids import genre_id_for, genre_link_id_for
 from movies_db.postgres import PostgresFilmSource, apply_sql
-from recsys_common.adapters.es_catalog import ElasticsearchCatalog
-from recsys_common.adapters.sqlite_catalog import SqliteCatalog
 from recsys_common.domain import Film
 from recsys_common.ids import film_id_for
 from recsys_common.ports.catalog import Catalog, CatalogUnavailable, EtlState, FilmPage, GenreCount, SortOrder
-from recsys_common.settings import CommonSettings
+from tests.catalogs import catalog_factory
 
 pytestmark = pytest.mark.integration
 
@@ -169,33 +166,10 @@ def test_changes_to_a_film_its_links_or_its_genre_names_bump_modified(movies_dsn
 
 
 # ----- the ETL into the catalogue -----
-@pytest.fixture(params=["sqlite", "elasticsearch"])
-def catalog_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Catalog]]:
-    opened: list[Catalog] = []
-    es_url = CommonSettings().elasticsearch_url
-    index = f"test-etl-{uuid.uuid4().hex}"
-    if request.param == "elasticsearch" and not es_url:
-        pytest.skip("set RECSYS_ELASTICSEARCH_URL to run the ETL into Elasticsearch")
-
-    def make() -> Catalog:
-        catalog: Catalog
-        if request.param == "sqlite":
-            catalog = SqliteCatalog(tmp_path / "catalog.sqlite")
-        else:
-            assert es_url is not None
-            catalog = ElasticsearchCatalog(es_url, state_file=tmp_path / "etl_state.json", index=index)
-        opened.append(catalog)
-        return catalog
-
-    yield make
-    for catalog in opened:
-        catalog.close()
-    if request.param == "elasticsearch":
-        client = Elasticsearch(es_url)
-        try:
-            client.indices.delete(index=index, ignore_unavailable=True)
-        finally:
-            client.close()
+@pytest.fixture(params=["sqlite", "elasticsearch"], name="catalog_factory")
+def catalog_factory_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Catalog]]:
+    with catalog_factory(request.param, tmp_path, "the ETL") as make:
+        yield make
 
 
 def sorted_genres(film: Film) -> Film:

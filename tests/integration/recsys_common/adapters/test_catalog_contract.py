@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
-from elasticsearch import Elasticsearch
 
 from recsys_common.adapters.es_catalog import ElasticsearchCatalog
 from recsys_common.adapters.sqlite_catalog import SqliteCatalog
 from recsys_common.domain import Film
 from recsys_common.ids import film_id_for
 from recsys_common.ports.catalog import MAX_PAGE_SIZE, Catalog, CatalogUnavailable, EtlState, GenreCount
-from recsys_common.settings import CommonSettings
+from tests.catalogs import CatalogFactory, catalog_factory
 
 pytestmark = pytest.mark.integration
 
@@ -101,37 +99,13 @@ def by_rating_desc(films: list[Film]) -> list[str]:
 
 
 # ----- fixtures -----
-CatalogFactory = Callable[[], Catalog]
 
 
 @pytest.fixture(params=ADAPTERS)
 def new_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CatalogFactory]:
     """Builds catalogues over the same fresh storage (a SQLite file, or an index of this test only)."""
-    opened: list[Catalog] = []
-    es_url = CommonSettings().elasticsearch_url
-    index = f"test-movies-{uuid.uuid4().hex}"
-    if request.param == "elasticsearch" and not es_url:
-        pytest.skip("set RECSYS_ELASTICSEARCH_URL to run the Catalog contract against Elasticsearch")
-
-    def make() -> Catalog:
-        catalog: Catalog
-        if request.param == "sqlite":
-            catalog = SqliteCatalog(tmp_path / "catalog.sqlite")
-        else:
-            assert es_url is not None
-            catalog = ElasticsearchCatalog(es_url, state_file=tmp_path / "etl_state.json", index=index)
-        opened.append(catalog)
-        return catalog
-
-    yield make
-    for catalog in opened:
-        catalog.close()
-    if request.param == "elasticsearch":
-        client = Elasticsearch(es_url)
-        try:
-            client.indices.delete(index=index, ignore_unavailable=True)
-        finally:
-            client.close()
+    with catalog_factory(request.param, tmp_path, "the Catalog contract") as make:
+        yield make
 
 
 @pytest.fixture
