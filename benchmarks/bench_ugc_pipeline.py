@@ -63,6 +63,9 @@ USERS = 100_000
 FILMS = 20_000
 T0 = 1_600_000_000
 READ_REPEATS = 3
+READ_INSERT_CHUNK = 1_000_000
+#: Coprime with FILMS, so a user's films are spread over the catalogue.
+FILM_STRIDE = 397
 WAIT_S = 600.0
 POLL_S = 0.05
 SERVER_START_S = 30.0
@@ -291,16 +294,21 @@ def bench_read(url: str, rows: int) -> dict[str, Any]:
     store = ClickHouseRatingStore(url.rsplit("/", 1)[0] + "/bench_read")
     store.ensure_schema()
     store._execute(f"TRUNCATE TABLE {TABLE}")
+    # Row n: user n % USERS rates film (n // USERS * FILM_STRIDE + user) % FILMS: distinct pairs,
+    # every film used; film ids are UUID-shaped strings made from the film number.
+    film_number = f"(intDiv(n, {USERS}) * {FILM_STRIDE} + n % {USERS}) % {FILMS}"
     film = (
-        f"replaceRegexpOne(lower(hex(MD5(toString(intDiv(number, {USERS}))))), "
+        f"replaceRegexpOne(lower(hex(MD5(toString({film_number})))), "
         "'^(.{8})(.{4})(.{4})(.{4})(.{12})$', '\\\\1-\\\\2-\\\\3-\\\\4-\\\\5')"
     )
     began = time.perf_counter()
-    store._execute(
-        f"INSERT INTO {TABLE} (event_id, user_id, film_id, rating, event_time, ingest_seq) "
-        f"SELECT toString(number), concat('user', toString(number % {USERS})), {film}, "
-        f"toFloat64(1 + number % 10), toDateTime({T0} + number), number + 1 FROM system.numbers LIMIT {rows}"
-    )
+    for start in range(0, rows, READ_INSERT_CHUNK):  # several inserts: several unmerged parts
+        count = min(READ_INSERT_CHUNK, rows - start)
+        store._execute(
+            f"INSERT INTO {TABLE} (event_id, user_id, film_id, rating, event_time, ingest_seq) "
+            f"SELECT toString(n), concat('user', toString(n % {USERS})), {film}, toFloat64(1 + n % 10), "
+            f"toDateTime({T0} + n), n + 1 FROM (SELECT number + {start} AS n FROM system.numbers LIMIT {count})"
+        )
     load_s = time.perf_counter() - began
     parts = store._execute(
         f"SELECT count() FROM system.parts WHERE database = 'bench_read' AND table = '{TABLE}' AND active"
@@ -348,7 +356,7 @@ def machine(url: str) -> dict[str, Any]:
         "platform": platform.platform(),
         "clickhouse_server": version,
         "clickhouse_driver": ".".join(map(str, clickhouse_driver.VERSION)),
-        "confluent_kafka": confluent_kafka.version()[0],
+        "confluent_kafka": str(getattr(confluent_kafka, "__version__", "unknown")),
         "librdkafka": confluent_kafka.libversion()[0],
         "load_average_at_start": list(os.getloadavg()),
     }

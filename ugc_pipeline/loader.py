@@ -234,6 +234,8 @@ class Loader:
             batch.started = self._clock()
         rows = batch.rows
         offsets = batch.offsets
+        before = batch.messages
+        rows_before = len(rows)
         for message in messages:
             error = message.error()
             if error is not None:
@@ -248,7 +250,11 @@ class Loader:
                 self._dlq.send(letter)
             offsets[(topic, partition)] = offset + 1
             batch.messages += 1
-        self.stats.consumed += len(messages)
+        if batch.inserted and len(rows) > rows_before:
+            # Rows joined a batch that was inserted but not yet committed (possible only while
+            # retrying): insert the whole batch again; the copies are harmless.
+            batch.inserted = False
+        self.stats.consumed += batch.messages - before
 
     def _on_kafka_error(self, error: KafkaError) -> None:
         if error.fatal():

@@ -37,6 +37,8 @@ SETTINGS_OF_MODULE: dict[str, type[BaseSettings]] = {
 }
 PREFIX = "RECSYS_"
 DUMMY_SECRET = "x" * 40
+#: Servers whose images create a user from these variables; clients must log in as that user.
+SERVER_CREDENTIALS = (("CLICKHOUSE_USER", "CLICKHOUSE_PASSWORD"), ("POSTGRES_USER", "POSTGRES_PASSWORD"))
 INTERPOLATION = re.compile(r"\$\{(\w+)(:?[-?][^}]*)?\}")
 APP_SERVICES = [name for name, svc in SERVICES.items() if svc.get("image") == "recsys-app"]
 
@@ -136,6 +138,11 @@ def test_service_urls_point_at_services_and_their_ports(name):
         assert host in SERVICES, f"{name}: {key} points at unknown host {host}"
         target_ports = {int(p.split(":")[1]) for p in SERVICES[host].get("ports", [])}
         assert port in target_ports, f"{name}: {key} uses port {port}, {host} publishes {target_ports}"
+        server_env = SERVICES[host].get("environment") or {}
+        for user_var, password_var in SERVER_CREDENTIALS:
+            if user_var in server_env:
+                assert parts.username == server_env[user_var], f"{name}: {key} user is not {host}'s {user_var}"
+                assert parts.password == server_env[password_var], f"{name}: {key} password differs from {host}'s"
 
 
 def test_files_named_by_the_stack_exist():

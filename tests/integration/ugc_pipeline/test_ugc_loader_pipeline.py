@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from recsys_common.adapters.clickhouse_ratings import ClickHouseRatingStore
+from recsys_common.adapters.kafka_publisher import KafkaRatingPublisher
 from recsys_common.columns import Columns
 from recsys_common.domain import RatingEvent
 from recsys_common.events import DLQ_REASON_HEADER, DLQ_SOURCE_OFFSET_HEADER, RatingRows, encode_event, new_event_id
@@ -40,6 +41,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 FILMS = [film_id_for(f"ugc:{i}") for i in range(15)]
 T0 = 1_700_000_000
 WAIT_S = 60.0
+PUBLISH_TIMEOUT_S = 10.0
 STEP_S = 0.1
 #: The mock cluster forgets a member that left only after its session timeout (45 s by default),
 #: so a second loader in the same group would wait that long; 6 s is the broker's minimum.
@@ -192,7 +194,10 @@ def test_a_clickhouse_outage_loses_nothing_and_the_loader_never_crashes(
     wait_until(lambda: runner.loader.stats.inserted >= len(before), "the first events are inserted")
 
     server.stop(kill=True)
-    publish(kafka, pipeline.topic, during)
+    publisher = KafkaRatingPublisher(kafka.bootstrap, topic=pipeline.topic)  # what the Movies API uses
+    for event in during:
+        publisher.publish(event, PUBLISH_TIMEOUT_S)
+    publisher.close()
     wait_until(lambda: runner.loader.stats.flush_failures >= 2, "the loader has retried a few times")
     assert runner.thread.is_alive()
     assert runner.loader.retrying

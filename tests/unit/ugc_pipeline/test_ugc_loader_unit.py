@@ -365,3 +365,20 @@ def test_backoff_doubles_up_to_the_cap_and_resets() -> None:
 def test_loader_config_rejects_nonsense(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field):
         LoaderConfig(**{field: value})  # type: ignore[arg-type]
+
+
+def test_rows_arriving_while_a_flush_is_retried_are_inserted_too() -> None:
+    rig = Rig(batch_size=2)
+    rig.dlq.failures_left = 1
+    rig.source.queue = [valid("e1", 0), raw(b"{}", 1)]
+    rig.poll()  # e1 inserted, the dead letter not confirmed: retrying
+    assert rig.loader.retrying
+
+    # A partition assigned by a rebalance during the retry is not paused and hands out a message.
+    rig.source.paused = False
+    rig.source.queue = [valid("e2", 0, partition=3)]
+    rig.poll()
+    rig.poll(10)
+
+    assert "e2" in rig.sink.event_ids
+    assert rig.source.commits == [{(TOPIC, 0): 2, (TOPIC, 3): 1}]

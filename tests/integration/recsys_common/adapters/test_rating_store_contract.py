@@ -23,7 +23,7 @@ from recsys_common.adapters.clickhouse_ratings import (
     IngestClock,
     read_ddl,
 )
-from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
+from recsys_common.adapters.sqlite_ratings import BULK_LOAD_MIN_ROWS, SqliteRatingStore
 from recsys_common.columns import Columns
 from recsys_common.events import InvalidEvent, event_id_for
 from recsys_common.ids import film_id_for
@@ -358,3 +358,14 @@ def test_sqlite_ties_in_event_time_keep_the_last_inserted(tmp_path: Path) -> Non
     store.append(frame([("alice", FILMS[0], 2.0, T0)], [event_id_for("alice", FILMS[0], T0)]))
     store.append(frame([("alice", FILMS[0], 9.0, T0)], [str(uuid.uuid4())]))
     assert as_set(store.read_all()) == {("alice", FILMS[0], 9.0, T0)}
+
+
+def test_sqlite_bulk_load_into_an_empty_store_still_ignores_repeated_event_ids(tmp_path: Path) -> None:
+    n = BULK_LOAD_MIN_ROWS + 10
+    event_ids = [f"bulk-{i}" for i in range(n - 10)] + [f"bulk-{i}" for i in range(10)]  # 10 repeats
+    rows = [(f"user{i}", FILMS[i % len(FILMS)], 5.0, T0 + i) for i in range(n)]
+    store = SqliteRatingStore(tmp_path / "ratings.sqlite")
+
+    assert store.append(frame(rows, event_ids)) == n - 10
+    assert store.append(frame(rows[:20], event_ids[:20])) == 0  # the index is back after the bulk load
+    assert len(store.read_all()) == n - 10
