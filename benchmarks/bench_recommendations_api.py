@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import random
 import shutil
 import signal
@@ -44,6 +43,7 @@ from recsys_common.adapters.redis_recstore import RedisRecStore
 from recsys_common.domain import ColdStartLists
 from recsys_common.ids import film_id_for
 from recsys_common.listcodec import ListLayout
+from recsys_common.machine import machine_info
 from recsys_common.ports.recstore import VersionMeta
 from recsys_common.settings import CommonSettings
 
@@ -104,27 +104,6 @@ end
 
 
 # ----- machine -----
-def machine_info() -> dict[str, Any]:
-    cpu = platform.processor() or "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    ram_gib: float | None = None
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                ram_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
-    return {
-        "cpu_model": cpu,
-        "cores": os.cpu_count(),
-        "ram_gib": ram_gib,
-        "os": platform.platform(),
-        "python": platform.python_version(),
-    }
-
-
 def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 

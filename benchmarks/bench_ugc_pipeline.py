@@ -26,7 +26,6 @@ import datetime as dt
 import json
 import multiprocessing as mp
 import os
-import platform
 import shutil
 import signal
 import socket
@@ -53,6 +52,7 @@ from recsys_common.adapters.clickhouse_ratings import TABLE, ClickHouseRatingSto
 from recsys_common.domain import RatingEvent
 from recsys_common.events import encode_event
 from recsys_common.ids import film_id_for
+from recsys_common.machine import machine_info
 from ugc_pipeline.kafka_io import KafkaDeadLetterSink, KafkaMessageSource, consumer_config, producer_config
 from ugc_pipeline.loader import Loader, LoaderConfig
 
@@ -333,27 +333,12 @@ def bench_read(url: str, rows: int) -> dict[str, Any]:
 
 
 def machine(url: str) -> dict[str, Any]:
-    cpu = "unknown"
-    memory_gb = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                memory_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
-    except OSError:
-        pass
+    """The shared machine description plus the versions of the parts this benchmark measures."""
     store = ClickHouseRatingStore(url.rsplit("/", 1)[0] + "/default")
     ((version,),) = store._execute("SELECT version()")
     store.close()
     return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "ram_gb": memory_gb,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
+        **machine_info(),
         "clickhouse_server": version,
         "clickhouse_driver": ".".join(map(str, clickhouse_driver.VERSION)),
         "confluent_kafka": str(getattr(confluent_kafka, "__version__", "unknown")),
