@@ -45,15 +45,7 @@ def bootstrap(settings: EngineSettings | None = None, progress: bool = False) ->
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ratings = rating_store(settings)
     store = rec_store(settings)
-    lists = ListConfig(
-        must_watch_len=settings.must_watch_len,
-        genre_len=settings.genre_len,
-        cold_start_len=settings.cold_start_len,
-        block_size=settings.block_size,
-        score_threads=settings.score_threads,
-        keep_versions=settings.keep_versions,
-        grace_seconds=settings.grace_seconds,
-    )
+    lists = ListConfig(**settings.model_dump(include=set(ListConfig.model_fields)))
     engine = Engine(
         ratings=ratings,
         store=store,
