@@ -9,6 +9,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY recsys_common recsys_common
+COPY recsys_datasets recsys_datasets
 COPY recommender_engine recommender_engine
 COPY recommendations_api recommendations_api
 COPY movies_api movies_api

@@ -49,7 +49,7 @@ def open_catalog(settings: MoviesDbSettings) -> Catalog:
 
 def load_seed_films(seed_dir: Path) -> tuple[pd.DataFrame, float]:
     """The seed films frame and the time (unix seconds) its files last changed."""
-    from recommender_engine.data.seeddata import load_seed  # the seed builder; imported only when used
+    from recsys_datasets.seeddata import load_seed  # the seed builder; imported only when used
 
     films = load_seed(seed_dir).films
     changed = max(p.stat().st_mtime for p in seed_dir.iterdir() if p.is_file())

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from movies_db.frames import films_from_frame
 from recsys_common.domain import Film
 from recsys_common.ports.catalog import Catalog, EtlState
+from recsys_datasets.frames import films_from_frame
 
 logger = logging.getLogger(__name__)
 

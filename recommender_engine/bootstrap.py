@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from recommender_engine.cycle import CycleJournal, Engine, ListConfig
-from recommender_engine.data import load_seed
 from recommender_engine.settings import EngineSettings
 from recsys_common.adapters.clickhouse_ratings import ClickHouseRatingStore
 from recsys_common.adapters.redis_recstore import RedisRecStore
@@ -13,6 +12,7 @@ from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
 from recsys_common.adapters.sqlite_recstore import SqliteRecStore
 from recsys_common.ports.ratings import RatingStore
 from recsys_common.ports.recstore import RecStore
+from recsys_datasets import load_seed
 
 
 def rating_store(settings: EngineSettings) -> RatingStore:

@@ -15,7 +15,13 @@ import typer
 
 from recommender_engine.bootstrap import EngineApp, bootstrap
 from recommender_engine.cycle import CycleError
-from recommender_engine.data import (
+from recommender_engine.evaluation.runner import run_evaluation
+from recommender_engine.scheduler import make_trigger, run_scheduled
+from recommender_engine.settings import EngineSettings
+from recsys_common.columns import Columns
+from recsys_common.machine import machine_info
+from recsys_common.ports.recstore import StoreUnavailable, UnknownVersion
+from recsys_datasets import (
     DataFormatError,
     DataUnavailable,
     SeedData,
@@ -25,12 +31,6 @@ from recommender_engine.data import (
     load_seed,
     save_seed,
 )
-from recommender_engine.evaluation.runner import run_evaluation
-from recommender_engine.scheduler import make_trigger, run_scheduled
-from recommender_engine.settings import EngineSettings
-from recsys_common.columns import Columns
-from recsys_common.machine import machine_info
-from recsys_common.ports.recstore import StoreUnavailable, UnknownVersion
 
 EXIT_FAILED = 1
 EXIT_DATA_UNAVAILABLE = 3

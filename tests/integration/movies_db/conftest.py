@@ -19,12 +19,12 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from movies_db.export import export_sql
-from movies_db.frames import films_from_frame
 from movies_db.postgres import apply_sql
 from recsys_common.columns import Columns
 from recsys_common.domain import Film
 from recsys_common.ids import film_id_for
 from recsys_common.settings import CommonSettings
+from recsys_datasets.frames import films_from_frame
 
 #: The development machine's server (trust auth); RECSYS_POSTGRES_DSN overrides it.
 DEFAULT_TEST_POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"

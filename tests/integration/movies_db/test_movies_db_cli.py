@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from movies_db.cli import EXIT_BAD_DATA, EXIT_UNAVAILABLE, main
-from recommender_engine.data.seeddata import SeedData, make_ratings, save_seed
 from recsys_common.adapters.sqlite_catalog import SqliteCatalog
 from recsys_common.columns import Columns
+from recsys_datasets.seeddata import SeedData, make_ratings, save_seed
 
 pytestmark = pytest.mark.integration
 

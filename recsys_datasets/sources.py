@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from recommender_engine.data.errors import DataUnavailable
+from recsys_datasets.errors import DataUnavailable
 
 #: Seconds one fetch command may take before it is abandoned.
 FETCH_TIMEOUT_S = 600.0

@@ -7,10 +7,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from recommender_engine.data.catalogue import build_catalogue
-from recommender_engine.data.readers import read_imdb, read_movielens_100k, read_vega_movies
-from recommender_engine.data.seeddata import SeedData
-from recommender_engine.data.sources import IMDB, MOVIELENS, SOURCES, VEGA, Source, fetch_sources
+from recsys_datasets.catalogue import build_catalogue
+from recsys_datasets.readers import read_imdb, read_movielens_100k, read_vega_movies
+from recsys_datasets.seeddata import SeedData
+from recsys_datasets.sources import IMDB, MOVIELENS, SOURCES, VEGA, Source, fetch_sources
 
 
 def build_seed(cache_dir: Path, progress: bool, sources: Sequence[Source] = SOURCES) -> SeedData:

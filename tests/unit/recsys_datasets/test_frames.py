@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from movies_db.frames import FilmFrameError, films_from_frame
 from recsys_common.columns import Columns
 from recsys_common.domain import Film
 from recsys_common.ids import film_id_for
+from recsys_datasets.frames import FilmFrameError, films_from_frame
 
 
 def test_rows_become_films_with_unknowns_as_none(make_frame) -> None:

@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recommender_engine.data.build import build_seed
-from recommender_engine.data.catalogue import (
+from recsys_common.columns import Columns
+from recsys_common.ids import film_id_for
+from recsys_datasets.build import build_seed
+from recsys_datasets.catalogue import (
     KEY_ALTERNATIVE,
     KEY_FULL,
     KEY_MAIN,
@@ -19,11 +21,9 @@ from recommender_engine.data.catalogue import (
     normalise_title,
     title_keys,
 )
-from recommender_engine.data.readers import read_imdb, read_movielens_100k, read_vega_movies
-from recommender_engine.data.seeddata import FILM_COLUMNS
-from recommender_engine.data.sources import Source
-from recsys_common.columns import Columns
-from recsys_common.ids import film_id_for
+from recsys_datasets.readers import read_imdb, read_movielens_100k, read_vega_movies
+from recsys_datasets.seeddata import FILM_COLUMNS
+from recsys_datasets.sources import Source
 
 
 @pytest.mark.parametrize(

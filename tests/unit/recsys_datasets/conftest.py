@@ -20,14 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from recommender_engine.data.readers import (
+from recsys_datasets.readers import (
     IMDB_INNER_ARCHIVE,
     IMDB_MEMBER,
     ML_INTER_MEMBER,
     ML_ITEM_MEMBER,
     VEGA_MEMBER,
 )
-from recommender_engine.data.sources import IMDB, MOVIELENS, VEGA, Source
+from recsys_datasets.sources import IMDB, MOVIELENS, VEGA, Source
 
 ML_ITEMS = [
     ("1", "Toy Story", "1995", "Animation Children's Comedy"),

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from recommender_engine.data.errors import DataFormatError
+from recsys_datasets.errors import DataFormatError
 
 HEADER_LINES = 1
 

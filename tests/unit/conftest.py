@@ -1,4 +1,4 @@
-"""Small films frames for the movies_db unit tests."""
+"""Small films frames for the unit tests of movies_db and recsys_datasets."""
 
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recommender_engine.data.errors import DataFormatError
-from recommender_engine.data.tables import distinct_text, keep_latest, read_csv_checked, show, to_number
+from recsys_datasets.errors import DataFormatError
+from recsys_datasets.tables import distinct_text, keep_latest, read_csv_checked, show, to_number
 
 
 def test_to_number_names_the_first_bad_line(tmp_path: Path) -> None:

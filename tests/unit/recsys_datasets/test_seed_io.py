@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recommender_engine.data.errors import DataFormatError
-from recommender_engine.data.seeddata import (
+from recsys_common.columns import Columns
+from recsys_common.ids import film_id_for
+from recsys_datasets.errors import DataFormatError
+from recsys_datasets.seeddata import (
     FILMS_FILE,
     RATINGS_FILE,
     REPORT_FILE,
@@ -20,8 +22,6 @@ from recommender_engine.data.seeddata import (
     make_ratings,
     save_seed,
 )
-from recsys_common.columns import Columns
-from recsys_common.ids import film_id_for
 
 
 def _seed() -> SeedData:

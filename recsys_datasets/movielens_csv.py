@@ -18,12 +18,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from recommender_engine.data.catalogue import describe, display_title
-from recommender_engine.data.errors import DataFormatError
-from recommender_engine.data.seeddata import Report, SeedData, make_films, make_ratings
-from recommender_engine.data.tables import first_true, keep_latest, line_of, read_csv_checked, show, to_number, to_text
 from recsys_common.columns import Columns
 from recsys_common.domain import RATING_MAX, RATING_MIN
+from recsys_datasets.catalogue import describe, display_title
+from recsys_datasets.errors import DataFormatError
+from recsys_datasets.seeddata import Report, SeedData, make_films, make_ratings
+from recsys_datasets.tables import first_true, keep_latest, line_of, read_csv_checked, show, to_number, to_text
 
 MOVIES_FILE = "movies.csv"
 RATINGS_FILE = "ratings.csv"

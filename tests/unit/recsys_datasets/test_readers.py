@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender_engine.data.errors import DataFormatError
-from recommender_engine.data.readers import (
+from recsys_common.columns import Columns
+from recsys_datasets.errors import DataFormatError
+from recsys_datasets.readers import (
     ML_INTER_MEMBER,
     ML_ITEM,
     ML_STARS,
@@ -21,7 +22,6 @@ from recommender_engine.data.readers import (
     read_movielens_100k,
     read_vega_movies,
 )
-from recsys_common.columns import Columns
 
 
 def test_movielens_items_drop_junk_and_unknown_genre(ml_wheel: Path) -> None:

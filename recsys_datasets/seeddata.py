@@ -21,11 +21,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from recommender_engine.data.errors import DataFormatError
-from recommender_engine.data.tables import first_true, line_of, read_csv_checked, show, to_number, to_text
 from recsys_common.columns import Columns
 from recsys_common.domain import RATING_MAX, RATING_MIN
 from recsys_common.ids import film_id_for
+from recsys_datasets.errors import DataFormatError
+from recsys_datasets.tables import first_true, line_of, read_csv_checked, show, to_number, to_text
 
 FILM_COLUMNS: tuple[str, ...] = (*Columns.FILMS, Columns.Description)
 RATING_COLUMNS: tuple[str, ...] = Columns.RATINGS

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from recommender_engine.data.errors import DataFormatError
-from recommender_engine.data.movielens_csv import load_movielens_csv, split_year
 from recsys_common.columns import Columns
 from recsys_common.ids import film_id_for
+from recsys_datasets.errors import DataFormatError
+from recsys_datasets.movielens_csv import load_movielens_csv, split_year
 
 MOVIES = """movieId,title,genres
 1,Toy Story (1995),Adventure|Animation|Children|Comedy|Fantasy

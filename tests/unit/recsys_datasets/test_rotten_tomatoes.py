@@ -9,17 +9,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recommender_engine.data.errors import DataFormatError
-from recommender_engine.data.rotten_tomatoes import (
+from recsys_common.columns import Columns
+from recsys_common.ids import film_id_for
+from recsys_datasets.errors import DataFormatError
+from recsys_datasets.rotten_tomatoes import (
     FRESH_RATING,
     LETTER_GRADES,
     ROTTEN_RATING,
     load_rotten_tomatoes,
     score_to_rating,
 )
-from recommender_engine.data.seeddata import SeedData
-from recsys_common.columns import Columns
-from recsys_common.ids import film_id_for
+from recsys_datasets.seeddata import SeedData
 
 MOVIES = "\n".join(
     [

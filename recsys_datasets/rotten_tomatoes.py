@@ -19,9 +19,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recommender_engine.data.errors import DataFormatError
-from recommender_engine.data.seeddata import Report, SeedData, make_films, make_ratings
-from recommender_engine.data.tables import (
+from recsys_common.columns import Columns
+from recsys_common.domain import RATING_MAX, RATING_MIN
+from recsys_common.ids import USER_ID_MAX_LEN
+from recsys_datasets.errors import DataFormatError
+from recsys_datasets.seeddata import Report, SeedData, make_films, make_ratings
+from recsys_datasets.tables import (
     distinct_text,
     first_true,
     keep_latest,
@@ -30,9 +33,6 @@ from recommender_engine.data.tables import (
     to_number,
     to_text,
 )
-from recsys_common.columns import Columns
-from recsys_common.domain import RATING_MAX, RATING_MIN
-from recsys_common.ids import USER_ID_MAX_LEN
 
 MOVIES_FILE = "rotten_tomatoes_movies.csv"
 REVIEWS_FILE = "rotten_tomatoes_critic_reviews.csv"

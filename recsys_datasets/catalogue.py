@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recommender_engine.data.readers import ML_ITEM, ML_STARS, ML_USER, VEGA_IMDB_VOTES
-from recommender_engine.data.seeddata import Report, SeedData, make_films, make_ratings
 from recsys_common.columns import Columns
 from recsys_common.domain import RATING_MAX
+from recsys_datasets.readers import ML_ITEM, ML_STARS, ML_USER, VEGA_IMDB_VOTES
+from recsys_datasets.seeddata import Report, SeedData, make_films, make_ratings
 
 #: Articles that catalogues move to the end of a title ("Postino, Il"), English and common foreign.
 ARTICLES: tuple[str, ...] = (

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from recommender_engine.data import sources as sources_module
-from recommender_engine.data.errors import DataUnavailable
-from recommender_engine.data.sources import (
+from recsys_datasets import sources as sources_module
+from recsys_datasets.errors import DataUnavailable
+from recsys_datasets.sources import (
     IMDB,
     MOVIELENS,
     SOURCES,
