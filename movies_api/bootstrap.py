@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from movies_api.auth import DEV_JWT_SECRET
 from movies_api.metrics import Metrics, metrics_middleware
-from movies_api.recommendations import RecommendationsClient, RecommendationService
+from movies_api.recommendations import ImdbTopCache, RecommendationsClient, RecommendationService
 from movies_api.routers import films, genres, health, ratings, users
 from movies_api.settings import MoviesApiSettings
 from recsys_common.adapters.embedded_publisher import EmbeddedRatingPublisher
@@ -19,7 +19,7 @@ from recsys_common.adapters.es_catalog import ElasticsearchCatalog
 from recsys_common.adapters.kafka_publisher import KafkaRatingPublisher
 from recsys_common.adapters.sqlite_catalog import SqliteCatalog
 from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
-from recsys_common.ports.catalog import Catalog, CatalogUnavailable
+from recsys_common.ports.catalog import MAX_PAGE_SIZE, CatalogReader, CatalogUnavailable
 from recsys_common.ports.publisher import RatingPublisher
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class ConfigurationError(RuntimeError):
     """The settings cannot run the API (e.g. production adapters without a JWT secret)."""
 
 
-def build_catalog(settings: MoviesApiSettings) -> Catalog:
+def build_catalog(settings: MoviesApiSettings) -> CatalogReader:
     """Elasticsearch when ``RECSYS_ELASTICSEARCH_URL`` is set, else the SQLite catalogue file."""
     if settings.elasticsearch_url:
         return ElasticsearchCatalog(
@@ -71,7 +71,7 @@ def jwt_secret_of(settings: MoviesApiSettings) -> str:
 def create_app(
     settings: MoviesApiSettings | None = None,
     *,
-    catalog: Catalog | None = None,
+    catalog: CatalogReader | None = None,
     publisher: RatingPublisher | None = None,
 ) -> FastAPI:
     """Build the app from the settings; ``catalog`` and ``publisher`` replace the adapters the settings
@@ -98,8 +98,9 @@ def create_app(
     app.state.catalog = catalog
     app.state.publisher = publisher
     app.state.metrics = metrics
+    imdb_top = ImdbTopCache(catalog, MAX_PAGE_SIZE, settings.imdb_top_ttl_s)
     app.state.recommendations = RecommendationService(
-        client, catalog, on_answer=lambda source, reason: metrics.recommendations.labels(source, reason).inc()
+        client, catalog, imdb_top, on_answer=lambda source, reason: metrics.recommendations.labels(source, reason).inc()
     )
     app.middleware("http")(metrics_middleware(metrics))
 

@@ -1,12 +1,14 @@
 """A user's recommendations as film cards: ids from the Recommendations API (over HTTP), cards from the catalogue.
 
 When the Recommendations API is slow, down or answers nonsense, the answer is the catalogue's
-IMDb-top (Bayesian weighted rating) with ``source: fallback``, so a viewer always gets films.
+IMDb-top (``recsys_common.imdb_top``, the ranking the engine's cold-start lists use) with
+``source: fallback``, so a viewer always gets films.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +20,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from recsys_common.domain import Film
-from recsys_common.ports.catalog import Catalog
+from recsys_common.imdb_top import imdb_top_of
+from recsys_common.ports.catalog import CatalogReader
 
 log = logging.getLogger(__name__)
 
@@ -85,15 +88,51 @@ def _utc_now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+class ImdbTopCache:
+    """The catalogue's IMDb-top lists, overall and per genre, recomputed at most every ``ttl_s``
+    (the catalogue changes only when the ETL or the seed step writes it). Blocking: call it from a
+    worker thread."""
+
+    def __init__(
+        self, catalog: CatalogReader, limit: int, ttl_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._catalog = catalog
+        self._limit = limit
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._computed_at: float | None = None
+        self._lists: dict[str | None, list[Film]] = {}
+
+    def top(self, genre: str | None, limit: int) -> list[Film]:
+        """The best ``limit`` films (at most the cache's limit) overall or within ``genre``."""
+        with self._lock:
+            now = self._clock()
+            if self._computed_at is None or now - self._computed_at >= self._ttl_s:
+                self._lists = self._compute()
+                self._computed_at = now
+            return self._lists.get(genre, [])[:limit]
+
+    def _compute(self) -> dict[str | None, list[Film]]:
+        films = list(self._catalog.films())
+        by_id = {film.film_id: film for film in films}
+        lists = imdb_top_of(films, self._limit)
+        top: dict[str | None, list[Film]] = {None: [by_id[i] for i in lists.overall]}
+        top.update((genre, [by_id[i] for i in ids]) for genre, ids in lists.by_genre.items())
+        return top
+
+
 class RecommendationService:
     def __init__(
         self,
         client: RecommendationsClient,
-        catalog: Catalog,
+        catalog: CatalogReader,
+        imdb_top: ImdbTopCache,
         on_answer: Callable[[str, str], None] = lambda source, reason: None,
     ) -> None:
         self._client = client
         self._catalog = catalog
+        self._imdb_top = imdb_top
         self._on_answer = on_answer
 
     async def recommend(self, user_id: str, genre: str | None, limit: int) -> Recommended:
@@ -114,6 +153,6 @@ class RecommendationService:
         return Recommended(answer.source, answer.model_version, answer.generated_at, films)
 
     async def _fallback(self, genre: str | None, limit: int, reason: str) -> Recommended:
-        films = await run_in_threadpool(self._catalog.top_imdb, genre, limit)
+        films = await run_in_threadpool(self._imdb_top.top, genre, limit)
         self._on_answer(FALLBACK, reason)
         return Recommended(FALLBACK, None, _utc_now_iso(), films)

@@ -23,6 +23,8 @@ class MoviesApiSettings(CommonSettings):
     #: Base URL of the Recommendations API, and how long to wait for it before falling back to IMDb-top.
     recommendations_api_url: str = "http://127.0.0.1:8001"
     recommendations_timeout_s: float = Field(default=0.5, gt=0)
+    #: How long the fallback's IMDb-top lists, computed from the whole catalogue, are reused.
+    imdb_top_ttl_s: float = Field(default=300.0, ge=0)
 
     #: Secret of the viewers' HS256 bearer tokens. Unset: a development secret, logged at start and
     #: refused when production adapters (Elasticsearch or Kafka) are configured.
@@ -33,7 +35,7 @@ class MoviesApiSettings(CommonSettings):
     #: Seconds a client should wait before retrying after a 503.
     retry_after_s: int = Field(default=5, ge=1)
 
-    elasticsearch_index: str = "movies"
+    #: Search requests wait at most this long (the common default suits the engine's bulk reads).
     elasticsearch_timeout_s: float = Field(default=2.0, gt=0)
 
     @property

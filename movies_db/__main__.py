@@ -1,5 +1,3 @@
-import sys
-
 from movies_db.cli import main
 
-sys.exit(main())
+main()

@@ -1,38 +1,53 @@
-"""``python -m movies_db``: export the seed films as SQL, load Postgres, run the ETL into the catalogue.
+"""``python -m movies_db``: the movies database (Postgres) and the ETL that carries it into the catalogue.
 
-    python -m movies_db export-sql [--out build/movies_db/movies_data.sql]
+    python -m movies_db export-sql [--out build/movies_db/movies_data.sql]   # seed films as SQL
     python -m movies_db load-postgres          # schema.sql + seed films into RECSYS_POSTGRES_DSN
     python -m movies_db etl [--full] [--every SECONDS]
+    python -m movies_db add-film --title T --year Y --genre G [--genre G ...] [--imdb-rating R --imdb-votes N]
+    python -m movies_db delete-film FILM_ID
 
-The ETL reads Postgres when ``RECSYS_POSTGRES_DSN`` is set and the seed films otherwise; it writes
-Elasticsearch when ``RECSYS_ELASTICSEARCH_URL`` is set and the SQLite catalogue otherwise.
+The ETL reads Postgres (``RECSYS_POSTGRES_DSN``) and writes the catalogue: Elasticsearch when
+``RECSYS_ELASTICSEARCH_URL`` is set, the SQLite catalogue otherwise. ``add-film`` and ``delete-film``
+change the movies database when ``RECSYS_POSTGRES_DSN`` is set (the ETL carries the change into the
+catalogue) and the catalogue itself otherwise. This module is the process's composition root.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Annotated
 
-import pandas as pd
+import typer
 
-from movies_db.etl import EtlReport, FilmSource, FrameFilmSource, SourceUnavailable, run_etl, utc_from_timestamp
+from movies_db.etl import SourceUnavailable, run_etl
 from movies_db.export import DATA_SQL_PATH, export_sql
-from movies_db.postgres import PostgresFilmSource, apply_sql
+from movies_db.postgres import PostgresFilmSource, apply_sql, delete_film, save_film
 from movies_db.settings import MoviesDbSettings
 from recsys_common.adapters.es_catalog import ElasticsearchCatalog
 from recsys_common.adapters.sqlite_catalog import SqliteCatalog
+from recsys_common.columns import Columns
+from recsys_common.domain import Film
+from recsys_common.ids import film_id_for, parse_film_id
 from recsys_common.ports.catalog import Catalog, CatalogUnavailable
+from recsys_datasets import DataFormatError, load_seed
+from recsys_datasets.frames import FilmFrameError, film_from_record
 
 logger = logging.getLogger("movies_db")
 
 #: ``schema.sql`` at the root of the repository.
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
+EXIT_FAILED = 1
+EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 2
 EXIT_BAD_DATA = 3
+#: Source ids of films added by hand: the same title and year always get the same film id.
+ADDED_SOURCE = "added"
+
+app = typer.Typer(help=__doc__.split("\n\n")[0], no_args_is_help=True, add_completion=False)
 
 
 def open_catalog(settings: MoviesDbSettings) -> Catalog:
@@ -47,73 +62,168 @@ def open_catalog(settings: MoviesDbSettings) -> Catalog:
     return SqliteCatalog(settings.catalog_db)
 
 
-def load_seed_films(seed_dir: Path) -> tuple[pd.DataFrame, float]:
-    """The seed films frame and the time (unix seconds) its files last changed."""
-    from recsys_datasets.seeddata import load_seed  # the seed builder; imported only when used
-
-    films = load_seed(seed_dir).films
-    changed = max(p.stat().st_mtime for p in seed_dir.iterdir() if p.is_file())
-    return films, changed
+def added_film_id(title: str, year: int | None) -> str:
+    """The film id of a film added by hand: uuid5 of its normalised title and year."""
+    return film_id_for(f"{ADDED_SOURCE}:{' '.join(title.casefold().split())}:{year or ''}")
 
 
-def open_source(settings: MoviesDbSettings, seed_dir: Path) -> FilmSource:
-    if settings.postgres_dsn:
-        return PostgresFilmSource(settings.postgres_dsn)
-    films, changed = load_seed_films(seed_dir)
-    return FrameFilmSource(films, utc_from_timestamp(changed))
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
 
 
-def _etl(settings: MoviesDbSettings, seed_dir: Path, full: bool, every: float) -> EtlReport:
-    source = open_source(settings, seed_dir)
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Exit codes: 2 when a server or file is unavailable, 3 for bad films data."""
+    try:
+        yield
+    except (SourceUnavailable, CatalogUnavailable) as exc:
+        raise _fail(str(exc), EXIT_UNAVAILABLE) from exc
+    except (DataFormatError, FilmFrameError) as exc:
+        raise _fail(f"bad films data: {exc}", EXIT_BAD_DATA) from exc
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    seed_dir: Annotated[Path | None, typer.Option(help="Seed set directory (default: RECSYS_DATA_DIR/seed).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(message)s")
+    settings = MoviesDbSettings()
+    ctx.obj = (settings, seed_dir or settings.seed_dir)
+
+
+def _context(ctx: typer.Context) -> tuple[MoviesDbSettings, Path]:
+    settings, seed_dir = ctx.obj
+    return settings, seed_dir
+
+
+@app.command("export-sql")
+def export_sql_command(
+    ctx: typer.Context, out: Annotated[Path, typer.Option(help="Where to write the SQL.")] = DATA_SQL_PATH
+) -> None:
+    """Write the seed films as SQL INSERTs for schema.sql (the data of the Postgres image)."""
+    _, seed_dir = _context(ctx)
+    with _errors():
+        films = load_seed(seed_dir).films
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(export_sql(films), encoding="utf-8")
+    typer.echo(f"wrote {len(films)} films to {out}")
+
+
+@app.command("load-postgres")
+def load_postgres(
+    ctx: typer.Context, schema: Annotated[Path, typer.Option(help="The schema to apply first.")] = SCHEMA_PATH
+) -> None:
+    """Apply schema.sql and the seed films to RECSYS_POSTGRES_DSN."""
+    settings, seed_dir = _context(ctx)
+    if not settings.postgres_dsn:
+        raise _fail("RECSYS_POSTGRES_DSN is not set", EXIT_USAGE)
+    with _errors():
+        films = load_seed(seed_dir).films
+        apply_sql(settings.postgres_dsn, schema.read_text(encoding="utf-8"))
+        apply_sql(settings.postgres_dsn, export_sql(films))
+    typer.echo(f"loaded schema and {len(films)} films into Postgres")
+
+
+@app.command()
+def etl(
+    ctx: typer.Context,
+    full: Annotated[bool, typer.Option(help="Ignore the saved state and load every film.")] = False,
+    every: Annotated[float | None, typer.Option(help="Seconds between runs; 0 runs once.", min=0)] = None,
+) -> None:
+    """Carry films added, changed or deleted in Postgres into the catalogue."""
+    settings, _ = _context(ctx)
+    if not settings.postgres_dsn:
+        raise _fail(
+            "RECSYS_POSTGRES_DSN is not set: the ETL reads the movies database "
+            "(the embedded catalogue is filled by `recsys data` and `python -m movies_db add-film`)",
+            EXIT_USAGE,
+        )
+    interval = settings.etl_interval_s if every is None else every
+    source = PostgresFilmSource(settings.postgres_dsn)
     catalog = open_catalog(settings)
     try:
-        while True:
-            report = run_etl(source, catalog, batch_size=settings.etl_batch_size, full=full)
-            if every <= 0:
-                return report
-            full = False
-            time.sleep(every)
+        with _errors():
+            while True:
+                report = run_etl(source, catalog, batch_size=settings.etl_batch_size, full=full)
+                typer.echo(f"loaded {report.films} film(s), deleted {report.deleted} in {report.seconds:.2f} s")
+                if interval <= 0:
+                    return
+                full = False
+                time.sleep(interval)
     finally:
         source.close()
         catalog.close()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    settings = MoviesDbSettings()
-    parser = argparse.ArgumentParser(prog="python -m movies_db", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seed-dir", type=Path, default=settings.seed_dir, help="seed set directory")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    commands = parser.add_subparsers(dest="command", required=True)
-    export = commands.add_parser("export-sql", help="write the seed films as SQL INSERTs for schema.sql")
-    export.add_argument("--out", type=Path, default=DATA_SQL_PATH)
-    load = commands.add_parser("load-postgres", help="apply schema.sql and the seed films to RECSYS_POSTGRES_DSN")
-    load.add_argument("--schema", type=Path, default=SCHEMA_PATH)
-    etl = commands.add_parser("etl", help="copy changed films into the catalogue")
-    etl.add_argument("--full", action="store_true", help="ignore the saved state and load every film")
-    etl.add_argument("--every", type=float, default=settings.etl_interval_s, help="seconds between runs; 0 = once")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
+@app.command("add-film")
+def add_film(
+    ctx: typer.Context,
+    title: Annotated[str, typer.Option(help="The film's title.")],
+    genre: Annotated[list[str], typer.Option(help="A genre (repeat for several).")],
+    year: Annotated[int | None, typer.Option(help="Year of release.")] = None,
+    imdb_rating: Annotated[float | None, typer.Option(help="IMDb rating, 1..10.")] = None,
+    imdb_votes: Annotated[int | None, typer.Option(help="IMDb votes.")] = None,
+    rt_rating: Annotated[float | None, typer.Option(help="Rotten Tomatoes Tomatometer, 0..100.")] = None,
+    description: Annotated[str, typer.Option(help="A short description.")] = "",
+) -> None:
+    """Add (or update) a film and print its id: same title and year, same id."""
+    settings, _ = _context(ctx)
+    with _errors():
+        film = film_from_record(
+            {
+                Columns.Item: added_film_id(title, year),
+                Columns.Title: title,
+                Columns.Year: year,
+                Columns.Genres: tuple(genre),
+                Columns.ImdbRating: imdb_rating,
+                Columns.ImdbVotes: imdb_votes,
+                Columns.RtRating: rt_rating,
+                Columns.Description: description,
+            }
+        )
+        where = _write(settings, film)
+    typer.echo(film.film_id)
+    logger.info("film %r (%s) saved to %s", film.title, film.film_id, where)
+
+
+def _write(settings: MoviesDbSettings, film: Film) -> str:
+    if settings.postgres_dsn:
+        save_film(settings.postgres_dsn, film)
+        return "the movies database (the ETL carries it into the catalogue)"
+    catalog = open_catalog(settings)
     try:
-        if args.command == "export-sql":
-            films, _ = load_seed_films(args.seed_dir)
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(export_sql(films), encoding="utf-8")
-            print(f"wrote {len(films)} films to {args.out}")
-        elif args.command == "load-postgres":
-            if not settings.postgres_dsn:
-                parser.error("RECSYS_POSTGRES_DSN is not set")
-            films, _ = load_seed_films(args.seed_dir)
-            apply_sql(settings.postgres_dsn, args.schema.read_text(encoding="utf-8"))
-            apply_sql(settings.postgres_dsn, export_sql(films))
-            print(f"loaded schema and {len(films)} films into Postgres")
+        catalog.upsert([film])
+    finally:
+        catalog.close()
+    return repr(catalog)
+
+
+@app.command("delete-film")
+def delete_film_command(
+    ctx: typer.Context, film_id: Annotated[str, typer.Argument(help="The film's id (a UUID).")]
+) -> None:
+    """Delete a film; its ratings stay stored and the engine leaves them out while the film is gone."""
+    settings, _ = _context(ctx)
+    try:
+        film_id = parse_film_id(film_id)
+    except ValueError as exc:
+        raise _fail(str(exc), EXIT_USAGE) from exc
+    with _errors():
+        if settings.postgres_dsn:
+            found = delete_film(settings.postgres_dsn, film_id)
         else:
-            _etl(settings, args.seed_dir, args.full, args.every)
-    except (SourceUnavailable, CatalogUnavailable) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
-    except ValueError as exc:  # FilmFrameError, the seed loader's DataFormatError
-        print(f"error: bad films data: {exc}", file=sys.stderr)
-        return EXIT_BAD_DATA
-    except KeyboardInterrupt:
-        return 0
-    return 0
+            catalog = open_catalog(settings)
+            try:
+                found = catalog.delete([film_id]) > 0
+            finally:
+                catalog.close()
+    if not found:
+        raise _fail(f"no film {film_id}", EXIT_FAILED)
+    typer.echo(f"deleted {film_id}")
+
+
+def main() -> None:
+    app(prog_name="python -m movies_db")

@@ -1,8 +1,14 @@
-"""The ETL into the catalogue: films changed since the saved state, in batches, upserted by id.
+"""The ETL into the catalogue: films changed since the saved state, in batches, upserted by id;
+then films deleted from the source are deleted from the catalogue.
 
 A source yields films in (modified, film id) order after a saved position; each batch is upserted
 together with the position of its last film, so a run that dies goes on after the last batch the
 catalogue holds, and loading a batch twice changes nothing.
+
+Deletions leave no row behind to read, so they are found by counting: once every changed film is
+upserted, the catalogue holds every film of the source, so it holds more films than the source
+exactly when some were deleted there. Only then are the two id sets compared and the extra films
+deleted (a film added to the source meanwhile makes the counts look even: the next run sees it).
 """
 
 from __future__ import annotations
@@ -14,15 +20,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import pandas as pd
-
 from recsys_common.domain import Film
 from recsys_common.ports.catalog import Catalog, EtlState
-from recsys_datasets.frames import films_from_frame
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 500
+#: Film ids quoted in the log when films are deleted.
+EXAMPLE_IDS = 5
 
 
 class SourceUnavailable(RuntimeError):
@@ -41,6 +46,7 @@ class EtlReport:
     batches: int
     state: EtlState | None
     seconds: float
+    deleted: int = 0
 
 
 class FilmSource(abc.ABC):
@@ -48,41 +54,23 @@ class FilmSource(abc.ABC):
     def batches(self, after: EtlState | None, batch_size: int) -> Iterator[FilmBatch]:
         """Films after position ``after`` (all when None) in (modified, film id) order, in batches."""
 
+    @abc.abstractmethod
+    def count(self) -> int:
+        """How many films the source holds."""
+
+    @abc.abstractmethod
+    def film_ids(self) -> set[str]:
+        """The ids of every film of the source."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
-
-
-class FrameFilmSource(FilmSource):
-    """The seed films frame as a source; every film carries the same ``modified`` (the frame's age).
-
-    Give the time the frame's data last changed (e.g. the seed file's mtime): a rerun with the same
-    time loads nothing, a newer one reloads every film.
-    """
-
-    def __init__(self, films: pd.DataFrame, modified: datetime) -> None:
-        if modified.tzinfo is None:
-            raise ValueError("modified must carry a time zone")
-        self._films = sorted(films_from_frame(films), key=lambda f: f.film_id)
-        self._modified = modified
-
-    def batches(self, after: EtlState | None, batch_size: int) -> Iterator[FilmBatch]:
-        if batch_size < 1:
-            raise ValueError(f"batch size must be >= 1, got {batch_size}")
-        films = self._films
-        if after is not None:
-            if after.modified > self._modified:
-                return
-            if after.modified == self._modified:
-                films = [f for f in films if f.film_id > after.last_id]
-        for start in range(0, len(films), batch_size):
-            chunk = films[start : start + batch_size]
-            yield FilmBatch(chunk, EtlState(self._modified, chunk[-1].film_id))
 
 
 def run_etl(
     source: FilmSource, catalog: Catalog, batch_size: int = DEFAULT_BATCH_SIZE, full: bool = False
 ) -> EtlReport:
-    """Copy the films changed since the catalogue's saved state (all of them when ``full``)."""
+    """Copy the films changed since the catalogue's saved state (all of them when ``full``), then
+    delete the catalogue's films that the source no longer holds."""
     started = time.perf_counter()
     state = None if full else catalog.etl_state()
     films = batches = 0
@@ -91,9 +79,20 @@ def run_etl(
         batches += 1
         state = batch.state
         logger.debug("loaded %d films up to %s", films, state)
+    deleted = _delete_removed(source, catalog)
     seconds = time.perf_counter() - started
-    logger.info("ETL loaded %d films in %d batches in %.2f s", films, batches, seconds)
-    return EtlReport(films, batches, state, seconds)
+    logger.info("ETL loaded %d films in %d batches and deleted %d in %.2f s", films, batches, deleted, seconds)
+    return EtlReport(films, batches, state, seconds, deleted)
+
+
+def _delete_removed(source: FilmSource, catalog: Catalog) -> int:
+    if catalog.search(size=1).total <= source.count():
+        return 0
+    kept = source.film_ids()
+    removed = [film.film_id for film in catalog.films() if film.film_id not in kept]
+    if removed:
+        logger.info("deleting %d film(s) no longer in the source, e.g. %s", len(removed), removed[:EXAMPLE_IDS])
+    return catalog.delete(removed)
 
 
 def utc_from_timestamp(seconds: float) -> datetime:

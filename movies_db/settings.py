@@ -16,8 +16,6 @@ class MoviesDbSettings(CommonSettings):
     etl_interval_s: float = Field(default=0.0, ge=0.0)
     #: Where the Elasticsearch catalogue's ETL state is saved (the SQLite catalogue keeps it inside).
     etl_state_file: Path | None = None
-    elasticsearch_index: str = "movies"
-    elasticsearch_timeout_s: float = Field(default=5.0, gt=0.0)
 
     @property
     def etl_state_path(self) -> Path:

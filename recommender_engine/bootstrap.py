@@ -1,4 +1,8 @@
-"""The engine process's composition root: settings -> adapters -> Engine. Nothing else wires."""
+"""The engine process's composition root: settings -> adapters -> Engine. Nothing else wires.
+
+Nothing connects here: every adapter connects on first use, so ``recsys status`` answers (from the
+RecStore and the journal) even while ClickHouse or Elasticsearch is down.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,21 @@ from dataclasses import dataclass
 from recommender_engine.cycle import CycleJournal, Engine, ListConfig
 from recommender_engine.settings import EngineSettings
 from recsys_common.adapters.clickhouse_ratings import ClickHouseRatingStore
+from recsys_common.adapters.es_catalog import ElasticsearchCatalog
 from recsys_common.adapters.redis_recstore import RedisRecStore
+from recsys_common.adapters.sqlite_catalog import SqliteCatalog
 from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
 from recsys_common.adapters.sqlite_recstore import SqliteRecStore
+from recsys_common.ports.catalog import Catalog
 from recsys_common.ports.ratings import RatingStore
 from recsys_common.ports.recstore import RecStore
-from recsys_datasets import load_seed
+from recsys_common.settings import redact_url
+from recsys_datasets.frames import frame_of_films
 
 
 def rating_store(settings: EngineSettings) -> RatingStore:
     if settings.clickhouse_url:
-        store = ClickHouseRatingStore(settings.clickhouse_url)
-        store.ensure_schema()
-        return store
+        return ClickHouseRatingStore(settings.clickhouse_url, create_schema=True)
     return SqliteRatingStore(settings.ratings_db)
 
 
@@ -29,15 +35,33 @@ def rec_store(settings: EngineSettings) -> RecStore:
     return SqliteRecStore(settings.recstore_db)
 
 
+def catalog(settings: EngineSettings) -> Catalog:
+    """The film registry: Elasticsearch when its URL is set, else the embedded SQLite catalogue.
+    The cycle reads films from it; ``recsys data`` writes the seed films into it."""
+    if settings.elasticsearch_url:
+        return ElasticsearchCatalog(
+            settings.elasticsearch_url, index=settings.elasticsearch_index, timeout_s=settings.elasticsearch_timeout_s
+        )
+    return SqliteCatalog(settings.catalog_db)
+
+
 @dataclass
 class EngineApp:
     settings: EngineSettings
     ratings: RatingStore
     store: RecStore
+    catalog: Catalog
     engine: Engine
+
+    @property
+    def store_location(self) -> str:
+        """Where lists are published, without any password."""
+        settings = self.settings
+        return redact_url(settings.redis_url) if settings.redis_url else str(settings.recstore_db)
 
     def close(self) -> None:
         self.store.close()
+        self.catalog.close()
 
 
 def bootstrap(settings: EngineSettings | None = None, progress: bool = False) -> EngineApp:
@@ -45,15 +69,16 @@ def bootstrap(settings: EngineSettings | None = None, progress: bool = False) ->
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ratings = rating_store(settings)
     store = rec_store(settings)
+    films = catalog(settings)
     lists = ListConfig(**settings.model_dump(include=set(ListConfig.model_fields)))
     engine = Engine(
         ratings=ratings,
         store=store,
-        films=lambda: load_seed(settings.seed_dir).films,
+        films=lambda: frame_of_films(films.films()),
         lists=lists,
         model=settings.model,
         artefact_dir=settings.artefact_dir,
         journal=CycleJournal(settings.journal_file),
         progress=progress,
     )
-    return EngineApp(settings, ratings, store, engine)
+    return EngineApp(settings, ratings, store, films, engine)

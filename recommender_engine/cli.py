@@ -5,21 +5,23 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
 from recommender_engine.bootstrap import EngineApp, bootstrap
-from recommender_engine.cycle import CycleError
+from recommender_engine.cycle import CycleError, CycleResult, NoFilms
 from recommender_engine.evaluation.runner import run_evaluation
 from recommender_engine.scheduler import make_trigger, run_scheduled
 from recommender_engine.settings import EngineSettings
+from recommender_engine.status import EngineStatus, engine_status
 from recsys_common.columns import Columns
 from recsys_common.machine import machine_info
+from recsys_common.ports.catalog import CatalogReader, CatalogUnavailable
 from recsys_common.ports.recstore import StoreUnavailable, UnknownVersion
 from recsys_datasets import (
     DataFormatError,
@@ -31,12 +33,13 @@ from recsys_datasets import (
     load_seed,
     save_seed,
 )
+from recsys_datasets.frames import films_from_frame
+from recsys_datasets.seeddata import FILMS_FILE
 
 EXIT_FAILED = 1
 EXIT_DATA_UNAVAILABLE = 3
 EXAMPLE_USERS = 3
 EXAMPLE_FILMS = 5
-STATUS_CYCLES = 5
 
 app = typer.Typer(help="Movie recommender engine: seed data, training, publishing, evaluation.", no_args_is_help=True)
 log = logging.getLogger("recsys")
@@ -57,6 +60,8 @@ def _engine(progress: bool = True) -> Iterator[EngineApp]:
         yield engine_app
     except StoreUnavailable as exc:
         raise _fail(f"recommendation store unavailable: {exc}") from exc
+    except CatalogUnavailable as exc:
+        raise _fail(f"catalogue unavailable: {exc}") from exc
     finally:
         engine_app.close()
 
@@ -84,13 +89,19 @@ def data(
         Path | None, typer.Option(help="Use the Kaggle Rotten Tomatoes CSV pair instead of the seed.")
     ] = None,
     load: Annotated[bool, typer.Option(help="Append the seed ratings to the rating store.")] = True,
+    films: Annotated[
+        bool, typer.Option(help="Write the seed films into the catalogue (off when films come from the movies ETL).")
+    ] = True,
 ) -> None:
-    """Fetch (checksums verified) and build the seed set, save it, and load its ratings."""
+    """Fetch (checksums verified) and build the seed set, save it, write its films into the catalogue
+    and append its ratings to the rating store. Both writes are idempotent."""
     with _engine() as engine_app:
-        _load_data(engine_app, movielens_dir, rotten_tomatoes_dir, load)
+        _load_data(engine_app, movielens_dir, rotten_tomatoes_dir, load=load, films=films)
 
 
-def _load_data(engine_app: EngineApp, movielens_dir: Path | None, rotten_tomatoes_dir: Path | None, load: bool) -> None:
+def _load_data(
+    engine_app: EngineApp, movielens_dir: Path | None, rotten_tomatoes_dir: Path | None, *, load: bool, films: bool
+) -> None:
     settings = engine_app.settings
     try:
         if movielens_dir is not None:
@@ -107,6 +118,9 @@ def _load_data(engine_app: EngineApp, movielens_dir: Path | None, rotten_tomatoe
     for key, value in seed.report.items():
         typer.echo(f"  {key:<32} {value}")
     typer.echo(f"seed saved to {settings.seed_dir}")
+    if films:
+        written = engine_app.catalog.upsert(films_from_frame(seed.films))
+        typer.echo(f"{written} film(s) written to the catalogue {engine_app.catalog!r}")
     if load:
         written = engine_app.ratings.append(seed.ratings)
         typer.echo(f"{written} new rating(s) appended to the rating store ({len(seed.ratings)} in the seed)")
@@ -121,14 +135,21 @@ def run(
     if not once:
         raise _fail("`run` runs one cycle; use `recsys schedule` to run cycles on a schedule", 2)
     with _engine() as engine_app:
-        _seed(engine_app)
-        try:
-            result = engine_app.engine.run_cycle(force=force)
-        except CycleError as exc:
-            raise _fail(str(exc)) from exc
+        result = _run_cycle(engine_app, force)
         typer.echo(f"{result.status}: version {result.version} {result.reason}".rstrip())
         for key, value in sorted(result.metrics.items()):
             typer.echo(f"  {key:<24} {value:,.3f}")
+        for reason, rows in sorted(result.left_out.items()):
+            typer.echo(f"  left out: {rows:,} rating(s), {reason}")
+
+
+def _run_cycle(engine_app: EngineApp, force: bool) -> CycleResult:
+    try:
+        return engine_app.engine.run_cycle(force=force)
+    except NoFilms as exc:
+        raise _fail(str(exc), EXIT_DATA_UNAVAILABLE) from exc
+    except CycleError as exc:
+        raise _fail(str(exc)) from exc
 
 
 app.command("train", help="Alias of `run --once`.")(run)
@@ -152,20 +173,45 @@ def schedule(
 
 
 @app.command()
-def status() -> None:
-    """Show the serving version, the kept versions and the last cycles."""
+def status(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object (for machines and healthchecks).")
+    ] = False,
+) -> None:
+    """Show the serving version, the kept versions and the last cycles. Exits 1 when nothing is
+    published or the last cycle failed (saying why and since when)."""
     with _engine(progress=False) as engine_app:
-        current = engine_app.store.current()
-        if current is None:
-            typer.echo("no version published yet: run `recsys run`")
-        for meta in engine_app.store.versions():
-            marker = "*" if current is not None and meta.version == current.version else " "
-            typer.echo(
-                f"{marker} {meta.version}  model {meta.model_version[:16]:<16} users {meta.n_users:>8,} "
-                f"films {meta.n_films:>7,} watermark {meta.watermark} published {meta.published_at}"
-            )
-        for entry in engine_app.engine.journal.tail(STATUS_CYCLES):
-            typer.echo(f"  cycle {json.dumps(entry, sort_keys=True)}")
+        report = engine_status(
+            engine_app.store, engine_app.engine.journal, engine_app.store_location, datetime.now(UTC)
+        )
+        if as_json:
+            typer.echo(json.dumps(report.to_dict(), sort_keys=True))
+        else:
+            _echo_status(report)
+        if not report.healthy:
+            raise typer.Exit(EXIT_FAILED)
+
+
+def _echo_status(report: EngineStatus) -> None:
+    typer.echo(f"store: {report.store}")
+    serving = report.serving
+    if serving is not None:
+        age = "" if report.serving_age_seconds is None else f", {report.serving_age_seconds / 3600:.1f} h old"
+        typer.echo(f"serving {serving.version} (model {serving.model_version}{age})")
+    for meta in report.versions:
+        marker = "*" if serving is not None and meta.version == serving.version else " "
+        ratings = int(meta.metrics.get("ratings", 0))
+        left_out = int(meta.metrics.get("ratings_left_out", 0))
+        typer.echo(
+            f"{marker} {meta.version}  users {meta.n_users:>8,}  films {meta.n_films:>7,}  "
+            f"ratings {ratings:>10,} (+{left_out:,} left out)  published {meta.published_at}"
+        )
+    last = report.last_cycle
+    if last is not None:
+        detail = last.get("error") or last.get("reason") or last.get("version") or ""
+        typer.echo(f"last cycle: {last.get('status')} at {last.get('at')} {detail}".rstrip())
+    if report.problem is not None:
+        typer.secho(f"problem: {report.problem}", fg=typer.colors.RED, err=True)
 
 
 @app.command()
@@ -204,30 +250,29 @@ def _show(engine_app: EngineApp, user_ids: list[str], limit: int) -> None:
     meta = store.current()
     if meta is None:
         raise _fail("no version published yet: run `recsys run`")
-    titles = _seed(engine_app).films.set_index(Columns.Item)[Columns.Title]
     films = store.films(meta.version)
     if not user_ids:
         ratings = engine_app.ratings.read_all()
         user_ids = sorted(ratings[Columns.User].astype(str).unique())[:EXAMPLE_USERS]
-    where = engine_app.settings.redis_url or str(engine_app.settings.recstore_db)
-    typer.echo(f"version {meta.version} (model {meta.model_version}) in {where}")
+    typer.echo(f"version {meta.version} (model {meta.model_version}) in {engine_app.store_location}")
     for user in user_ids:
         lists = store.user_lists(user, meta, films)
         if lists is None:
             cold = store.cold_start(meta.version)
             typer.echo(f"\n{user}: no personal list (cold start):")
-            _echo_titles(titles, cold.overall[:limit] if cold else ())
+            _echo_titles(engine_app.catalog, cold.overall[:limit] if cold else ())
             continue
         typer.echo(f"\n{user}: must_watch")
-        _echo_titles(titles, lists.must_watch[:limit])
+        _echo_titles(engine_app.catalog, lists.must_watch[:limit])
         for genre, ids in list(lists.by_genre.items())[:2]:
             typer.echo(f"  {genre}:")
-            _echo_titles(titles, ids[:limit], indent="    ")
+            _echo_titles(engine_app.catalog, ids[:limit], indent="    ")
 
 
-def _echo_titles(titles: pd.Series, ids: tuple[str, ...] | list[str], indent: str = "  ") -> None:
-    for rank, film in enumerate(ids, start=1):
-        typer.echo(f"{indent}{rank:>2}. {titles.get(film, film)}")
+def _echo_titles(catalog: CatalogReader, ids: Sequence[str], indent: str = "  ") -> None:
+    titles = {film.film_id: film.title for film in catalog.get_many(list(ids))}
+    for rank, film_id in enumerate(ids, start=1):
+        typer.echo(f"{indent}{rank:>2}. {titles.get(film_id, film_id)}")
 
 
 @app.command()
@@ -275,12 +320,9 @@ def demo(
     """The whole loop on the embedded default: seed data (once), one cycle, example lists."""
     with _engine() as engine_app:
         settings = engine_app.settings
-        if not (settings.seed_dir / "films.csv").exists():
-            _load_data(engine_app, None, None, load=True)
-        try:
-            result = engine_app.engine.run_cycle(force=False)
-        except CycleError as exc:
-            raise _fail(str(exc)) from exc
+        if not (settings.seed_dir / FILMS_FILE).exists() or engine_app.catalog.search(size=1).total == 0:
+            _load_data(engine_app, None, None, load=True, films=True)
+        result = _run_cycle(engine_app, force=False)
         typer.echo(f"{result.status}: version {result.version}")
         ratings = engine_app.ratings.read_all()
         examples = sorted(ratings[Columns.User].astype(str).unique())[:users]

@@ -1,4 +1,10 @@
-"""One engine cycle: read ratings -> skip when nothing is new -> train -> score -> publish.
+"""One engine cycle: read films and ratings -> skip when nothing is new -> train -> score -> publish.
+
+The films are the catalogue's (the one film registry); the ratings are screened first: rows naming
+a film the catalogue does not hold, or otherwise malformed, are left out, counted and logged, never
+fatal. A cycle fails (``CycleError``) only when it cannot read or cannot publish; the previously
+published version then keeps serving. A version records the rating watermark and a digest of the
+catalogue it was built from, so a new rating or any change of the catalogue makes the next cycle run.
 
 The cycle depends on ports only (RatingSource, RecStore) and on plain callables; the
 composition root (``bootstrap.py``) wires the adapters.
@@ -6,6 +12,7 @@ composition root (``bootstrap.py``) wires the adapters.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -15,16 +22,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
 from recommender_engine.lists import cold_start_lists, genre_groups, personal_lists
 from recommender_engine.model.artefact import save_artefact
-from recommender_engine.model.dataset import Dataset, build_dataset
+from recommender_engine.model.dataset import Dataset, build_dataset, screen_ratings
 from recommender_engine.model.hybrid import HybridModel, ModelConfig
 from recommender_engine.ranking import GenreIndex
+from recsys_common.columns import Columns
 from recsys_common.listcodec import ListLayout
+from recsys_common.ports.catalog import CatalogUnavailable
 from recsys_common.ports.ratings import RatingSource, RatingSourceError
 from recsys_common.ports.recstore import RecStore, StoreUnavailable, VersionMeta
 
@@ -33,6 +43,8 @@ log = logging.getLogger(__name__)
 #: model_version of a version published with no ratings at all (cold-start lists only).
 COLD_START_ONLY = "cold-start-only"
 ARTEFACT_SUFFIX = ".artefact"
+#: Hex characters of the catalogue digest a version records.
+DIGEST_CHARS = 16
 
 
 class ListConfig(BaseModel):
@@ -51,12 +63,25 @@ class CycleError(RuntimeError):
     """The cycle could not publish; the previously published version keeps serving."""
 
 
+class NoFilms(CycleError):
+    """The catalogue holds no film yet: nothing can be trained or published."""
+
+
 @dataclass(frozen=True)
 class CycleResult:
     status: Literal["published", "skipped"]
     version: str | None
     reason: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
+    #: Rating rows left out of training, by reason (``model.dataset.screen_ratings``).
+    left_out: dict[str, int] = field(default_factory=dict)
+
+
+def catalogue_digest(films: pd.DataFrame) -> str:
+    """A short digest of every film's id and attributes: changes whenever a film is added, changed or removed."""
+    canonical = films.assign(**{Columns.Genres: films[Columns.Genres].map("|".join)})
+    hashes = pd.util.hash_pandas_object(canonical, index=False).to_numpy()
+    return hashlib.sha256(hashes.tobytes()).hexdigest()[:DIGEST_CHARS]
 
 
 class CycleJournal:
@@ -70,15 +95,30 @@ class CycleJournal:
         with self.path.open("a", encoding="utf-8") as out:
             out.write(json.dumps(entry, sort_keys=True) + "\n")
 
-    def tail(self, count: int) -> list[dict[str, object]]:
+    def entries(self) -> list[dict[str, object]]:
+        """Every recorded cycle, oldest first (a line that is not JSON, e.g. cut by a crash, is skipped)."""
         if not self.path.exists():
             return []
-        lines = self.path.read_text(encoding="utf-8").splitlines()[-count:]
-        return [json.loads(line) for line in lines if line.strip()]
+        entries = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(entry, dict):
+                entries.append(entry)
+        return entries
+
+    def tail(self, count: int) -> list[dict[str, object]]:
+        return self.entries()[-count:]
 
 
 def _utc_stamp(now: float) -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+
+
+def utc_iso(now: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
 
 
 class Engine:
@@ -112,35 +152,43 @@ class Engine:
         try:
             try:
                 result = self._run(force, started)
-            except (RatingSourceError, StoreUnavailable) as exc:
+            except (RatingSourceError, StoreUnavailable, CatalogUnavailable) as exc:
                 raise CycleError(f"{type(exc).__name__}: {exc}") from exc
         except CycleError as exc:
-            self._journal.record({"at": _utc_stamp(started), "status": "failed", "error": str(exc)})
+            self._journal.record({"at": utc_iso(started), "status": "failed", "error": str(exc)})
             raise
-        self._journal.record({"at": _utc_stamp(started), **asdict(result)})
+        self._journal.record({"at": utc_iso(started), **asdict(result)})
         return result
 
-    def _run(self, force: bool, started: float) -> CycleResult:
-        watermark = self._ratings.watermark()
-        current = self._store.current()
-        if not force and current is not None and current.watermark == watermark:
-            log.info("nothing new since watermark %d (version %s); cycle skipped", watermark, current.version)
-            return CycleResult("skipped", current.version, reason=f"no rating since watermark {watermark}")
-
-        version = f"{_utc_stamp(started)}-{uuid.uuid4().hex[:8]}"
-        timings: dict[str, float] = {}
-        tick = time.perf_counter()
-        ratings = self._ratings.read_all()
+    def _load_films(self) -> pd.DataFrame:
         try:
             films = self._films()
         except (OSError, ValueError) as exc:
             raise CycleError(f"cannot load the films catalogue: {exc}") from exc
         if films.empty:
-            raise CycleError("the films catalogue is empty: run `recsys data` first")
-        try:
-            dataset = build_dataset(ratings, films)
-        except ValueError as exc:
-            raise CycleError(f"bad ratings: {exc}") from exc
+            raise NoFilms("the catalogue holds no film: run `recsys data` (or the movies ETL) first")
+        return films.sort_values(Columns.Item, kind="stable").reset_index(drop=True)
+
+    def _run(self, force: bool, started: float) -> CycleResult:
+        watermark = self._ratings.watermark()
+        films = self._load_films()
+        digest = catalogue_digest(films)
+        current = self._store.current()
+        if not force and current is not None and (current.watermark, current.catalog_digest) == (watermark, digest):
+            log.info("nothing new since watermark %d (version %s); cycle skipped", watermark, current.version)
+            return CycleResult(
+                "skipped", current.version, reason=f"no new rating since watermark {watermark}, catalogue unchanged"
+            )
+
+        version = f"{_utc_stamp(started)}-{uuid.uuid4().hex[:8]}"
+        timings: dict[str, float] = {}
+        tick = time.perf_counter()
+        screened = screen_ratings(self._ratings.read_all(), films[Columns.Item])
+        for reason, rows in screened.left_out.items():
+            log.warning(
+                "%d rating(s) left out of training (%s), e.g. %s", rows, reason, ", ".join(screened.examples[reason])
+            )
+        dataset = build_dataset(screened.ratings, films)
         timings["read_seconds"] = time.perf_counter() - tick
 
         model_version = COLD_START_ONLY
@@ -153,17 +201,22 @@ class Engine:
                 model,
                 dataset,
                 self._artefact_dir / f"model-{version}{ARTEFACT_SUFFIX}",
-                {"watermark": watermark},
+                {"watermark": watermark, "catalog_digest": digest},
             )
+        counts = {
+            "ratings": float(dataset.n_ratings),
+            "ratings_left_out": float(screened.n_left_out),
+            "films_unrated": float(dataset.n_films - np.count_nonzero(dataset.matrix.getnnz(axis=0))),
+        }
         tick = time.perf_counter()
-        meta = self._publish(version, dataset, model, model_version, watermark, started, timings)
+        meta = self._publish(version, dataset, model, model_version, watermark, digest, started, {**counts, **timings})
         timings["publish_seconds"] = time.perf_counter() - tick
         pruned = self._store.prune(self._lists.keep_versions, self._lists.grace_seconds)
         if pruned:
             log.info("pruned versions %s", pruned)
         self._prune_artefacts()
         metrics = {**meta.metrics, **timings, "users": float(dataset.n_users), "films": float(dataset.n_films)}
-        return CycleResult("published", meta.version, metrics=metrics)
+        return CycleResult("published", meta.version, metrics=metrics, left_out=screened.left_out)
 
     def _prune_artefacts(self) -> None:
         """Keep the newest ``keep_versions`` model artefacts."""
@@ -178,8 +231,9 @@ class Engine:
         model: HybridModel | None,
         model_version: str,
         watermark: int,
+        digest: str,
         started: float,
-        timings: dict[str, float],
+        metrics: dict[str, float],
     ) -> VersionMeta:
         genres, groups = genre_groups(dataset.films)
         cfg = self._lists
@@ -190,7 +244,8 @@ class Engine:
             trained_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             layout=layout,
             watermark=watermark,
-            metrics={"ratings": float(dataset.n_ratings), **timings},
+            catalog_digest=digest,
+            metrics=metrics,
         )
         writer = self._store.begin(meta, [str(f) for f in dataset.film_ids])
         try:

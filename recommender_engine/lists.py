@@ -17,9 +17,9 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from recommender_engine.ranking import GenreIndex, IndexArray, rank_lists
-from recsys_common.bayes import catalogue_prior, weighted_rating
 from recsys_common.columns import Columns
 from recsys_common.domain import ColdStartLists
+from recsys_common.imdb_top import imdb_top
 
 #: Blocks computed ahead of the consumer per thread (bounds memory when publishing is slower).
 PREFETCH_PER_THREAD = 2
@@ -39,37 +39,18 @@ def genre_groups(films: pd.DataFrame) -> tuple[list[str], list[IndexArray]]:
     return names, [np.asarray(members[name], dtype=np.int32) for name in names]
 
 
-def imdb_order(films: pd.DataFrame) -> IndexArray:
-    """Film positions ordered for cold start: IMDb weighted rating, then RT rating, then title.
-
-    Films without IMDb data come after those with it, so the list is never empty while the
-    catalogue is not.
-    """
-    rating = films[Columns.ImdbRating].to_numpy(dtype=np.float64)
-    votes = films[Columns.ImdbVotes].to_numpy(dtype=np.float64)
-    min_votes, mean = catalogue_prior(rating, votes)
-    score = weighted_rating(rating, votes, min_votes, mean) if np.isfinite(mean) else np.full(len(films), np.nan)
-    rt = films[Columns.RtRating].to_numpy(dtype=np.float64)
-    keys = (
-        films[Columns.Title].astype(str).to_numpy(),
-        -np.nan_to_num(rt, nan=-1.0),
-        -np.nan_to_num(score, nan=-np.inf),
-    )
-    return np.lexsort(keys).astype(np.int32)
-
-
 def cold_start_lists(films: pd.DataFrame, limit: int) -> ColdStartLists:
-    """IMDb-top overall and per genre, as film ids."""
-    film_ids = films[Columns.Item].astype(str).to_numpy()
-    order = imdb_order(films)
-    names, groups = genre_groups(films)
-    rank_of = np.empty(len(films), dtype=np.int64)
-    rank_of[order] = np.arange(len(films))
-    by_genre = {}
-    for name, members in zip(names, groups, strict=True):
-        best = members[np.argsort(rank_of[members], kind="stable")][:limit]
-        by_genre[name] = tuple(film_ids[best])
-    return ColdStartLists(overall=tuple(film_ids[order[:limit]]), by_genre=by_genre)
+    """IMDb-top overall and per genre, as film ids (``recsys_common.imdb_top``, the ranking every
+    service uses)."""
+    return imdb_top(
+        films[Columns.Item].astype(str).tolist(),
+        films[Columns.Title].astype(str).tolist(),
+        films[Columns.Genres].tolist(),
+        films[Columns.ImdbRating].to_numpy(dtype=np.float64),
+        films[Columns.ImdbVotes].to_numpy(dtype=np.float64),
+        films[Columns.RtRating].to_numpy(dtype=np.float64),
+        limit,
+    )
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,21 @@ An unset server URL selects the embedded (SQLite) adapter.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password (if any) replaced by ``***``, for logs and status output."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port is not None else ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
 
 
 class CommonSettings(BaseSettings):
@@ -24,6 +37,8 @@ class CommonSettings(BaseSettings):
     clickhouse_url: str | None = None
     kafka_bootstrap: str | None = None
     elasticsearch_url: str | None = None
+    elasticsearch_index: str = "movies"
+    elasticsearch_timeout_s: float = Field(default=5.0, gt=0.0)
     postgres_dsn: str | None = None
 
     @property

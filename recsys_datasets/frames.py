@@ -1,10 +1,13 @@
-"""Films frames (``Columns.FILMS`` + ``Columns.Description``) to domain Films, checked row by row."""
+"""Films frames and domain Films: frames (``Columns.FILMS`` + ``Columns.Description``) become Films
+checked row by row (the writers of the catalogue), and Films become the engine's films frame."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from recsys_common.columns import Columns
@@ -47,7 +50,9 @@ def _number(row: int, column: str, value: Any, low: float, high: float) -> float
     return number
 
 
-def _film(row: int, values: dict[str, Any]) -> Film:
+def film_from_record(values: Mapping[str, Any], row: int = 0) -> Film:
+    """One film from its column values (``REQUIRED_COLUMNS``, description optional); raise
+    FilmFrameError naming the row and the column of a value the catalogue would reject."""
     try:
         film_id = parse_film_id(str(values[Columns.Item]))
     except ValueError as exc:
@@ -87,7 +92,7 @@ def films_from_frame(frame: pd.DataFrame) -> list[Film]:
         raise FilmFrameError(f"films frame lacks the columns {missing}; it has {list(frame.columns)}")
     columns = [*REQUIRED_COLUMNS, *([Columns.Description] if Columns.Description in frame.columns else [])]
     films = [
-        _film(row, dict(zip(columns, values, strict=True)))
+        film_from_record(dict(zip(columns, values, strict=True)), row)
         for row, values in enumerate(frame[columns].itertuples(index=False, name=None))
     ]
     seen: dict[str, int] = {}
@@ -96,3 +101,30 @@ def films_from_frame(frame: pd.DataFrame) -> list[Film]:
         if first != row:
             raise FilmFrameError(f"row {row}, column {Columns.Item}: film {film.film_id} repeats row {first}")
     return films
+
+
+#: Columns of the frame ``frame_of_films`` returns (the catalogue has no source ids).
+CATALOGUE_COLUMNS: tuple[str, ...] = (*REQUIRED_COLUMNS, Columns.Description)
+
+
+def frame_of_films(films: Iterable[Film]) -> pd.DataFrame:
+    """The films as a frame with ``CATALOGUE_COLUMNS``: year as nullable Int64, genres as tuples,
+    ratings and votes as float64 with NaN for unknown, in the order given."""
+    rows = list(films)
+
+    def floats(values: Iterable[float | int | None]) -> Any:
+        return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+
+    return pd.DataFrame(
+        {
+            Columns.Item: pd.Series([f.film_id for f in rows], dtype=str),
+            Columns.Title: pd.Series([f.title for f in rows], dtype=str),
+            Columns.Year: pd.array([f.year for f in rows], dtype="Int64"),
+            Columns.Genres: pd.Series([tuple(f.genres) for f in rows], dtype=object),
+            Columns.ImdbRating: floats(f.imdb_rating for f in rows),
+            Columns.ImdbVotes: floats(f.imdb_votes for f in rows),
+            Columns.RtRating: floats(f.rt_rating for f in rows),
+            Columns.Description: pd.Series([f.description for f in rows], dtype=str),
+        },
+        columns=list(CATALOGUE_COLUMNS),
+    )

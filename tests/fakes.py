@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from datetime import datetime
 
 import pandas as pd
 
+from movies_db.etl import FilmBatch, FilmSource
 from recsys_common.columns import Columns
+from recsys_common.ports.catalog import EtlState
 from recsys_common.ports.ratings import RatingStore
 from recsys_common.ports.recstore import RecStore, StoreUnavailable, VersionMeta
+from recsys_datasets.frames import films_from_frame
 
 
 class FakeRatingStore(RatingStore):
@@ -128,3 +132,36 @@ class FakeRecStore(RecStore):
     def _delete(self, version: str) -> None:
         for table in (self.metas, self.film_tables, self.records, self.cold, self.retired, self.pending):
             table.pop(version, None)
+
+
+class FakeFilmSource(FilmSource):
+    """A films frame as the ETL's source; every film carries the same ``modified``.
+
+    A rerun with the same time loads nothing, a newer one reloads every film; films dropped from
+    the frame are what the source no longer holds (deletions).
+    """
+
+    def __init__(self, films: pd.DataFrame, modified: datetime) -> None:
+        if modified.tzinfo is None:
+            raise ValueError("modified must carry a time zone")
+        self._films = sorted(films_from_frame(films), key=lambda f: f.film_id)
+        self._modified = modified
+
+    def count(self) -> int:
+        return len(self._films)
+
+    def film_ids(self) -> set[str]:
+        return {film.film_id for film in self._films}
+
+    def batches(self, after: EtlState | None, batch_size: int) -> Iterator[FilmBatch]:
+        if batch_size < 1:
+            raise ValueError(f"batch size must be >= 1, got {batch_size}")
+        films = self._films
+        if after is not None:
+            if after.modified > self._modified:
+                return
+            if after.modified == self._modified:
+                films = [f for f in films if f.film_id > after.last_id]
+        for start in range(0, len(films), batch_size):
+            chunk = films[start : start + batch_size]
+            yield FilmBatch(chunk, EtlState(self._modified, chunk[-1].film_id))

@@ -11,7 +11,7 @@ from movies_api.deps import CatalogDep, OperatorDep, RecommendationsDep, ViewerD
 from movies_api.routers.films import ERRORS_503, MAX_GENRE_LENGTH
 from movies_api.schemas import FilmCard, Problem, RecommendationsOut
 from recsys_common.ids import USER_ID_MAX_LEN, validate_user_id
-from recsys_common.ports.catalog import Catalog
+from recsys_common.ports.catalog import CatalogReader
 
 router = APIRouter(prefix="/api/v1/users", tags=["recommendations"])
 
@@ -30,7 +30,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _canonical_genre(catalog: Catalog, genre: str | None) -> str | None:
+async def _canonical_genre(catalog: CatalogReader, genre: str | None) -> str | None:
     """The catalogue's spelling of ``genre``; 404 listing the genres when there is no such genre."""
     if genre is None:
         return None
@@ -42,7 +42,7 @@ async def _canonical_genre(catalog: Catalog, genre: str | None) -> str | None:
 
 
 async def _recommend(
-    user_id: str, genre: str | None, limit: int, catalog: Catalog, service: RecommendationsDep
+    user_id: str, genre: str | None, limit: int, catalog: CatalogReader, service: RecommendationsDep
 ) -> RecommendationsOut:
     canonical = await _canonical_genre(catalog, genre)
     answer = await service.recommend(user_id, canonical, limit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,13 +69,62 @@ class Dataset:
         return _csr(rows, cols, ratings[Columns.Rating].to_numpy(dtype=np.float64), self.n_users, self.n_films)
 
 
+@dataclass(frozen=True)
+class Screened:
+    """Ratings fit for training, and what was left out: row counts and example values per reason."""
+
+    ratings: pd.DataFrame
+    left_out: dict[str, int]
+    examples: dict[str, list[str]]
+
+    @property
+    def n_left_out(self) -> int:
+        return sum(self.left_out.values())
+
+
+#: Why a rating row is left out of training.
+UNKNOWN_FILM = "unknown_film"
+BAD_RATING = "bad_rating"
+BAD_USER = "bad_user"
+
+
+def screen_ratings(ratings: pd.DataFrame, film_ids: Iterable[str]) -> Screened:
+    """Split ``ratings`` into rows fit for training and rows left out, by reason (first that applies):
+    ``bad_user`` (missing or blank user id), ``bad_rating`` (missing, not finite or off the platform
+    scale), ``unknown_film`` (a film the catalogue does not hold: deleted, or not through the ETL yet).
+    """
+    _check_columns(ratings, Columns.RATINGS[:3], "ratings")
+    frame = ratings.reset_index(drop=True)
+    users = frame[Columns.User]
+    values = pd.to_numeric(frame[Columns.Rating], errors="coerce").to_numpy(dtype=np.float64)
+    films = frame[Columns.Item].astype(str)
+    reasons = (
+        (BAD_USER, (users.isna() | (users.astype(str).str.strip() == "")).to_numpy(), users),
+        (BAD_RATING, ~np.isfinite(values) | (values < RATING_MIN) | (values > RATING_MAX), frame[Columns.Rating]),
+        (UNKNOWN_FILM, (~films.isin(pd.Index(list(film_ids))) | frame[Columns.Item].isna()).to_numpy(), films),
+    )
+    dropped = np.zeros(len(frame), dtype=bool)
+    left_out: dict[str, int] = {}
+    examples: dict[str, list[str]] = {}
+    for reason, bad, shown in reasons:
+        hit = bad & ~dropped
+        if hit.any():
+            left_out[reason] = int(hit.sum())
+            examples[reason] = [str(v) for v in pd.unique(shown[hit])[:EXAMPLES_IN_ERROR]]
+            dropped |= hit
+    kept = frame[~dropped].reset_index(drop=True)
+    if Columns.Rating in kept.columns:
+        kept[Columns.Rating] = kept[Columns.Rating].astype(np.float64)
+    return Screened(kept, left_out, examples)
+
+
 def build_dataset(ratings: pd.DataFrame, films: pd.DataFrame) -> Dataset:
     """Lay out ``ratings`` (``Columns.RATINGS``) over the catalogue ``films`` (``Columns.FILMS``).
 
     Users are sorted by id; films keep the catalogue's order. When a pair is rated several times
     the latest rating (by timestamp, then by row order) wins. Raises ValueError when a rating names
     a film missing from the catalogue, when a rating is off the platform scale, or when the
-    catalogue repeats a film id.
+    catalogue repeats a film id (``screen_ratings`` leaves such rows out first).
     """
     _check_columns(films, (Columns.Item,), "films")
     _check_columns(ratings, Columns.RATINGS[:3], "ratings")

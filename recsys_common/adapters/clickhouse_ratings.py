@@ -90,6 +90,7 @@ class ClickHouseRatingStore(RatingStore):
     """RatingStore over ClickHouse, configured by a URL like ``clickhouse://default:@host:9000/recsys``.
 
     Nothing connects before the first call. One object holds one connection, guarded by a lock.
+    With ``create_schema``, the first call creates the database and the table when missing.
     """
 
     def __init__(
@@ -100,6 +101,7 @@ class ClickHouseRatingStore(RatingStore):
         clock: IngestClock | None = None,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
         send_receive_timeout_s: float = SEND_RECEIVE_TIMEOUT_S,
+        create_schema: bool = False,
     ) -> None:
         host, options = parse_url(url)
         options.setdefault("connect_timeout", connect_timeout_s)
@@ -116,12 +118,18 @@ class ClickHouseRatingStore(RatingStore):
         self._clock_synced = False
         self._client: Client | None = None
         self._lock = threading.Lock()
+        self._schema_pending = create_schema
 
     @property
     def database(self) -> str:
         return self._database
 
     def _execute(self, query: str, params: Any = None, **kwargs: Any) -> Any:
+        if self._schema_pending:
+            self.ensure_schema()
+        return self._query(query, params, **kwargs)
+
+    def _query(self, query: str, params: Any = None, **kwargs: Any) -> Any:
         with self._lock:
             if self._client is None:
                 self._client = Client(self._host, **self._options)
@@ -143,7 +151,8 @@ class ClickHouseRatingStore(RatingStore):
         finally:
             admin.disconnect()
         for statement in statements:
-            self._execute(statement)
+            self._query(statement)
+        self._schema_pending = False
 
     def ping(self) -> None:
         """Raise RatingSourceError when the server or the table cannot be reached."""

@@ -20,7 +20,6 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
 
-from recsys_common.bayes import MIN_VOTES_QUANTILE
 from recsys_common.domain import Film
 from recsys_common.ports.catalog import (
     DEFAULT_SORT,
@@ -44,6 +43,8 @@ MAX_GENRES = 1_000
 TITLE_BOOST = 3
 #: Films sent per bulk request.
 BULK_CHUNK = 500
+#: Films per page when reading the whole index.
+SCAN_PAGE = 1_000
 HTTP_SERVER_ERROR = 500
 
 INDEX_SETTINGS: dict[str, Any] = {
@@ -79,12 +80,6 @@ INDEX_MAPPINGS: dict[str, Any] = {
     },
 }
 
-#: Painless form of ``recsys_common.bayes.weighted_rating``.
-WEIGHTED_RATING_SCRIPT = (
-    "double v = doc['imdb_votes'].value; double r = doc['imdb_rating'].value; double t = v + params.m; "
-    "return t == 0 ? params.c : (v * r + params.m * params.c) / t;"
-)
-
 _SORT_FIELD: dict[SortOrder, tuple[str, str]] = {
     "-imdb_rating": ("imdb_rating", "desc"),
     "imdb_rating": ("imdb_rating", "asc"),
@@ -92,7 +87,6 @@ _SORT_FIELD: dict[SortOrder, tuple[str, str]] = {
     "year": ("year", "asc"),
 }
 _TIE_BREAK = {"film_id": {"order": "asc"}}
-_RATED = [{"exists": {"field": "imdb_rating"}}, {"exists": {"field": "imdb_votes"}}]
 
 
 def _film(source: Mapping[str, Any]) -> Film:
@@ -255,40 +249,24 @@ class ElasticsearchCatalog(Catalog):
         buckets = response["aggregations"]["genres"]["buckets"]
         return sorted(GenreCount(b["key"], int(b["doc_count"])) for b in buckets)
 
-    def top_imdb(self, genre: str | None, limit: int) -> list[Film]:
-        if limit < 1:
-            raise ValueError(f"limit must be >= 1, got {limit}")
-        percent = MIN_VOTES_QUANTILE * 100
-        with self._errors():
-            prior = self._es().search(
-                index=self._index,
-                size=0,
-                query={"bool": {"filter": _RATED}},
-                aggregations={
-                    "mean": {"avg": {"field": "imdb_rating"}},
-                    "votes": {"percentiles": {"field": "imdb_votes", "percents": [percent]}},
-                },
-            )
-            aggs = prior["aggregations"]
-            mean = aggs["mean"]["value"]
-            if mean is None:
-                return []
-            min_votes = max(0.0, float(next(iter(aggs["votes"]["values"].values())) or 0.0))
-            filters: list[dict[str, Any]] = list(_RATED)
-            if genre is not None:
-                filters.append({"term": {"genres.folded": genre}})
-            response = self._es().search(
-                index=self._index,
-                size=limit,
-                query={
-                    "script_score": {
-                        "query": {"bool": {"filter": filters}},
-                        "script": {"source": WEIGHTED_RATING_SCRIPT, "params": {"m": min_votes, "c": float(mean)}},
-                    }
-                },
-                sort=["_score", _TIE_BREAK],
-            )
-        return [_film(hit["_source"]) for hit in response["hits"]["hits"]]
+    def films(self) -> Iterator[Film]:
+        """Every film by film id, a page at a time (``search_after`` on the film id)."""
+        after: list[Any] | None = None
+        while True:
+            with self._errors():
+                response = self._es().search(
+                    index=self._index,
+                    query={"match_all": {}},
+                    sort=[_TIE_BREAK],
+                    size=SCAN_PAGE,
+                    search_after=after,
+                    track_total_hits=False,
+                )
+            hits = response["hits"]["hits"]
+            yield from (_film(hit["_source"]) for hit in hits)
+            if len(hits) < SCAN_PAGE:
+                return
+            after = hits[-1]["sort"]
 
     def ping(self) -> None:
         with self._errors():
@@ -329,6 +307,18 @@ class ElasticsearchCatalog(Catalog):
         if state is not None:
             self._write_state(uuid, state)
         return int(written)
+
+    def delete(self, film_ids: Iterable[str]) -> int:
+        wanted = list(dict.fromkeys(film_ids))
+        if not wanted:
+            return 0
+        self.ensure_index()
+        actions = ({"_op_type": "delete", "_index": self._index, "_id": film_id} for film_id in wanted)
+        with self._errors():
+            # A film that is not there answers 404: ignored, and not counted as removed.
+            removed, _ = helpers.bulk(self._es(), actions, chunk_size=BULK_CHUNK, stats_only=True, ignore_status=404)
+            self._es().indices.refresh(index=self._index)
+        return int(removed)
 
     def etl_state(self) -> EtlState | None:
         if self._state_file is None:

@@ -13,14 +13,10 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from recsys_common.adapters.sqlite_files import open_wal
-from recsys_common.bayes import catalogue_prior, weighted_rating
 from recsys_common.domain import Film
 from recsys_common.ports.catalog import (
     DEFAULT_SORT,
@@ -134,8 +130,6 @@ class SqliteCatalog(Catalog):
         self._busy_timeout_s = busy_timeout_s
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.RLock()
-        self._writes = 0  # own commits: PRAGMA data_version counts only other connections'
-        self._ranked: tuple[tuple[int, int], list[str]] | None = None
 
     def __repr__(self) -> str:
         return f"SqliteCatalog({str(self._path)!r})"
@@ -196,7 +190,6 @@ class SqliteCatalog(Catalog):
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-                self._ranked = None
 
     # ----- reader side -----
     def search(
@@ -250,36 +243,19 @@ class SqliteCatalog(Catalog):
             rows = conn.execute("SELECT genre, count(*) FROM film_genres GROUP BY genre").fetchall()
         return sorted(GenreCount(name, int(count)) for name, count in rows)
 
-    def top_imdb(self, genre: str | None, limit: int) -> list[Film]:
-        if limit < 1:
-            raise ValueError(f"limit must be >= 1, got {limit}")
-        with self._read() as conn:
-            ranking = self._ranking(conn)
-            if genre is None:
-                best = ranking[:limit]
-            else:
+    def films(self) -> Iterator[Film]:
+        """Every film by film id, read in chunks (each chunk its own short read transaction)."""
+        after = ""
+        while True:
+            with self._read() as conn:
                 rows = conn.execute(
-                    "SELECT f.film_id FROM films f JOIN film_genres g ON g.film = f.id WHERE g.genre = ?", (genre,)
-                )
-                in_genre = {row[0] for row in rows}
-                best = list(islice((i for i in ranking if i in in_genre), limit))
-        return self.get_many(best)
-
-    def _ranking(self, conn: sqlite3.Connection) -> list[str]:
-        """Rated film ids by weighted rating, best first; recomputed only when the file changed."""
-        key = (conn.execute("PRAGMA data_version").fetchone()[0], self._writes)
-        if self._ranked is None or self._ranked[0] != key:
-            rows = conn.execute(
-                "SELECT film_id, imdb_rating, imdb_votes FROM films "
-                "WHERE imdb_rating IS NOT NULL AND imdb_votes IS NOT NULL"
-            ).fetchall()
-            ids = np.array([r[0] for r in rows], dtype=str)
-            rating = np.array([r[1] for r in rows], dtype=np.float64)
-            votes = np.array([r[2] for r in rows], dtype=np.float64)
-            min_votes, mean = catalogue_prior(rating, votes)
-            score = weighted_rating(rating, votes, min_votes, mean)
-            self._ranked = (key, [str(i) for i in ids[np.lexsort((ids, -score))]])
-        return self._ranked[1]
+                    f"SELECT {_FILM_COLUMNS} FROM films f WHERE f.film_id > ? ORDER BY f.film_id LIMIT ?",
+                    (after, LOOKUP_CHUNK),
+                ).fetchall()
+            yield from map(_film, rows)
+            if len(rows) < LOOKUP_CHUNK:
+                return
+            after = rows[-1][0]
 
     def ping(self) -> None:
         with self._read() as conn:
@@ -310,7 +286,6 @@ class SqliteCatalog(Catalog):
                     "INSERT OR IGNORE INTO film_genres (genre, film) VALUES (?, ?)", ((g, rowid) for g in film.genres)
                 )
                 written += 1
-            self._writes += 1
             if state is not None:
                 conn.execute(
                     "INSERT INTO etl_state (name, state) VALUES (?, ?) "
@@ -318,6 +293,19 @@ class SqliteCatalog(Catalog):
                     (_STATE_NAME, state.to_json()),
                 )
         return written
+
+    def delete(self, film_ids: Iterable[str]) -> int:
+        wanted = list(dict.fromkeys(film_ids))
+        removed = 0
+        with self._write() as conn:
+            for start in range(0, len(wanted), LOOKUP_CHUNK):
+                chunk = wanted[start : start + LOOKUP_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                conn.execute(
+                    f"DELETE FROM film_genres WHERE film IN (SELECT id FROM films WHERE film_id IN ({marks}))", chunk
+                )
+                removed += conn.execute(f"DELETE FROM films WHERE film_id IN ({marks})", chunk).rowcount
+        return removed
 
     def etl_state(self) -> EtlState | None:
         with self._read() as conn:

@@ -1,9 +1,9 @@
-"""Catalog: the film catalogue the Movies API searches (Elasticsearch in production, SQLite FTS5 embedded).
+"""Catalog: the one film registry (Elasticsearch in production, SQLite FTS5 embedded).
 
-Reader side: full-text search with a genre filter and sorting, lookups by id, genre counts and the
-IMDb top by Bayesian weighted rating (the fallback when no personal list can be had). Writer side,
-for the ETL: ``upsert`` films (idempotent by film id) together with the ETL's saved state, so a
-restarted ETL goes on from the last batch the catalogue actually holds.
+Every service reads films from here: the Movies API searches and shows them, the engine takes its
+film universe from ``CatalogReader.films``. Two writers fill it through ``CatalogWriter``: the seed
+step (``recsys data``) and the Postgres ETL (``python -m movies_db etl``), which also records where
+it stopped (``EtlState``) so a restarted ETL goes on from the last batch the catalogue holds.
 
 Contract shared by every adapter (checked by one contract test suite):
 - text search matches whole words (English stemming, case and diacritics folded) in the title or
@@ -11,23 +11,23 @@ Contract shared by every adapter (checked by one contract test suite):
   and a query with no searchable word finds nothing;
 - the genre filter ignores case; ``sort`` orders with unknown values last and ties broken by film
   id; without ``sort`` the order is relevance for a text query and ``DEFAULT_SORT`` otherwise;
-- a page past the end is empty and still reports the total.
+- a page past the end is empty and still reports the total;
+- ``films`` yields every film once, by film id;
+- ``upsert`` is idempotent by film id, ``delete`` ignores ids it does not hold.
 """
 
 from __future__ import annotations
 
-import abc
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, NamedTuple, get_args
+from typing import Literal, NamedTuple, Protocol
 
 from recsys_common.domain import Film
 
 SortOrder = Literal["-imdb_rating", "imdb_rating", "-year", "year"]
-SORT_ORDERS: tuple[SortOrder, ...] = get_args(SortOrder)
 DEFAULT_SORT: SortOrder = "-imdb_rating"
 
 MAX_PAGE_SIZE = 100
@@ -97,9 +97,9 @@ def check_page(page: int, size: int) -> None:
         raise ValueError(f"page size must be within 1..{MAX_PAGE_SIZE}, got {size}")
 
 
-class Catalog(abc.ABC):
-    # ----- reader side -----
-    @abc.abstractmethod
+class CatalogReader(Protocol):
+    """What readers of the catalogue use: the Movies API, the engine, the ETL's reconciliation."""
+
     def search(
         self,
         query: str | None = None,
@@ -109,39 +109,52 @@ class Catalog(abc.ABC):
         size: int = 20,
     ) -> FilmPage:
         """One page (1-based) of films matching the query and genre, and the total number of matches."""
+        ...
 
-    @abc.abstractmethod
     def get(self, film_id: str) -> Film | None:
         """The film, or None when the catalogue has no such film."""
+        ...
 
-    @abc.abstractmethod
     def get_many(self, film_ids: Sequence[str]) -> list[Film]:
         """The films in the order of ``film_ids``; unknown ids are skipped."""
+        ...
 
-    @abc.abstractmethod
     def genres(self) -> list[GenreCount]:
         """Every genre with its number of films, by name."""
+        ...
 
-    @abc.abstractmethod
-    def top_imdb(self, genre: str | None, limit: int) -> list[Film]:
-        """Films with an IMDb rating and vote count, best Bayesian weighted rating first.
+    def films(self) -> Iterator[Film]:
+        """Every film of the catalogue, once each, in film-id order (streamed, not loaded at once)."""
+        ...
 
-        The prior is the whole catalogue's: ``C`` is the mean IMDb rating and ``m`` the
-        ``recsys_common.bayes.MIN_VOTES_QUANTILE`` quantile of IMDb votes over films with both.
-        """
-
-    @abc.abstractmethod
     def ping(self) -> None:
         """Raise CatalogUnavailable unless the catalogue can answer queries."""
+        ...
 
-    # ----- writer side (ETL) -----
-    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class CatalogWriter(Protocol):
+    """What writers of the catalogue use: the seed step, ``movies_db add-film`` and the ETL."""
+
     def upsert(self, films: Iterable[Film], state: EtlState | None = None) -> int:
         """Insert or replace films by id, then record ``state`` (when given); return films written."""
+        ...
 
-    @abc.abstractmethod
+    def delete(self, film_ids: Iterable[str]) -> int:
+        """Remove films by id (unknown ids are ignored); return films removed."""
+        ...
+
     def etl_state(self) -> EtlState | None:
         """The state saved by the last ``upsert``; None when the catalogue was (re)built since."""
+        ...
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """Release connections."""
+        ...
+
+
+class Catalog(CatalogReader, CatalogWriter, Protocol):
+    """Both sides: what an adapter implements, and what the ETL (which reconciles deletions) uses."""

@@ -41,6 +41,8 @@ class VersionMeta:
     n_users: int = 0
     n_films: int = 0
     watermark: int = 0
+    #: Digest of the catalogue the version was built from (a change of films makes the next cycle run).
+    catalog_digest: str = ""
     published_at: str = ""  # set by commit
     metrics: dict[str, float] = field(default_factory=dict)
 

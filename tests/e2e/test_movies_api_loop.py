@@ -4,7 +4,6 @@ do not contain the rated films."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -12,7 +11,6 @@ from fastapi.testclient import TestClient
 from movies_api.auth import issue_token
 from movies_api.bootstrap import create_app as create_movies_app
 from movies_api.settings import MoviesApiSettings
-from movies_db.etl import FrameFilmSource, run_etl
 from recommendations_api.bootstrap import create_app as create_recommendations_app
 from recommendations_api.settings import ApiSettings
 from recommender_engine.cycle import CycleJournal, Engine, ListConfig
@@ -21,6 +19,7 @@ from recsys_common.adapters.sqlite_catalog import SqliteCatalog
 from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
 from recsys_common.adapters.sqlite_recstore import SqliteRecStore
 from recsys_common.columns import Columns
+from recsys_datasets.frames import films_from_frame
 from tests.datasets import synthetic_films, synthetic_ratings
 from tests.servers import serve_in_thread
 
@@ -34,7 +33,7 @@ def test_rate_then_cycle_then_recommendations_as_film_cards(tmp_path: Path):
     ratings = SqliteRatingStore(tmp_path / "ratings.sqlite")
     ratings.append(synthetic_ratings(films, n_users=30, per_user=12))
     catalog = SqliteCatalog(tmp_path / "catalog.sqlite")
-    run_etl(FrameFilmSource(films, datetime.now(UTC)), catalog)
+    catalog.upsert(films_from_frame(films))
     catalog.close()
     engine = Engine(
         ratings=ratings,

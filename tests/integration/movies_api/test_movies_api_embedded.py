@@ -1,16 +1,14 @@
-"""The app as its composition root wires it from settings alone: SQLite catalogue (filled by the ETL)
-and the embedded rating store."""
+"""The app as its composition root wires it from settings alone: SQLite catalogue (filled by the
+seed step) and the embedded rating store."""
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
 from movies_api.auth import issue_token
 from movies_api.bootstrap import create_app
 from movies_api.settings import MoviesApiSettings
-from movies_db.etl import FrameFilmSource, run_etl
 from recsys_common.adapters.sqlite_catalog import SqliteCatalog
 from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
 from recsys_common.columns import Columns
@@ -20,27 +18,11 @@ pytestmark = pytest.mark.integration
 SECRET = "integration-test-secret-32-bytes-long!"
 
 
-def frame_of(films) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            Columns.Item: [f.film_id for f in films],
-            Columns.SourceId: [f"it:{i}" for i in range(len(films))],
-            Columns.Title: [f.title for f in films],
-            Columns.Year: pd.array([f.year for f in films], dtype="Int64"),
-            Columns.Genres: [f.genres for f in films],
-            Columns.ImdbRating: [f.imdb_rating if f.imdb_rating is not None else float("nan") for f in films],
-            Columns.ImdbVotes: [float(f.imdb_votes) if f.imdb_votes is not None else float("nan") for f in films],
-            Columns.RtRating: [float("nan")] * len(films),
-            Columns.Description: [f.description for f in films],
-        }
-    )
-
-
 @pytest.fixture
 def settings(tmp_path, films) -> MoviesApiSettings:
     settings = MoviesApiSettings(data_dir=tmp_path, jwt_secret=SECRET)
     catalog = SqliteCatalog(settings.catalog_db)
-    run_etl(FrameFilmSource(frame_of(films), pd.Timestamp("2026-11-01", tz="UTC").to_pydatetime()), catalog)
+    catalog.upsert(films)  # what `recsys data` does with the seed films
     catalog.close()
     return settings
 

@@ -234,6 +234,9 @@ class DyingCatalog(Catalog):
         self.left -= 1
         return self.inner.upsert(films, state)
 
+    def delete(self, film_ids: Iterable[str]) -> int:
+        return self.inner.delete(film_ids)
+
     def etl_state(self) -> EtlState | None:
         return self.inner.etl_state()
 
@@ -245,22 +248,25 @@ class DyingCatalog(Catalog):
         page: int = 1,
         size: int = 20,
     ) -> FilmPage:
-        raise NotImplementedError
+        return self.inner.search(query, genre, sort, page, size)
 
     def get(self, film_id: str) -> Film | None:
-        raise NotImplementedError
+        return self.inner.get(film_id)
 
     def get_many(self, film_ids: Sequence[str]) -> list[Film]:
-        raise NotImplementedError
+        return self.inner.get_many(film_ids)
 
     def genres(self) -> list[GenreCount]:
-        raise NotImplementedError
+        return self.inner.genres()
 
-    def top_imdb(self, genre: str | None, limit: int) -> list[Film]:
-        raise NotImplementedError
+    def films(self) -> Iterator[Film]:
+        return self.inner.films()
 
     def ping(self) -> None:
-        raise NotImplementedError
+        self.inner.ping()
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def test_killed_etl_resumes_after_the_last_saved_batch(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,7 @@ from movies_api.settings import MoviesApiSettings
 from recsys_common.domain import Film, RatingEvent
 from recsys_common.events import InvalidEvent
 from recsys_common.ids import film_id_for
-from recsys_common.ports.catalog import Catalog, CatalogUnavailable, EtlState, FilmPage, GenreCount, SortOrder
+from recsys_common.ports.catalog import CatalogReader, CatalogUnavailable, FilmPage, GenreCount, SortOrder
 from recsys_common.ports.publisher import PublishError, RatingPublisher
 
 SECRET = "unit-test-secret-of-at-least-32-bytes!!"
@@ -38,10 +38,10 @@ class SearchCall:
 
 
 @dataclass
-class FakeCatalog(Catalog):
+class FakeCatalog(CatalogReader):
     """Holds films in a dict; ``search`` records its arguments and returns every film; ``down`` breaks it."""
 
-    films: dict[str, Film] = field(default_factory=lambda: {f.film_id: f for f in FILMS})
+    by_id: dict[str, Film] = field(default_factory=lambda: {f.film_id: f for f in FILMS})
     searches: list[SearchCall] = field(default_factory=list)
     down: bool = False
 
@@ -59,37 +59,33 @@ class FakeCatalog(Catalog):
     ) -> FilmPage:
         self._check()
         self.searches.append(SearchCall(query, genre, sort, page, size))
-        return FilmPage(tuple(self.films.values()), len(self.films))
+        return FilmPage(tuple(self.by_id.values()), len(self.by_id))
 
     def get(self, film_id: str) -> Film | None:
         self._check()
-        return self.films.get(film_id)
+        return self.by_id.get(film_id)
 
     def get_many(self, film_ids: Sequence[str]) -> list[Film]:
         self._check()
-        return [self.films[i] for i in film_ids if i in self.films]
+        return [self.by_id[i] for i in film_ids if i in self.by_id]
 
     def genres(self) -> list[GenreCount]:
         self._check()
         counts: dict[str, int] = {}
-        for film in self.films.values():
+        for film in self.by_id.values():
             for g in film.genres:
                 counts[g] = counts.get(g, 0) + 1
         return sorted(GenreCount(name, n) for name, n in counts.items())
 
-    def top_imdb(self, genre: str | None, limit: int) -> list[Film]:
+    def films(self) -> Iterator[Film]:
         self._check()
-        rated = [f for f in self.films.values() if f.imdb_rating is not None and (genre is None or genre in f.genres)]
-        return sorted(rated, key=lambda f: -(f.imdb_rating or 0.0))[:limit]
+        yield from sorted(self.by_id.values(), key=lambda f: f.film_id)
 
     def ping(self) -> None:
         self._check()
 
-    def upsert(self, films: Iterable[Film], state: EtlState | None = None) -> int:
-        raise NotImplementedError("the API never writes the catalogue")
-
-    def etl_state(self) -> EtlState | None:
-        return None
+    def close(self) -> None:
+        pass
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,35 @@ def test_schedule_refuses_a_bad_cron_expression(tmp_path):
     result = runner.invoke(app, ["schedule", "--cron", "not a cron"])
     assert result.exit_code == 2
     assert "bad cron expression" in result.output
+
+
+def test_status_exits_1_before_anything_is_published_and_0_after(tmp_path):
+    before = runner.invoke(app, ["status", "--json"])
+    assert before.exit_code == EXIT_FAILED
+    assert json.loads(before.stdout)["healthy"] is False
+    source = _movielens(tmp_path / "ml", "1,1,4.0,100\n2,2,3.0,200\n")
+    assert runner.invoke(app, ["data", "--movielens-dir", str(source)]).exit_code == 0
+    assert runner.invoke(app, ["run"]).exit_code == 0
+    after = runner.invoke(app, ["status", "--json"])
+    assert after.exit_code == 0, after.output
+    body = json.loads(after.stdout)
+    assert body["healthy"] is True
+    assert (body["serving"]["users"], body["serving"]["films"]) == (2, 2)
+    assert body["last_cycle"]["status"] == "published"
+    assert runner.invoke(app, ["status"]).exit_code == 0
+
+
+def test_data_writes_the_films_into_the_catalogue_that_show_reads(tmp_path):
+    source = _movielens(tmp_path / "ml", "1,1,4.0,100\n")
+    assert runner.invoke(app, ["data", "--movielens-dir", str(source)]).exit_code == 0
+    assert runner.invoke(app, ["run"]).exit_code == 0
+    shown = runner.invoke(app, ["show", "csv:1"])
+    assert shown.exit_code == 0, shown.output
+    assert "csv:1: must_watch\n   1. Beta" in shown.output  # the one film user 1 has not rated, titled
+
+
+def test_status_never_prints_the_redis_password(monkeypatch):
+    monkeypatch.setenv("RECSYS_REDIS_URL", "redis://:hunter2@127.0.0.1:1/0")
+    result = runner.invoke(app, ["status", "--json"])
+    assert result.exit_code == EXIT_FAILED  # nothing listens there
+    assert "hunter2" not in result.output

@@ -1,10 +1,11 @@
 import pandas as pd
 import pytest
 
-from recommender_engine.cycle import COLD_START_ONLY, CycleError, CycleJournal, Engine, ListConfig
+from recommender_engine.cycle import COLD_START_ONLY, CycleError, CycleJournal, Engine, ListConfig, NoFilms
 from recommender_engine.model.hybrid import ModelConfig
 from recsys_common.columns import Columns
 from recsys_common.ids import film_id_for
+from recsys_common.ports.catalog import CatalogUnavailable
 from recsys_common.ports.recstore import VersionMeta
 from tests.datasets import GENRES, synthetic_films, synthetic_ratings
 from tests.fakes import FakeRatingStore, FakeRecStore
@@ -24,11 +25,11 @@ def _current(store: FakeRecStore) -> VersionMeta:
     return meta
 
 
-def _engine(tmp_path, ratings: FakeRatingStore, store: FakeRecStore, **lists) -> Engine:
+def _engine(tmp_path, ratings: FakeRatingStore, store: FakeRecStore, films=_films, **lists) -> Engine:
     return Engine(
         ratings=ratings,
         store=store,
-        films=_films,
+        films=films,
         lists=ListConfig(must_watch_len=10, genre_len=3, cold_start_len=5, block_size=7, score_threads=2, **lists),
         model=ModelConfig(epochs=2, no_components=8),
         artefact_dir=tmp_path / "models",
@@ -92,14 +93,72 @@ def test_failed_publish_leaves_previous_version_serving(tmp_path):
     assert store.user_lists("user-0", _current(store)) is not None
 
 
-def test_ratings_of_unknown_films_are_refused_with_a_clear_error(tmp_path):
+def test_ratings_of_unknown_films_and_malformed_rows_are_left_out_counted_and_the_cycle_publishes(tmp_path, caplog):
     ratings, store = FakeRatingStore(), FakeRecStore()
-    bad = _ratings(3, 2)
-    bad.loc[0, Columns.Item] = film_id_for("nowhere:1")
-    ratings.append(bad)
-    with pytest.raises(CycleError, match="missing from the films frame"):
-        _engine(tmp_path, ratings, store).run_cycle()
-    assert store.current() is None
+    good = _ratings(5, 4)
+    unknown = film_id_for("nowhere:1")
+    bad = pd.DataFrame(
+        {
+            Columns.User: ["user-0", "user-1", "", "user-2"],
+            Columns.Item: [unknown, unknown, good[Columns.Item].iloc[0], good[Columns.Item].iloc[1]],
+            Columns.Rating: [8.0, 7.0, 5.0, float("nan")],
+            Columns.Timestamp: [1, 2, 3, 4],
+        }
+    )
+    ratings.append(pd.concat([good, bad], ignore_index=True))
+    result = _engine(tmp_path, ratings, store).run_cycle()
+    assert result.status == "published"
+    assert result.left_out == {"unknown_film": 2, "bad_user": 1, "bad_rating": 1}
+    meta = _current(store)
+    assert meta.metrics["ratings"] == len(good)
+    assert meta.metrics["ratings_left_out"] == 4
+    assert unknown in caplog.text  # a sample of the ids is logged
+    assert engine_journal_left_out(tmp_path) == result.left_out
+
+
+def engine_journal_left_out(tmp_path) -> object:
+    return CycleJournal(tmp_path / "cycles.jsonl").tail(1)[0]["left_out"]
+
+
+def test_a_catalogue_change_counts_as_new_data(tmp_path):
+    ratings, store = FakeRatingStore(), FakeRecStore()
+    ratings.append(_ratings(10, 5))
+    catalogue = {"films": _films()}
+    engine = _engine(tmp_path, ratings, store, films=lambda: catalogue["films"])
+    engine.run_cycle()
+    assert engine.run_cycle().status == "skipped"
+    catalogue["films"] = _films().assign(**{Columns.Title: "Renamed"})
+    assert engine.run_cycle().status == "published"
+    assert engine.run_cycle().status == "skipped"
+
+
+def test_a_film_removed_from_the_catalogue_leaves_every_list_and_its_ratings_are_left_out(tmp_path):
+    ratings, store = FakeRatingStore(), FakeRecStore()
+    ratings.append(_ratings(20, 6))
+    films = _films()
+    engine = _engine(tmp_path, ratings, store, films=lambda: films)
+    engine.run_cycle()
+    gone = films[Columns.Item].iloc[3]
+    rated_gone = int((ratings.read_all()[Columns.Item] == gone).sum())
+    films = films[films[Columns.Item] != gone]
+    result = engine.run_cycle()
+    assert result.status == "published"
+    assert result.left_out.get("unknown_film", 0) == rated_gone
+    meta = _current(store)
+    assert gone not in store.films(meta.version)
+    cold = store.cold_start(meta.version)
+    assert cold is not None and gone not in cold.overall
+
+
+def test_a_film_nobody_rated_is_in_the_catalogue_of_the_version(tmp_path):
+    ratings, store = FakeRatingStore(), FakeRecStore()
+    films = _films()
+    rated = films[Columns.Item].iloc[:30]
+    ratings.append(synthetic_ratings(films.iloc[:30], 15, 6))
+    engine = _engine(tmp_path, ratings, store, films=lambda: films)
+    result = engine.run_cycle()
+    assert result.metrics["films_unrated"] == len(films) - len(set(rated) & set(ratings.read_all()[Columns.Item]))
+    assert set(store.films(_current(store).version)) == set(films[Columns.Item])
 
 
 def test_old_versions_and_artefacts_are_pruned_after_the_grace_period(tmp_path):
@@ -113,12 +172,17 @@ def test_old_versions_and_artefacts_are_pruned_after_the_grace_period(tmp_path):
     assert len(list((tmp_path / "models").glob("*.artefact"))) == 2
 
 
-def test_a_catalogue_that_cannot_be_loaded_fails_the_cycle_cleanly(tmp_path):
-    def missing() -> pd.DataFrame:
-        raise ValueError("seed directory does not exist")
+def test_a_catalogue_that_cannot_be_read_fails_the_cycle_cleanly(tmp_path):
+    def down() -> pd.DataFrame:
+        raise CatalogUnavailable("Elasticsearch is down")
 
-    engine = _engine(tmp_path, FakeRatingStore(), FakeRecStore())
-    engine._films = missing
-    with pytest.raises(CycleError, match="cannot load the films catalogue"):
+    engine = _engine(tmp_path, FakeRatingStore(), FakeRecStore(), films=down)
+    with pytest.raises(CycleError, match="Elasticsearch is down"):
         engine.run_cycle()
     assert engine.journal.tail(1)[0]["status"] == "failed"
+
+
+def test_an_empty_catalogue_says_to_load_films_first(tmp_path):
+    engine = _engine(tmp_path, FakeRatingStore(), FakeRecStore(), films=lambda: _films().iloc[:0])
+    with pytest.raises(NoFilms, match="recsys data"):
+        engine.run_cycle()

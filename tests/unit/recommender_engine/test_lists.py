@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recommender_engine.lists import cold_start_lists, genre_groups, imdb_order, personal_lists
+from recommender_engine.lists import cold_start_lists, genre_groups, personal_lists
 from recommender_engine.ranking import GenreIndex
 from recsys_common.bayes import catalogue_prior, weighted_rating
 from recsys_common.columns import Columns
@@ -34,13 +34,6 @@ def test_weighted_rating_shrinks_films_with_few_votes_toward_the_mean():
 def test_catalogue_prior_ignores_unknown_films():
     min_votes, mean = catalogue_prior(np.array([6.0, NAN, 8.0]), np.array([10.0, 5.0, 30.0]), quantile=0.5)
     assert (min_votes, mean) == (20.0, 7.0)
-
-
-def test_imdb_order_puts_unknown_films_last_and_ranks_by_weighted_rating():
-    order = imdb_order(_films())
-    ids = _films()[Columns.Item].to_numpy()[order].tolist()
-    assert ids[0] == "c"
-    assert ids[-1] == "d"  # no IMDb data: after every film that has it
 
 
 def test_cold_start_lists_overall_and_per_genre():

@@ -7,7 +7,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from recsys_common.adapters.es_catalog import ElasticsearchCatalog
@@ -22,6 +21,8 @@ pytestmark = pytest.mark.integration
 ADAPTERS = ("sqlite", "elasticsearch")
 #: A port where nothing listens: the "server down" case.
 DEAD_URL = "http://127.0.0.1:9"
+#: More films than one read of ``films`` returns (SQLite reads 500, Elasticsearch 1,000 at a time).
+MANY_FILMS = 1_234
 
 
 def film(n: int, title: str, **kwargs: object) -> Film:
@@ -217,28 +218,16 @@ def test_genres_lists_every_genre_with_its_count(catalog: Catalog) -> None:
     assert catalog.genres() == [GenreCount(name, n) for name, n in sorted(counts.items())]
 
 
-# ----- IMDb top -----
-def expected_top(genre: str | None) -> list[str]:
-    rated = [f for f in FILMS if f.imdb_rating is not None and f.imdb_votes is not None]
-    rating = np.array([f.imdb_rating for f in rated])
-    votes = np.array([f.imdb_votes for f in rated], dtype=float)
-    m, c = np.quantile(votes, 0.9), rating.mean()
-    score = votes / (votes + m) * rating + m / (votes + m) * c
-    ranked = [f for _, f in sorted(zip(-score, rated, strict=True), key=lambda p: (p[0], p[1].film_id))]
-    return [f.film_id for f in ranked if genre is None or genre in f.genres]
+# ----- every film -----
+def test_films_yields_every_film_once_by_film_id(catalog: Catalog) -> None:
+    assert list(catalog.films()) == sorted(FILMS, key=lambda f: f.film_id)
 
 
-def test_top_imdb_ranks_by_weighted_rating_not_raw_rating(catalog: Catalog) -> None:
-    top = ids(catalog.top_imdb(None, 3))
-    assert top == expected_top(None)[:3] == [SCHINDLER.film_id, EMPIRE.film_id, STAR_WARS.film_id]
-    assert GEM.film_id not in top  # 9.8 from 50 votes does not beat 8.9 from 1.2 million
-
-
-def test_top_imdb_within_a_genre_skips_unrated_films(catalog: Catalog) -> None:
-    assert ids(catalog.top_imdb("action", 2)) == expected_top("Action")[:2] == [EMPIRE.film_id, STAR_WARS.film_id]
-    comedy = catalog.top_imdb("Comedy", 10)
-    assert ids(comedy) == [AMELIE.film_id]  # the unrated comedy is not ranked
-    assert catalog.top_imdb("Western", 5) == []
+def test_films_pages_through_a_catalogue_larger_than_one_read(new_catalog: CatalogFactory) -> None:
+    catalog = new_catalog()
+    many = [film(1000 + n, f"Film number {n}", genres=("Drama",)) for n in range(MANY_FILMS)]
+    catalog.upsert(many)
+    assert [f.film_id for f in catalog.films()] == sorted(f.film_id for f in many)
 
 
 # ----- writer side -----
@@ -254,6 +243,20 @@ def test_upsert_is_idempotent_and_replaces_by_id(new_catalog: CatalogFactory) ->
     assert ids(catalog.search("rick place").films) == [CASABLANCA.film_id]
     assert ids(catalog.search(genre="Romance").films) == [AMELIE.film_id]  # the old genre link is gone
     assert GenreCount("Noir", 1) in catalog.genres()
+
+
+def test_delete_removes_films_everywhere_and_ignores_unknown_ids(new_catalog: CatalogFactory) -> None:
+    catalog = new_catalog()
+    catalog.upsert(FILMS)
+    assert catalog.delete([CASABLANCA.film_id, AMELIE.film_id, film_id_for("contract:nowhere")]) == 2
+    assert catalog.get(CASABLANCA.film_id) is None
+    assert catalog.search("casablanca") == ((), 0)  # gone from the text index
+    assert CASABLANCA.film_id not in ids(catalog.films())
+    assert GenreCount("Romance", 1) not in catalog.genres() and all(g.name != "Romance" for g in catalog.genres())
+    assert catalog.search().total == len(FILMS) - 2
+    assert catalog.delete([]) == 0
+    catalog.upsert([CASABLANCA])  # a deleted film can come back
+    assert catalog.get(CASABLANCA.film_id) == CASABLANCA
 
 
 def test_etl_state_is_saved_with_a_batch_and_kept_by_a_batch_without_one(new_catalog: CatalogFactory) -> None:
