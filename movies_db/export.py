@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from movies_db.ids import genre_id_for, genre_link_id_for
+from movies_db.ids import genre_link_id_for
 from recsys_common.domain import Film
+from recsys_common.ids import genre_id_for
 from recsys_datasets.frames import films_from_frame
 
 #: Where ``python -m movies_db export-sql`` writes the data by default (``Dockerfile-with-data`` COPYs it).

@@ -10,8 +10,9 @@ from typing import Any
 import psycopg
 
 from movies_db.etl import FilmBatch, FilmSource, SourceUnavailable
-from movies_db.ids import genre_id_for, genre_link_id_for
+from movies_db.ids import genre_link_id_for
 from recsys_common.domain import Film
+from recsys_common.ids import genre_id_for
 from recsys_common.ports.catalog import EtlState
 
 #: Seconds to wait for a connection to the database.

@@ -33,9 +33,28 @@ class RatingEvent:
     timestamp: int  # event time, unix seconds (UTC)
 
 
+#: Roles of a person on a film, as the standard movies schema's ``person_film_work.role`` spells them.
+DIRECTOR = "director"
+ACTOR = "actor"
+WRITER = "writer"
+ROLES = (DIRECTOR, ACTOR, WRITER)
+
+
+@dataclass(frozen=True)
+class Person:
+    """Somebody credited on films (the standard movies schema's ``person``)."""
+
+    person_id: str
+    full_name: str
+
+
 @dataclass(frozen=True)
 class Film:
-    """A film of the catalogue."""
+    """A film of the catalogue.
+
+    ``genre_ids`` are the ids of ``genres``, position by position, as the movies database knows
+    them; empty when the source has none (then ``recsys_common.ids.genre_id_for`` derives them).
+    """
 
     film_id: str
     title: str
@@ -45,6 +64,25 @@ class Film:
     imdb_votes: int | None = None
     rt_rating: float | None = None
     description: str = ""
+    directors: tuple[Person, ...] = ()
+    actors: tuple[Person, ...] = ()
+    writers: tuple[Person, ...] = ()
+    genre_ids: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.genre_ids and len(self.genre_ids) != len(self.genres):
+            raise ValueError(f"film {self.film_id}: {len(self.genre_ids)} genre ids for {len(self.genres)} genres")
+
+    def persons(self, role: str) -> tuple[Person, ...]:
+        """The film's people in ``role`` (one of ``ROLES``)."""
+        by_role = {DIRECTOR: self.directors, ACTOR: self.actors, WRITER: self.writers}
+        if role not in by_role:
+            raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+        return by_role[role]
+
+    def roles_of(self, person_id: str) -> tuple[str, ...]:
+        """The roles ``person_id`` has on this film (in ``ROLES`` order; empty when none)."""
+        return tuple(role for role in ROLES if any(p.person_id == person_id for p in self.persons(role)))
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,11 @@ import uuid
 #: Namespace of every film id of the platform. Never change it: ids are stored everywhere.
 FILM_NAMESPACE = uuid.UUID("5f3c1a2e-8b1d-5c7a-9e44-6d2b0f9a7c31")
 
+#: Namespace of genre ids derived from genre names (the movies database may hold its own ids).
+GENRE_NAMESPACE = uuid.UUID("0b6c0d55-3f0e-5b8e-a1c4-8f2d6e9a4b17")
+#: Namespace of person ids derived from names (seed sources know people by name only).
+PERSON_NAMESPACE = uuid.UUID("3e9a7c21-5b4d-5f80-9c6e-1d2b8a7f4e35")
+
 USER_ID_MAX_LEN = 128
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -17,6 +22,21 @@ def film_id_for(source_id: str) -> str:
     if not source_id:
         raise ValueError("source id must not be empty")
     return str(uuid.uuid5(FILM_NAMESPACE, source_id))
+
+
+def genre_id_for(name: str) -> str:
+    """Return the id (canonical UUID string) of the genre called ``name``."""
+    if not name.strip():
+        raise ValueError("genre name must not be blank")
+    return str(uuid.uuid5(GENRE_NAMESPACE, name))
+
+
+def person_id_for(full_name: str) -> str:
+    """Return the id of a person known only by name (whitespace and case folded)."""
+    key = " ".join(full_name.casefold().split())
+    if not key:
+        raise ValueError("person name must not be blank")
+    return str(uuid.uuid5(PERSON_NAMESPACE, key))
 
 
 def parse_film_id(value: str) -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, NamedTuple, Protocol
 
-from recsys_common.domain import Film
+from recsys_common.domain import Film, Person
 
 SortOrder = Literal["-imdb_rating", "imdb_rating", "-year", "year"]
 DEFAULT_SORT: SortOrder = "-imdb_rating"
@@ -53,8 +53,14 @@ class FilmPage(NamedTuple):
 
 
 class GenreCount(NamedTuple):
+    genre_id: str
     name: str
     film_count: int
+
+
+class PersonPage(NamedTuple):
+    persons: tuple[Person, ...]
+    total: int
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,7 @@ class CatalogReader(Protocol):
         ...
 
     def genres(self) -> list[GenreCount]:
-        """Every genre with its number of films, by name."""
+        """Every genre holding at least one film, with its id and number of films, by name."""
         ...
 
     def films(self) -> Iterator[Film]:
@@ -133,6 +139,23 @@ class CatalogReader(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+        ...
+
+
+class PersonReader(Protocol):
+    """The people credited on the catalogue's films (directors, actors, writers)."""
+
+    def search_persons(self, query: str, page: int = 1, size: int = 20) -> PersonPage:
+        """One page of people whose name holds every word of ``query`` (case and diacritics folded),
+        best match first, ties by person id; a query without a word finds nobody."""
+        ...
+
+    def person(self, person_id: str) -> Person | None:
+        """The person, or None when no film of the catalogue credits them."""
+        ...
+
+    def person_films(self, person_id: str) -> list[Film]:
+        """Every film crediting the person in any role, best IMDb rating first (unknown last), then by id."""
         ...
 
 
@@ -156,5 +179,8 @@ class CatalogWriter(Protocol):
         ...
 
 
-class Catalog(CatalogReader, CatalogWriter, Protocol):
-    """Both sides: what an adapter implements, and what the ETL (which reconciles deletions) uses."""
+class Catalog(CatalogReader, PersonReader, CatalogWriter, Protocol):
+    """Every side: what an adapter implements, and what the ETL (which reconciles deletions) uses.
+
+    ``upsert`` also records the films' genres (with their ids) and people, so the readers find them.
+    """

@@ -13,10 +13,10 @@ import pytest
 
 from movies_db.etl import SourceUnavailable, run_etl
 from movies_db.export import export_sql
-from movies_db.ids import genre_id_for, genre_link_id_for
+from movies_db.ids import genre_link_id_for
 from movies_db.postgres import PostgresFilmSource, apply_sql
 from recsys_common.domain import Film
-from recsys_common.ids import film_id_for
+from recsys_common.ids import film_id_for, genre_id_for
 from recsys_common.ports.catalog import Catalog, CatalogUnavailable, EtlState, FilmPage, GenreCount, SortOrder
 from tests.catalogs import catalog_factory
 

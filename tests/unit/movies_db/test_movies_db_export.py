@@ -6,9 +6,9 @@ import uuid
 import pytest
 
 from movies_db.export import ROWS_PER_INSERT, export_sql, sql_literal
-from movies_db.ids import genre_id_for, genre_link_id_for
+from movies_db.ids import genre_link_id_for
 from recsys_common.columns import Columns
-from recsys_common.ids import film_id_for
+from recsys_common.ids import film_id_for, genre_id_for
 from recsys_datasets.frames import FilmFrameError
 
 
