@@ -22,6 +22,8 @@ class Columns:
     RtRating = "rt_rating"  # Rotten Tomatoes Tomatometer 0..100, NaN when unknown
     SourceId = "source_id"  # e.g. "ml100k:1"
     Description = "description"
+    Directors = "directors"  # tuple[str, ...] of directors' names (seed frames)
+    DirectorIds = "director_ids"  # tuple[str, ...] of directors' person ids (the engine's films frame)
 
     RATINGS = (User, Item, Rating, Timestamp)
     FILMS = (Item, SourceId, Title, Year, Genres, ImdbRating, ImdbVotes, RtRating)

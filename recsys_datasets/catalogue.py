@@ -169,6 +169,12 @@ def build_catalogue(items: pd.DataFrame, ml_ratings: pd.DataFrame, imdb: pd.Data
         values[match[_FILM_POS].to_numpy()] = column.to_numpy(dtype="float64")[match[_REF_POS].to_numpy()]
         return values
 
+    def picked_names(match: pd.DataFrame, column: pd.Series[Any]) -> list[tuple[str, ...]]:
+        names: list[tuple[str, ...]] = [()] * n_films
+        for film, ref in zip(match[_FILM_POS], match[_REF_POS], strict=True):
+            names[int(film)] = tuple(column.iloc[int(ref)])
+        return names
+
     year_list: list[int | None] = [None if pd.isna(y) else int(y) for y in years]
     genres: list[tuple[str, ...]] = list(items[Columns.Genres])
     films = make_films(
@@ -180,6 +186,7 @@ def build_catalogue(items: pd.DataFrame, ml_ratings: pd.DataFrame, imdb: pd.Data
         imdb_votes=picked(imdb_match, imdb[Columns.ImdbVotes]),
         rt_rating=picked(vega_match, vega[Columns.RtRating]),
         description=[describe(g, y) for g, y in zip(genres, year_list, strict=True)],
+        directors=picked_names(vega_match, vega[Columns.Directors]),
     )
 
     film_of_item = pd.Series(films[Columns.Item].to_numpy(), index=items[ML_ITEM].to_numpy())

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from recsys_common.columns import Columns
-from recsys_common.domain import RATING_MAX, RATING_MIN, Film
-from recsys_common.ids import parse_film_id
+from recsys_common.domain import RATING_MAX, RATING_MIN, Film, Person
+from recsys_common.ids import parse_film_id, person_id_for
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
     Columns.Item,
@@ -51,7 +51,8 @@ def _number(row: int, column: str, value: Any, low: float, high: float) -> float
 
 
 def film_from_record(values: Mapping[str, Any], row: int = 0) -> Film:
-    """One film from its column values (``REQUIRED_COLUMNS``, description optional); raise
+    """One film from its column values (``REQUIRED_COLUMNS``; description and directors' names
+    optional, a director's person id derives from the name); raise
     FilmFrameError naming the row and the column of a value the catalogue would reject."""
     try:
         film_id = parse_film_id(str(values[Columns.Item]))
@@ -73,6 +74,11 @@ def film_from_record(values: Mapping[str, Any], row: int = 0) -> Film:
         raise FilmFrameError(f"row {row}, column {Columns.Genres}: expected a tuple of genre names, got {genres!r}")
     votes = _number(row, Columns.ImdbVotes, values[Columns.ImdbVotes], 0.0, math.inf)
     description = values.get(Columns.Description, "")
+    directors = values.get(Columns.Directors, ())
+    if _missing(directors):
+        directors = ()
+    if not isinstance(directors, tuple | list) or not all(isinstance(d, str) and d.strip() for d in directors):
+        raise FilmFrameError(f"row {row}, column {Columns.Directors}: expected a tuple of names, got {directors!r}")
     return Film(
         film_id=film_id,
         title=title,
@@ -82,6 +88,7 @@ def film_from_record(values: Mapping[str, Any], row: int = 0) -> Film:
         imdb_votes=None if votes is None else round(votes),
         rt_rating=_number(row, Columns.RtRating, values[Columns.RtRating], RT_MIN, RT_MAX),
         description="" if _missing(description) else str(description),
+        directors=tuple(Person(person_id_for(name), " ".join(name.split())) for name in dict.fromkeys(directors)),
     )
 
 
@@ -90,7 +97,8 @@ def films_from_frame(frame: pd.DataFrame) -> list[Film]:
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise FilmFrameError(f"films frame lacks the columns {missing}; it has {list(frame.columns)}")
-    columns = [*REQUIRED_COLUMNS, *([Columns.Description] if Columns.Description in frame.columns else [])]
+    optional = [c for c in (Columns.Description, Columns.Directors) if c in frame.columns]
+    columns = [*REQUIRED_COLUMNS, *optional]
     films = [
         film_from_record(dict(zip(columns, values, strict=True)), row)
         for row, values in enumerate(frame[columns].itertuples(index=False, name=None))
@@ -104,12 +112,12 @@ def films_from_frame(frame: pd.DataFrame) -> list[Film]:
 
 
 #: Columns of the frame ``frame_of_films`` returns (the catalogue has no source ids).
-CATALOGUE_COLUMNS: tuple[str, ...] = (*REQUIRED_COLUMNS, Columns.Description)
+CATALOGUE_COLUMNS: tuple[str, ...] = (*REQUIRED_COLUMNS, Columns.Description, Columns.DirectorIds)
 
 
 def frame_of_films(films: Iterable[Film]) -> pd.DataFrame:
-    """The films as a frame with ``CATALOGUE_COLUMNS``: year as nullable Int64, genres as tuples,
-    ratings and votes as float64 with NaN for unknown, in the order given."""
+    """The films as a frame with ``CATALOGUE_COLUMNS``: year as nullable Int64, genres and the
+    directors' person ids as tuples, ratings and votes as float64 with NaN for unknown, in the order given."""
     rows = list(films)
 
     def floats(values: Iterable[float | int | None]) -> Any:
@@ -125,6 +133,7 @@ def frame_of_films(films: Iterable[Film]) -> pd.DataFrame:
             Columns.ImdbVotes: floats(f.imdb_votes for f in rows),
             Columns.RtRating: floats(f.rt_rating for f in rows),
             Columns.Description: pd.Series([f.description for f in rows], dtype=str),
+            Columns.DirectorIds: pd.Series([tuple(p.person_id for p in f.directors) for f in rows], dtype=object),
         },
         columns=list(CATALOGUE_COLUMNS),
     )

@@ -164,7 +164,8 @@ def read_imdb(sdist: Path) -> pd.DataFrame:
 
 def read_vega_movies(tarball: Path) -> pd.DataFrame:
     """Return vega's films: title, year (Int64), rt_rating (0..100), imdb_rating, vega_imdb_votes,
-    major_genre. Values outside their scale become NaN; rows without a title are dropped."""
+    major_genre, directors (a tuple of names). Values outside their scale become NaN; rows without a
+    title are dropped."""
     data = _tar_member(tarball, lambda name: _strip_dot(name) == VEGA_MEMBER, VEGA_MEMBER)
     where = f"{tarball}!{VEGA_MEMBER}"
     try:
@@ -191,8 +192,14 @@ def read_vega_movies(tarball: Path) -> pd.DataFrame:
             Columns.ImdbRating: imdb.where(imdb.between(IMDB_RATING_MIN, IMDB_RATING_MAX)),
             VEGA_IMDB_VOTES: votes.where(votes >= 0),
             VEGA_GENRE: frame["Major Genre"].astype(object).where(frame["Major Genre"].notna(), None),
+            Columns.Directors: _names(frame["Director"]) if "Director" in frame.columns else [()] * len(frame),
         }
     )
+
+
+def _names(values: pd.Series[Any]) -> list[tuple[str, ...]]:
+    """A person's name per row as a 1-tuple (blank or missing: no one)."""
+    return [(" ".join(v.split()),) if isinstance(v, str) and v.strip() else () for v in values]
 
 
 def _vega_years(dates: pd.Series[Any]) -> pd.Series[Any]:

@@ -1,7 +1,7 @@
 """The seed set: films + ratings frames with a report, and its CSV form on disk.
 
-``films`` carries ``Columns.FILMS`` + ``Columns.Description``: film_id / source_id / title /
-description as strings, year as nullable ``Int64``, genres as ``tuple[str, ...]``, IMDb rating,
+``films`` carries ``Columns.FILMS`` + description + directors: film_id / source_id / title /
+description as strings, year as nullable ``Int64``, genres and directors' names as ``tuple[str, ...]``, IMDb rating,
 IMDb votes and RT rating as float64 (NaN when unknown). ``ratings`` carries ``Columns.RATINGS``:
 user_id and film_id strings, rating float64 on the platform scale, timestamp int64 unix seconds.
 """
@@ -27,16 +27,16 @@ from recsys_common.ids import film_id_for
 from recsys_datasets.errors import DataFormatError
 from recsys_datasets.tables import first_true, line_of, read_csv_checked, show, to_number, to_text
 
-FILM_COLUMNS: tuple[str, ...] = (*Columns.FILMS, Columns.Description)
+FILM_COLUMNS: tuple[str, ...] = (*Columns.FILMS, Columns.Description, Columns.Directors)
 RATING_COLUMNS: tuple[str, ...] = Columns.RATINGS
 
 FILMS_FILE = "films.csv"
 RATINGS_FILE = "ratings.csv"
 REPORT_FILE = "report.json"
-#: Separator of genre names inside the genres field of films.csv.
+#: Separator of names inside the genres and directors fields of films.csv.
 GENRE_SEPARATOR = "|"
 
-_FILM_TEXT = (Columns.Item, Columns.SourceId, Columns.Title, Columns.Genres, Columns.Description)
+_FILM_TEXT = (Columns.Item, Columns.SourceId, Columns.Title, Columns.Genres, Columns.Description, Columns.Directors)
 _FILM_FLOATS = (Columns.ImdbRating, Columns.ImdbVotes, Columns.RtRating)
 _RATING_TEXT = (Columns.User, Columns.Item)
 
@@ -52,6 +52,7 @@ def make_films(
     imdb_votes: Iterable[float] | None = None,
     rt_rating: Iterable[float] | None = None,
     description: Iterable[str] | None = None,
+    directors: Iterable[tuple[str, ...]] | None = None,
 ) -> pd.DataFrame:
     """Build a films frame with the canonical columns and dtypes; film ids derive from source ids."""
     sources = [str(s) for s in source_ids]
@@ -73,6 +74,9 @@ def make_films(
             Columns.ImdbVotes: floats(imdb_votes),
             Columns.RtRating: floats(rt_rating),
             Columns.Description: pd.Series([""] * n if description is None else list(description), dtype=str),
+            Columns.Directors: pd.Series(
+                [()] * n if directors is None else [tuple(d) for d in directors], dtype=object
+            ),
         }
     )
     return frame
@@ -152,12 +156,14 @@ def save_seed(seed: SeedData, directory: Path) -> None:
 
     Each file is written to a temporary name and renamed, so a reader never sees half a file.
     """
-    bad_genre = [g for genres in seed.films[Columns.Genres] for g in genres if GENRE_SEPARATOR in g]
-    if bad_genre:
-        raise ValueError(f"genre {bad_genre[0]!r} contains the separator {GENRE_SEPARATOR!r}")
+    for column in (Columns.Genres, Columns.Directors):
+        bad = [g for names in seed.films[column] for g in names if GENRE_SEPARATOR in g]
+        if bad:
+            raise ValueError(f"{column} value {bad[0]!r} contains the separator {GENRE_SEPARATOR!r}")
     directory.mkdir(parents=True, exist_ok=True)
     films = seed.films.copy()
     films[Columns.Genres] = films[Columns.Genres].map(GENRE_SEPARATOR.join)
+    films[Columns.Directors] = films[Columns.Directors].map(GENRE_SEPARATOR.join)
     _write_atomic(directory / FILMS_FILE, lambda path: films.to_csv(path, index=False))
     _write_atomic(directory / RATINGS_FILE, lambda path: seed.ratings.to_csv(path, index=False))
     report = json.dumps(seed.report, indent=2, sort_keys=True)
@@ -216,6 +222,7 @@ def _load_films(path: Path) -> pd.DataFrame:
         pos = first_true(fractional)
         raise DataFormatError(path, f"year {show(raw[Columns.Year].iloc[pos])} is not a whole number", line_of(pos))
     genres = raw[Columns.Genres].map(lambda text: tuple(g for g in str(text).split(GENRE_SEPARATOR) if g))
+    directors = raw[Columns.Directors].map(lambda text: tuple(d for d in str(text).split(GENRE_SEPARATOR) if d))
     films = make_films(
         source_ids=source_ids,
         titles=raw[Columns.Title],
@@ -225,6 +232,7 @@ def _load_films(path: Path) -> pd.DataFrame:
         imdb_votes=to_number(path, raw, Columns.ImdbVotes, allow_missing=True),
         rt_rating=to_number(path, raw, Columns.RtRating, allow_missing=True),
         description=raw[Columns.Description],
+        directors=directors,
     )
     return films
 

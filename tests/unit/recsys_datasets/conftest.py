@@ -77,6 +77,7 @@ VEGA_RECORDS: list[dict[str, object]] = [
         "IMDB Rating": 8.7,
         "IMDB Votes": 300000,
         "Major Genre": "Thriller/Suspense",
+        "Director": "Bryan  Singer",
     },
     {
         "Title": "Toy Story",
@@ -85,6 +86,7 @@ VEGA_RECORDS: list[dict[str, object]] = [
         "IMDB Rating": 8.2,
         "IMDB Votes": 151143,
         "Major Genre": "Adventure",
+        "Director": " ",
     },
     # deliberate errors of the real file: a number as title, a year in the wrong century, RT > 100
     {

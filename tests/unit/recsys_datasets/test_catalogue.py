@@ -121,6 +121,8 @@ def test_catalogue_from_fixture_archives(ml_wheel: Path, imdb_sdist: Path, vega_
     assert films.loc["ml100k:12", Columns.Title] == "The Usual Suspects"
     assert films.loc["ml100k:12", Columns.ImdbVotes] == 103854.0  # most votes of two candidates
     assert films.loc["ml100k:12", Columns.RtRating] == 88.0
+    assert films.loc["ml100k:12", Columns.Directors] == ("Bryan Singer",)  # from the same vega record
+    assert films.loc["ml100k:1", Columns.Directors] == ()
     assert films.loc["ml100k:1", Columns.ImdbRating] == 7.9  # exact year, not the 1996 one
     assert films.loc["ml100k:1", Columns.RtRating] == 100.0
     assert films.loc["ml100k:11", Columns.ImdbRating] == 8.4  # via the alternative title "Se7en"

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from recsys_common.columns import Columns
-from recsys_common.domain import Film
-from recsys_common.ids import film_id_for
-from recsys_datasets.frames import FilmFrameError, films_from_frame
+from recsys_common.domain import Film, Person
+from recsys_common.ids import film_id_for, person_id_for
+from recsys_datasets.frames import FilmFrameError, films_from_frame, frame_of_films
 
 
 def test_rows_become_films_with_unknowns_as_none(make_frame) -> None:
@@ -75,3 +75,17 @@ def test_repeated_film_id_is_an_error(make_frame) -> None:
     frame.loc[2, Columns.Item] = frame.loc[0, Columns.Item]
     with pytest.raises(FilmFrameError, match=r"row 2, column film_id: film .* repeats row 0"):
         films_from_frame(frame)
+
+
+def test_directors_become_people_with_ids_derived_from_their_names(make_frame) -> None:
+    frame = make_frame(2).assign(**{Columns.Directors: [("Sergio  Leone",), ()]})
+    first, second = films_from_frame(frame)
+    assert first.directors == (Person(person_id_for("sergio leone"), "Sergio Leone"),)
+    assert second.directors == ()
+    engine_frame = frame_of_films([first, second])
+    assert engine_frame[Columns.DirectorIds].tolist() == [(person_id_for("Sergio Leone"),), ()]
+
+
+def test_a_blank_director_name_is_refused(make_frame) -> None:
+    with pytest.raises(FilmFrameError, match="directors"):
+        films_from_frame(make_frame(1).assign(**{Columns.Directors: [(" ",)]}))

@@ -120,6 +120,7 @@ def test_vega_handles_formats_numbers_and_errors(vega_tarball: Path) -> None:
         Columns.ImdbRating,
         VEGA_IMDB_VOTES,
         VEGA_GENRE,
+        Columns.Directors,
     ]
     assert len(vega) == 4  # the record without a title is dropped
     by_title = vega.set_index(Columns.Title)
@@ -129,6 +130,9 @@ def test_vega_handles_formats_numbers_and_errors(vega_tarball: Path) -> None:
     assert by_title.loc[["Seven"], Columns.RtRating].isna().all()  # 180 is off the 0..100 scale
     assert by_title.loc["Toy Story", Columns.RtRating] == 100.0
     assert by_title.loc[["Seven"], VEGA_GENRE].isna().all()
+    assert by_title.loc["The Usual Suspects", Columns.Directors] == ("Bryan Singer",)  # spaces folded
+    assert by_title.loc["Toy Story", Columns.Directors] == ()  # blank: no one
+    assert by_title.loc["Seven", Columns.Directors] == ()  # no field: no one
 
 
 def test_vega_without_the_fields_is_named(tmp_path: Path, make_vega_tarball: Callable[..., Path]) -> None:

@@ -35,6 +35,7 @@ def _seed() -> SeedData:
         imdb_votes=[1000.0, np.nan, 3.0],
         rt_rating=[np.nan, 90.0, 12.5],
         description=["two\nlines", "", "nan"],
+        directors=[("Joel Coen", "Ethan Coen"), (), ("NA",)],
     )
     ratings = make_ratings(
         user_ids=["u:1", "u:2", "NULL"],
