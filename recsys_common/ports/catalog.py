@@ -13,7 +13,9 @@ Contract shared by every adapter (checked by one contract test suite):
   id; without ``sort`` the order is relevance for a text query and ``DEFAULT_SORT`` otherwise;
 - a page past the end is empty and still reports the total;
 - ``films`` yields every film once, by film id;
-- ``upsert`` is idempotent by film id, ``delete`` ignores ids it does not hold.
+- ``upsert`` is idempotent by film id, ``delete`` ignores ids it does not hold;
+- a film is read back as written, its ``genre_ids`` filled in (``stored_genre_ids``) when it came
+  without; the genres and people a film credits are found until no film credits them any more.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from datetime import datetime
 from typing import Literal, NamedTuple, Protocol
 
 from recsys_common.domain import Film, Person
+from recsys_common.ids import genre_id_for
 
 SortOrder = Literal["-imdb_rating", "imdb_rating", "-year", "year"]
 DEFAULT_SORT: SortOrder = "-imdb_rating"
@@ -93,6 +96,16 @@ def search_terms(query: str | None) -> tuple[str, ...] | None:
         return None
     words = _WORD.findall(_POSSESSIVE.sub("", query.lower()))
     return tuple(w for w in words if w not in ENGLISH_STOP_WORDS)
+
+
+def name_terms(query: str) -> tuple[str, ...]:
+    """The words a person query must match (lowercased; no stop word is dropped: "Will" is a name)."""
+    return tuple(_WORD.findall(query.lower()))
+
+
+def stored_genre_ids(film: Film) -> tuple[str, ...]:
+    """The ids a catalogue records for the film's genres: the film's own, else derived from the names."""
+    return film.genre_ids or tuple(genre_id_for(name) for name in film.genres)
 
 
 def check_page(page: int, size: int) -> None:
