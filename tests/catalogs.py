@@ -1,5 +1,5 @@
-"""Catalogues over fresh storage for tests: a SQLite file, or an Elasticsearch index of the test's
-own (only when RECSYS_ELASTICSEARCH_URL is set; deleted afterwards)."""
+"""Catalogues over fresh storage for tests: a SQLite file, or Elasticsearch indices (movies, genres,
+persons) of the test's own (only when RECSYS_ELASTICSEARCH_URL is set; deleted afterwards)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def catalog_factory(kind: str, tmp_path: Path, purpose: str) -> Iterator[Catalog
     when no server is configured. ``purpose`` names what would have run, for the skip reason."""
     opened: list[Catalog] = []
     es_url = CommonSettings().elasticsearch_url
-    index = f"test-movies-{uuid.uuid4().hex}"
+    suffix = uuid.uuid4().hex
+    index, genres_index, persons_index = (f"test-{name}-{suffix}" for name in ("movies", "genres", "persons"))
     if kind == "elasticsearch" and not es_url:
         pytest.skip(f"set RECSYS_ELASTICSEARCH_URL to run {purpose} against Elasticsearch")
 
@@ -35,7 +36,13 @@ def catalog_factory(kind: str, tmp_path: Path, purpose: str) -> Iterator[Catalog
             catalog = SqliteCatalog(tmp_path / "catalog.sqlite")
         else:
             assert es_url is not None
-            catalog = ElasticsearchCatalog(es_url, state_file=tmp_path / "etl_state.json", index=index)
+            catalog = ElasticsearchCatalog(
+                es_url,
+                state_file=tmp_path / "etl_state.json",
+                index=index,
+                genres_index=genres_index,
+                persons_index=persons_index,
+            )
         opened.append(catalog)
         return catalog
 
@@ -47,6 +54,6 @@ def catalog_factory(kind: str, tmp_path: Path, purpose: str) -> Iterator[Catalog
         if kind == "elasticsearch":
             client = Elasticsearch(es_url)
             try:
-                client.indices.delete(index=index, ignore_unavailable=True)
+                client.indices.delete(index=[index, genres_index, persons_index], ignore_unavailable=True)
             finally:
                 client.close()
