@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -15,9 +16,18 @@ from movies_db.etl import SourceUnavailable, run_etl
 from movies_db.export import export_sql
 from movies_db.ids import genre_link_id_for
 from movies_db.postgres import PostgresFilmSource, apply_sql
-from recsys_common.domain import Film
+from recsys_common.domain import Film, Person
 from recsys_common.ids import film_id_for, genre_id_for
-from recsys_common.ports.catalog import Catalog, CatalogUnavailable, EtlState, FilmPage, GenreCount, SortOrder
+from recsys_common.ports.catalog import (
+    Catalog,
+    CatalogUnavailable,
+    EtlState,
+    FilmPage,
+    GenreCount,
+    PersonPage,
+    SortOrder,
+    stored_genre_ids,
+)
 from tests.catalogs import catalog_factory
 
 pytestmark = pytest.mark.integration
@@ -173,7 +183,9 @@ def catalog_factory_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> I
 
 
 def sorted_genres(film: Film) -> Film:
-    return Film(**{**film.__dict__, "genres": tuple(sorted(film.genres))})
+    """The film as the catalogue holds it (genre ids derived where the source has none), genres by name."""
+    pairs = sorted(zip(film.genres, stored_genre_ids(film), strict=True))
+    return replace(film, genres=tuple(name for name, _ in pairs), genre_ids=tuple(i for _, i in pairs))
 
 
 def test_etl_copies_every_film_then_only_what_changed(
@@ -261,6 +273,15 @@ class DyingCatalog(Catalog):
 
     def films(self) -> Iterator[Film]:
         return self.inner.films()
+
+    def search_persons(self, query: str, page: int = 1, size: int = 20) -> PersonPage:
+        return self.inner.search_persons(query, page, size)
+
+    def person(self, person_id: str) -> Person | None:
+        return self.inner.person(person_id)
+
+    def person_films(self, person_id: str) -> list[Film]:
+        return self.inner.person_films(person_id)
 
     def ping(self) -> None:
         self.inner.ping()

@@ -13,10 +13,20 @@ from fastapi.testclient import TestClient
 from movies_api.auth import issue_token
 from movies_api.bootstrap import create_app
 from movies_api.settings import MoviesApiSettings
-from recsys_common.domain import Film, RatingEvent
+from recsys_common.domain import ROLES, Film, Person, RatingEvent
 from recsys_common.events import InvalidEvent
 from recsys_common.ids import film_id_for
-from recsys_common.ports.catalog import CatalogReader, CatalogUnavailable, FilmPage, GenreCount, SortOrder
+from recsys_common.ports.catalog import (
+    CatalogReader,
+    CatalogUnavailable,
+    FilmPage,
+    GenreCount,
+    PersonPage,
+    PersonReader,
+    SortOrder,
+    name_terms,
+    stored_genre_ids,
+)
 from recsys_common.ports.publisher import PublishError, RatingPublisher
 
 SECRET = "unit-test-secret-of-at-least-32-bytes!!"
@@ -38,8 +48,9 @@ class SearchCall:
 
 
 @dataclass
-class FakeCatalog(CatalogReader):
-    """Holds films in a dict; ``search`` records its arguments and returns every film; ``down`` breaks it."""
+class FakeCatalog(CatalogReader, PersonReader):
+    """Holds films in a dict; ``search`` records its arguments and returns every film; ``down`` breaks it.
+    People are those the films credit, found by plain word matching."""
 
     by_id: dict[str, Film] = field(default_factory=lambda: {f.film_id: f for f in FILMS})
     searches: list[SearchCall] = field(default_factory=list)
@@ -71,11 +82,35 @@ class FakeCatalog(CatalogReader):
 
     def genres(self) -> list[GenreCount]:
         self._check()
-        counts: dict[str, int] = {}
+        counts: dict[tuple[str, str], int] = {}
         for film in self.by_id.values():
-            for g in film.genres:
-                counts[g] = counts.get(g, 0) + 1
-        return sorted(GenreCount(name, n) for name, n in counts.items())
+            for key in set(zip(stored_genre_ids(film), film.genres, strict=True)):
+                counts[key] = counts.get(key, 0) + 1
+        return sorted((GenreCount(i, name, n) for (i, name), n in counts.items()), key=lambda g: (g.name, g.genre_id))
+
+    def _persons(self) -> dict[str, Person]:
+        return {p.person_id: p for f in self.by_id.values() for role in ROLES for p in f.persons(role)}
+
+    def search_persons(self, query: str, page: int = 1, size: int = 20) -> PersonPage:
+        self._check()
+        words = name_terms(query)
+        found = sorted(
+            (p for p in self._persons().values() if words and set(words) <= set(name_terms(p.full_name))),
+            key=lambda p: p.person_id,
+        )
+        return PersonPage(tuple(found[(page - 1) * size : page * size]), len(found))
+
+    def person(self, person_id: str) -> Person | None:
+        self._check()
+        return self._persons().get(person_id)
+
+    def person_films(self, person_id: str) -> list[Film]:
+        self._check()
+        credited = [f for f in self.by_id.values() if f.roles_of(person_id)]
+        rated = sorted(
+            (f for f in credited if f.imdb_rating is not None), key=lambda f: (-(f.imdb_rating or 0), f.film_id)
+        )
+        return rated + sorted((f for f in credited if f.imdb_rating is None), key=lambda f: f.film_id)
 
     def films(self) -> Iterator[Film]:
         self._check()
