@@ -37,6 +37,7 @@ from recsys_common.adapters.es_layout import (
     GENRES_MAPPINGS,
     INDEX_SETTINGS,
     MAX_GENRES,
+    MAX_RESULT_WINDOW,
     MOVIES_MAPPINGS,
     OUR_MOVIES_LAYOUT,
     PERSONS_MAPPINGS,
@@ -86,6 +87,8 @@ DEFAULT_TIMEOUT_S = 5.0
 BULK_CHUNK = 500
 #: Documents per page when reading a whole index (``search_after``).
 SCAN_PAGE = 1_000
+#: The most films ``person_films`` returns (Elasticsearch's default result window): more than anybody's.
+PERSON_FILMS_LIMIT = MAX_RESULT_WINDOW
 HTTP_SERVER_ERROR = 500
 #: What to run to fill a rebuilt catalogue (named by CatalogUnavailable).
 REBUILD_HINT = "run `recsys data` (seed films) or the ETL (`python -m movies_db etl`)"
@@ -200,14 +203,19 @@ class ElasticsearchCatalog(Catalog):
             layout = self._persons_layout = persons_layout(self._mappings(self._persons_index))
         return layout
 
-    def _scan(self, index: str, query: Mapping[str, Any], sort: Sequence[Any]) -> Iterator[Mapping[str, Any]]:
-        """The ``_source`` of every document matching ``query`` in ``sort`` order (which must end
-        with a unique field), a page at a time with ``search_after``."""
+    def _scan(self, index: str, query: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+        """The ``_source`` of every document matching ``query`` by ``id``, a page at a time with
+        ``search_after``."""
         after: list[Any] | None = None
         while True:
             with self._errors():
                 response = self._es().search(
-                    index=index, query=query, sort=sort, size=SCAN_PAGE, search_after=after, track_total_hits=False
+                    index=index,
+                    query=query,
+                    sort=[TIE_BREAK],
+                    size=SCAN_PAGE,
+                    search_after=after,
+                    track_total_hits=False,
                 )
             hits = response["hits"]["hits"]
             yield from (hit["_source"] for hit in hits)
@@ -284,7 +292,7 @@ class ElasticsearchCatalog(Catalog):
     def films(self) -> Iterator[Film]:
         """Every film by film id, a page at a time (``search_after`` on ``id``)."""
         self._layout()
-        for source in self._scan(self._index, {"match_all": {}}, [TIE_BREAK]):
+        for source in self._scan(self._index, {"match_all": {}}):
             yield film_from_source(source)
 
     def ping(self) -> None:
@@ -325,7 +333,17 @@ class ElasticsearchCatalog(Catalog):
         query = person_films_query(person_id, self._layout())
         if query is None:
             return []
-        return [film_from_source(s) for s in self._scan(self._index, query, sort_clause("-imdb_rating"))]
+        # One page: nobody is credited on more films (and search_after would have to send back the
+        # +/-Infinity sort values of films without a rating).
+        with self._errors():
+            response = self._es().search(
+                index=self._index,
+                query=query,
+                sort=sort_clause("-imdb_rating"),
+                size=PERSON_FILMS_LIMIT,
+                track_total_hits=False,
+            )
+        return [film_from_source(hit["_source"]) for hit in response["hits"]["hits"]]
 
     # ----- writer side -----
     def ensure_indices(self) -> str:
@@ -425,7 +443,7 @@ class ElasticsearchCatalog(Catalog):
         """Bring the ``persons`` documents in step with films just written (or deleted: none), then
         refresh, so the next bulk's nested query sees them."""
         credited = {p.person_id for f in films for role in ROLES for p in f.persons(role)}
-        current = list(self._scan(self._persons_index, persons_touching_query(touched, credited), [TIE_BREAK]))
+        current = list(self._scan(self._persons_index, persons_touching_query(touched, credited)))
         documents, gone = person_documents(current, touched, films)
         actions: list[dict[str, Any]] = [
             {"_index": self._persons_index, "_id": doc["id"], "_source": doc} for doc in documents
