@@ -1,11 +1,15 @@
 """``python -m movies_db``: the movies database (Postgres) and the ETL that carries it into the catalogue.
 
     python -m movies_db export-sql [--out build/movies_db/movies_data.sql]   # seed films as SQL
+    python -m movies_db export-standard-dump [--out build/movies_db/movies-database.sql]
     python -m movies_db load-postgres          # schema.sql + seed films into RECSYS_POSTGRES_DSN
     python -m movies_db etl [--full] [--every SECONDS]
-    python -m movies_db add-film --title T --year Y --genre G [--genre G ...] [--imdb-rating R --imdb-votes N]
+    python -m movies_db add-film --title T --year Y --genre G [--genre G ...] [--director NAME ...]
+                                 [--imdb-rating R --imdb-votes N]
     python -m movies_db delete-film FILM_ID
 
+``export-standard-dump`` writes the seed films as a standard movies dump (the layout a user's
+``movies-database.sql`` has, which ``Dockerfile-with-data`` loads instead of the seed films).
 The ETL reads Postgres (``RECSYS_POSTGRES_DSN``) and writes the catalogue: Elasticsearch when
 ``RECSYS_ELASTICSEARCH_URL`` is set, the SQLite catalogue otherwise. ``add-film`` and ``delete-film``
 change the movies database when ``RECSYS_POSTGRES_DSN`` is set (the ETL carries the change into the
@@ -18,13 +22,14 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from movies_db.etl import SourceUnavailable, run_etl
-from movies_db.export import DATA_SQL_PATH, export_sql
+from movies_db.export import DATA_SQL_PATH, STANDARD_DUMP_PATH, export_sql, export_standard_dump
 from movies_db.postgres import PostgresFilmSource, apply_sql, delete_film, save_film
 from movies_db.settings import MoviesDbSettings
 from recsys_common.adapters.es_catalog import ElasticsearchCatalog
@@ -112,6 +117,19 @@ def export_sql_command(
     typer.echo(f"wrote {len(films)} films to {out}")
 
 
+@app.command("export-standard-dump")
+def export_standard_dump_command(
+    ctx: typer.Context, out: Annotated[Path, typer.Option(help="Where to write the dump.")] = STANDARD_DUMP_PATH
+) -> None:
+    """Write the seed films as a standard movies dump (DDL of the five standard tables and INSERTs)."""
+    _, seed_dir = _context(ctx)
+    with _errors():
+        films = load_seed(seed_dir).films
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(export_standard_dump(films, datetime.now(UTC).replace(microsecond=0)), encoding="utf-8")
+    typer.echo(f"wrote {len(films)} films to {out}")
+
+
 @app.command("load-postgres")
 def load_postgres(
     ctx: typer.Context, schema: Annotated[Path, typer.Option(help="The schema to apply first.")] = SCHEMA_PATH
@@ -168,6 +186,7 @@ def add_film(
     imdb_votes: Annotated[int | None, typer.Option(help="IMDb votes.")] = None,
     rt_rating: Annotated[float | None, typer.Option(help="Rotten Tomatoes Tomatometer, 0..100.")] = None,
     description: Annotated[str, typer.Option(help="A short description.")] = "",
+    director: Annotated[list[str] | None, typer.Option(help="A director's name (repeat for several).")] = None,
 ) -> None:
     """Add (or update) a film and print its id: same title and year, same id."""
     settings, _ = _context(ctx)
@@ -182,6 +201,7 @@ def add_film(
                 Columns.ImdbVotes: imdb_votes,
                 Columns.RtRating: rt_rating,
                 Columns.Description: description,
+                Columns.Directors: tuple(director or ()),
             }
         )
         where = _write(settings, film)

@@ -1,13 +1,19 @@
 """Fresh PostgreSQL databases for the movies_db tests, on the development machine's server.
 
-A session builds one template database (schema.sql + the test films); each test gets its own copy
-and every database is dropped at the end, so tests share nothing.
+A session builds one template database (schema.sql + the test films); each test that changes a
+database gets its own copy (or its own database loaded from the test films' standard dump), the
+tests that change nothing share one, and every database is dropped at the end. Each DROP DATABASE
+waits for a checkpoint (the fsyncs of every file written since the last one: seconds on a slow
+disk): the drops run at once and share their checkpoints.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +24,8 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from movies_db.export import export_sql
+from movies_db.export import export_sql, export_standard_dump
+from movies_db.ids import genre_ids_of
 from movies_db.postgres import apply_sql
 from recsys_common.columns import Columns
 from recsys_common.domain import Film
@@ -32,10 +39,26 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 SCHEMA_SQL = REPO_ROOT / "schema.sql"
 N_FILMS = 12
 GENRES = ("Comedy", "Drama", "Sci-Fi")
+DIRECTORS = ("Ava Stone", "Ben Ortiz", "Cleo Park")
+#: The film without directors.
+NO_DIRECTOR = 7
+#: When the rows of the test films' standard dump were created and last modified.
+DUMP_TIME = datetime(2021, 6, 16, 20, 14, 9, tzinfo=UTC)
+#: Databases dropped at once at the end of the session.
+DROP_WORKERS = 16
+
+
+def directors_of(i: int) -> tuple[str, ...]:
+    """Film i's directors: none for NO_DIRECTOR, else DIRECTORS[i % 3] (+ the next one when i % 4 == 0)."""
+    if i == NO_DIRECTOR:
+        return ()
+    first = DIRECTORS[i % 3]
+    return (first, DIRECTORS[(i + 1) % 3]) if i % 4 == 0 else (first,)
 
 
 def films_frame(n: int = N_FILMS) -> pd.DataFrame:
-    """``n`` films with every column; film i has genres GENRES[i % 3] (+ Drama when i is even)."""
+    """``n`` films with every column; film i has genres GENRES[i % 3] (+ Drama when i is even) and
+    the directors ``directors_of(i)``."""
     sources = [f"pgtest:{i}" for i in range(n)]
     genres = [tuple(dict.fromkeys((GENRES[i % 3], "Drama") if i % 2 == 0 else (GENRES[i % 3],))) for i in range(n)]
     return pd.DataFrame(
@@ -49,6 +72,7 @@ def films_frame(n: int = N_FILMS) -> pd.DataFrame:
             Columns.ImdbVotes: [np.nan if i == 5 else 100.0 * (i + 1) for i in range(n)],
             Columns.RtRating: [np.nan if i % 3 else 10.0 * (i % 10) for i in range(n)],
             Columns.Description: [f"It's film {i}, about O'Brien" for i in range(n)],
+            Columns.Directors: [directors_of(i) for i in range(n)],
         }
     )
 
@@ -63,6 +87,28 @@ def pg_frame() -> pd.DataFrame:
 def pg_films(pg_frame: pd.DataFrame) -> list[Film]:
     """The test films loaded into every ``movies_dsn`` database, in frame order."""
     return films_from_frame(pg_frame)
+
+
+def read_back(film: Film, extras: bool = True) -> Film:
+    """``film`` as PostgresFilmSource reads it once exported: genres by name with their ids, people by
+    name; from a standard dump (``extras`` False) without IMDb votes nor Rotten Tomatoes rating."""
+    genres = sorted(zip(film.genres, genre_ids_of(film), strict=True))
+    return dataclasses.replace(
+        film,
+        genres=tuple(name for name, _ in genres),
+        genre_ids=tuple(genre_id for _, genre_id in genres),
+        directors=tuple(sorted(film.directors, key=lambda p: (p.full_name, p.person_id))),
+        actors=tuple(sorted(film.actors, key=lambda p: (p.full_name, p.person_id))),
+        writers=tuple(sorted(film.writers, key=lambda p: (p.full_name, p.person_id))),
+        imdb_votes=film.imdb_votes if extras else None,
+        rt_rating=film.rt_rating if extras else None,
+    )
+
+
+@pytest.fixture(scope="session")
+def as_read() -> Callable[..., Film]:
+    """``read_back``: what the ETL gives for an exported film."""
+    return read_back
 
 
 def _admin(dsn: str) -> psycopg.Connection[Any]:
@@ -95,9 +141,13 @@ def create_database(admin_dsn: str) -> Iterator[Callable[..., str]]:
         return make_conninfo(admin_dsn, dbname=name)
 
     yield create
-    with _admin(admin_dsn) as conn:
-        for name in reversed(created):
+
+    def drop(name: str) -> None:
+        with _admin(admin_dsn) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+    with ThreadPoolExecutor(max_workers=DROP_WORKERS) as pool:
+        list(pool.map(drop, created))
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +156,33 @@ def template_db(create_database: Callable[..., str], pg_frame: pd.DataFrame) -> 
     dsn = create_database()
     apply_sql(dsn, SCHEMA_SQL.read_text(encoding="utf-8"))
     apply_sql(dsn, export_sql(pg_frame))
+    return db_name(dsn)
+
+
+def db_name(dsn: str) -> str:
+    """The database a DSN names."""
     return str(psycopg.conninfo.conninfo_to_dict(dsn)["dbname"])
+
+
+@pytest.fixture(scope="session")
+def standard_dump(pg_frame: pd.DataFrame) -> str:
+    """The test films as a standard dump (what a user's ``movies-database.sql`` looks like)."""
+    return export_standard_dump(pg_frame, DUMP_TIME)
+
+
+@pytest.fixture
+def dump_dsn(create_database: Callable[..., str], standard_dump: str) -> str:
+    """A database of this test only, loaded from the test films' standard dump then schema.sql."""
+    dsn = create_database()
+    apply_sql(dsn, standard_dump)
+    apply_sql(dsn, SCHEMA_SQL.read_text(encoding="utf-8"))
+    return dsn
+
+
+@pytest.fixture(scope="session")
+def shared_movies_dsn(create_database: Callable[..., str], template_db: str) -> str:
+    """A database with schema.sql and the test films, shared by the tests that change nothing."""
+    return create_database(template_db)
 
 
 @pytest.fixture
