@@ -5,7 +5,17 @@ embeddings) plus biases. When the blend is on, each user's LightFM scores and EA
 (the user's history x EASE weights; the history holds rating / RATING_MAX when
 ``ease_rating_weights``, else 1 per rating) are standardised per user over the catalogue and
 summed, EASE with weight ``blend_weight``. For catalogues above ``EASE_MAX_FILMS`` the blend is skipped
-(EASE needs a dense n_films x n_films matrix) and the model is plain LightFM.
+(EASE needs a dense n_films x n_films matrix) and the model is plain LightFM. EASE scores 0 for a
+film nobody rated (its weight column is 0): it knows nothing of the film rather than rating it
+average, so such a film's EASE z-score is replaced by its LightFM z-score, which keeps new films
+on the scale of the rated ones in the blended ranking instead of ranking them below nearly every
+film EASE favours.
+
+A film nobody rated yet is scored through its side features (``features``: its identity weight is
+0), and it is left out of LightFM's fit: it could only be a WARP negative, so its side features
+would be pushed down for every user (burying every new film in the mixed ranking) without
+teaching anything about the rated films. Only the rated films' rows of the item-feature matrix
+are fitted; the whole matrix (the same one) scores every film.
 
 Fitting with ``num_threads`` > 1 is not bit-for-bit reproducible (LightFM updates in parallel
 without locks); a fixed ``random_state`` makes single-threaded fits reproducible.
@@ -67,6 +77,7 @@ class ModelConfig(BaseModel):
     rt_rating_features: bool = False
     decade_features: bool = False
     side_feature_weight: float = Field(default=1.0, gt=0)
+    identity_shrinkage: float = Field(default=0.0, ge=0)
     rating_weights: bool = False
     blend_weight: float = Field(default=0.3, ge=0)
     ease_lambda: float = Field(default=BLEND_EASE_LAMBDA, gt=0)
@@ -83,6 +94,7 @@ class ModelConfig(BaseModel):
             rt_rating=self.rt_rating_features,
             decade=self.decade_features,
             side_weight=self.side_feature_weight,
+            identity_shrinkage=self.identity_shrinkage,
         )
 
 
@@ -142,6 +154,7 @@ class HybridModel:
         self._params: HybridParams | None = None
         self._item_vectors: FloatArray | None = None
         self._item_biases: FloatArray | None = None
+        self._unrated: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
 
     # ----- fitting -----
     def fit(self, dataset: Dataset) -> HybridModel:
@@ -155,12 +168,15 @@ class HybridModel:
 
     def _fit(self, dataset: Dataset) -> None:
         config = self.config
-        features = build_item_features(dataset.films, config.feature_flags())
-        history = sp.csr_matrix(dataset.matrix, dtype=np.float32, copy=True)
+        counts = rating_counts(dataset.matrix)
+        features = build_item_features(dataset.films, config.feature_flags(), counts)
+        rated = np.flatnonzero(counts > 0)
+        ratings = sp.csr_matrix(dataset.matrix)[:, rated]
+        history = sp.csr_matrix(ratings, dtype=np.float32, copy=True)
         history.data[:] = 1.0
         weights = None
         if config.rating_weights:
-            weights = sp.coo_matrix(dataset.matrix / RATING_MAX, dtype=np.float32)
+            weights = sp.coo_matrix(ratings / RATING_MAX, dtype=np.float32)
         lightfm = LightFM(
             no_components=config.no_components,
             loss=config.loss,
@@ -174,7 +190,7 @@ class HybridModel:
         started = time.perf_counter()
         lightfm.fit(
             history.tocoo(),
-            item_features=features.matrix,
+            item_features=sp.csr_matrix(features.matrix)[rated],
             sample_weight=weights,
             epochs=config.epochs,
             num_threads=config.num_threads,
@@ -220,6 +236,10 @@ class HybridModel:
         features = params.item_features.matrix
         self._item_vectors = np.ascontiguousarray(features @ params.feature_embeddings, dtype=SCORE_DTYPE)
         self._item_biases = np.asarray(features @ params.feature_biases, dtype=SCORE_DTYPE).ravel()
+        unrated = np.zeros(0, dtype=np.int64)
+        if params.history is not None:
+            unrated = np.flatnonzero(rating_counts(params.history) == 0).astype(np.int64)
+        self._unrated = unrated
         self._params = params
 
     # ----- scoring -----
@@ -236,8 +256,15 @@ class HybridModel:
         if params.ease is not None:
             ease_scores = np.asarray(params.history[users] @ params.ease, dtype=SCORE_DTYPE)
             scores = _standardise(scores)
-            scores += SCORE_DTYPE(self.config.blend_weight) * _standardise(ease_scores)
+            ease_z = _standardise(ease_scores)
+            ease_z[:, self._unrated] = scores[:, self._unrated]  # EASE knows nothing of unrated films
+            scores += SCORE_DTYPE(self.config.blend_weight) * ease_z
         return np.asarray(scores, dtype=SCORE_DTYPE)
+
+
+def rating_counts(matrix: Any) -> npt.NDArray[np.int64]:
+    """Number of ratings of every film (column) of a users x films matrix."""
+    return np.asarray(np.diff(sp.csc_matrix(matrix).indptr), dtype=np.int64)
 
 
 def _standardise(scores: FloatArray) -> FloatArray:
