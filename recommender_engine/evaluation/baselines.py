@@ -30,7 +30,15 @@ FloatArray = npt.NDArray[np.float32]
 SCORE_DTYPE = np.float32
 
 #: Plain LightFM: identity features only, LightFM's usual WARP settings, no blend.
-PLAIN_LIGHTFM_CONFIG = ModelConfig(genre_features=False, max_sampled=10, blend_weight=0.0)
+PLAIN_LIGHTFM_CONFIG = ModelConfig(
+    genre_features=False,
+    imdb_rating_features=False,
+    imdb_votes_features=False,
+    rt_rating_features=False,
+    decade_features=False,
+    max_sampled=10,
+    blend_weight=0.0,
+)
 #: ALS settings chosen on the validation split of MovieLens-100K (16 factors beat 32, 64, 128).
 ALS_FACTORS = 16
 ALS_REGULARISATION = 1.0

@@ -19,6 +19,12 @@ from recommender_engine.ranking import rank_block
 from recsys_common.columns import Columns
 
 FAST_LIGHTFM = {"no_components": 8, "epochs": 20, "num_threads": 1}
+IDENTITY_ONLY = {
+    "genre_features": False,
+    "imdb_rating_features": False,
+    "imdb_votes_features": False,
+    "decade_features": False,
+}
 MIN_IN_TASTE_SHARE = 0.75
 
 
@@ -99,7 +105,7 @@ class TestImdbTop(RecommenderContract):
 
 class TestPlainLightFM(RecommenderContract):
     def make(self) -> Recommender:
-        return HybridModel(ModelConfig(genre_features=False, blend_weight=0.0, **FAST_LIGHTFM))
+        return HybridModel(ModelConfig(blend_weight=0.0, **IDENTITY_ONLY, **FAST_LIGHTFM))
 
 
 class TestEngine(RecommenderContract):
