@@ -3,10 +3,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from recommender_engine.evaluation.cold_start import (
     COLD_MODEL_NAMES,
     MIXED_LIST_LENGTHS,
+    _MixedAccumulator,
     run_item_cold_start,
     split_films,
 )
@@ -119,3 +121,18 @@ def test_the_random_model_puts_held_out_films_in_lists_at_their_share(ratings, f
 def test_bad_k_is_refused(ratings, films):
     with pytest.raises(ValueError, match="k must"):
         run_item_cold_start(ratings, films, k=0)
+
+
+def test_mixed_ranking_statistics_by_hand():
+    # 6 films, 1 and 4 held out; the user saw film 0; candidates ranked 5, 1, 3, 2, 4 (best first)
+    accumulator = _MixedAccumulator(np.array([1, 4]), n_films=6)
+    scores = np.array([[9.0, 5.0, 3.0, 4.0, 1.0, 6.0]], dtype=np.float32)
+    seen = sp.csr_matrix(np.array([[1, 0, 0, 0, 0, 0]], dtype=np.float32))
+    relevant = sp.csr_matrix(np.array([[0, 0, 0, 0, 1, 0]], dtype=np.float32))
+    accumulator.add(scores, seen, relevant)
+    mixed = accumulator.result()
+    assert mixed.candidate_share == pytest.approx(2 / 5)
+    assert mixed.top_share == {n: pytest.approx(2 / 5) for n in MIXED_LIST_LENGTHS}  # lists hold every candidate
+    assert mixed.best_rank_median == 2  # film 1
+    assert mixed.percentile_mean == pytest.approx(((2 - 1) / 4 + (5 - 1) / 4) / 2)
+    assert mixed.relevant_rank_median == 5  # film 4 is last
