@@ -5,7 +5,8 @@ Every side feature of a film has weight ``side_weight``; its identity feature ha
 with the film's number of training ratings ``n``: ``n / (n + identity_shrinkage)``, or, when
 ``identity_shrinkage`` is 0, 1 for a rated film and 0 for an unrated one. A film nobody rated has an
 identity embedding that was never trained (see ``hybrid``), so it is represented by its side features
-alone, and a film with few ratings leans on them.
+alone, and a film with few ratings leans on them. A film without side features has nothing to lean
+on: its identity weighs 1 whatever its count, as in a purely collaborative model.
 
 Each row is divided by the sum it has with identity weight 1 (``1 + side_weight`` x the film's number
 of side features; without the identity feature, by the sum of its side weights): rows of rated films
@@ -39,6 +40,8 @@ RT_BUCKET_WIDTH = 20.0
 VOTES_LOG_BASE = 10.0
 YEARS_PER_DECADE = 10
 FEATURE_DTYPE = np.float32
+#: Names of identity features: this prefix and the film id.
+IDENTITY_PREFIX = "film:"
 
 
 @dataclass(frozen=True)
@@ -122,21 +125,32 @@ def build_item_features(
     divisors = np.zeros(n_films, dtype=np.float64)
     for row, film_names in enumerate(side):
         divisors[row] = flags.identity + flags.side_weight * len(set(film_names))
-        if flags.identity and identity[row] > 0:
+        weight = float(identity[row]) if film_names else 1.0
+        if flags.identity and weight > 0:
             rows.append(row)
             cols.append(row)
-            weights.append(float(identity[row]))
+            weights.append(weight)
         for name in sorted(set(film_names)):
             rows.append(row)
             cols.append(side_index[name])
             weights.append(flags.side_weight)
-    identity_names = tuple(f"film:{film}" for film in films[Columns.Item]) if flags.identity else ()
+    identity_names = tuple(f"{IDENTITY_PREFIX}{film}" for film in films[Columns.Item]) if flags.identity else ()
     names = (*identity_names, *side_names)
     matrix = sp.csr_matrix(
         (np.asarray(weights, dtype=np.float64), (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))),
         shape=(n_films, len(names)),
     )
     return ItemFeatures(matrix=_divide_rows(matrix, divisors).astype(FEATURE_DTYPE), names=names)
+
+
+def has_side_features(features: ItemFeatures) -> npt.NDArray[np.bool_]:
+    """Whether each film's row holds a feature other than its identity."""
+    side = np.asarray([not name.startswith(IDENTITY_PREFIX) for name in features.names], dtype=bool)
+    matrix = sp.csr_matrix(features.matrix)
+    present = np.zeros(matrix.shape[0], dtype=bool)
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    present[rows[side[matrix.indices] & (matrix.data != 0)]] = True
+    return present
 
 
 def _divide_rows(matrix: Any, divisors: npt.NDArray[np.float64]) -> Any:

@@ -14,8 +14,9 @@ film EASE favours.
 A film nobody rated yet is scored through its side features (``features``: its identity weight is
 0), and it is left out of LightFM's fit: it could only be a WARP negative, so its side features
 would be pushed down for every user (burying every new film in the mixed ranking) without
-teaching anything about the rated films. Only the rated films' rows of the item-feature matrix
-are fitted; the whole matrix (the same one) scores every film.
+teaching anything about the rated films. Only the other films' rows of the item-feature matrix are
+fitted (an unrated film without side features keeps its identity feature and its place in the fit,
+as in a purely collaborative model); the whole matrix (the same one) scores every film.
 
 Fitting with ``num_threads`` > 1 is not bit-for-bit reproducible (LightFM updates in parallel
 without locks); a fixed ``random_state`` makes single-threaded fits reproducible.
@@ -36,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recommender_engine.model.dataset import Dataset
 from recommender_engine.model.ease import EASE_MAX_FILMS, ease_history, ease_weights, scaled_lambda
-from recommender_engine.model.features import FeatureFlags, ItemFeatures, build_item_features
+from recommender_engine.model.features import FeatureFlags, ItemFeatures, build_item_features, has_side_features
 from recsys_common.domain import RATING_MAX
 
 logger = logging.getLogger(__name__)
@@ -180,8 +181,8 @@ class HybridModel:
         config = self.config
         counts = rating_counts(dataset.matrix)
         features = build_item_features(dataset.films, config.feature_flags(), counts)
-        rated = np.flatnonzero(counts > 0)
-        ratings = sp.csr_matrix(dataset.matrix)[:, rated]
+        fitted = np.flatnonzero((counts > 0) | ~has_side_features(features))
+        ratings = sp.csr_matrix(dataset.matrix)[:, fitted]
         history = sp.csr_matrix(ratings, dtype=np.float32, copy=True)
         history.data[:] = 1.0
         weights = None
@@ -200,7 +201,7 @@ class HybridModel:
         started = time.perf_counter()
         lightfm.fit(
             history.tocoo(),
-            item_features=sp.csr_matrix(features.matrix)[rated],
+            item_features=sp.csr_matrix(features.matrix)[fitted],
             sample_weight=weights,
             epochs=config.epochs,
             num_threads=config.num_threads,

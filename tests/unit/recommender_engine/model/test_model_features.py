@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from recommender_engine.model.features import FeatureFlags, build_item_features, identity_weights
+from recommender_engine.model.features import FeatureFlags, build_item_features, has_side_features, identity_weights
 from recsys_common.columns import Columns
 
 
@@ -83,12 +83,24 @@ def test_side_weight_scales_the_side_part_of_an_unrated_film(films):
     assert dense[0, len(films)] == pytest.approx(0.5 / 1.5)  # Action at 0.5, divided by 1 + 0.5
 
 
-def test_an_unrated_film_without_side_features_keeps_an_empty_row(films):
-    counts = np.ones(len(films))
-    counts[1] = 0  # film 1 has no IMDb rating
-    features = build_item_features(films, FeatureFlags(genres=False, imdb_rating=True), rating_counts=counts)
-    assert features.matrix.getrow(1).nnz == 0
-    assert features.matrix.getrow(0).nnz == 2
+def test_a_film_without_side_features_keeps_its_identity_whatever_its_count(films):
+    counts = np.zeros(len(films))
+    counts[2] = 1
+    flags = FeatureFlags(genres=False, imdb_rating=True, identity_shrinkage=4.0)
+    features = build_item_features(films, flags, rating_counts=counts)
+    dense = features.matrix.toarray()
+    assert np.flatnonzero(dense[1]).tolist() == [1]  # film 1 has no IMDb rating: identity alone, weight 1
+    assert dense[1, 1] == pytest.approx(1.0)
+    assert dense[0, 0] == 0  # film 0 has one: unrated, it is its IMDb bucket alone
+    assert dense[2, 2] == pytest.approx((1 / 5) / 2)  # rated once: 1 / (1 + 4), divided by 1 + 1
+    assert has_side_features(features).tolist() == [i % 2 == 0 for i in range(len(films))]
+
+
+def test_side_features_are_told_apart_from_identities(films):
+    assert has_side_features(build_item_features(films, FeatureFlags())).all()
+    assert not has_side_features(build_item_features(films, FeatureFlags(genres=False))).any()
+    no_identity = build_item_features(films, FeatureFlags(identity=False, genres=False, imdb_rating=True))
+    assert has_side_features(no_identity).tolist() == [i % 2 == 0 for i in range(len(films))]
 
 
 def test_rating_counts_must_match_the_films(films):
