@@ -8,6 +8,12 @@ the held-out films are ranked (every other film is masked) and the held-out film
 are the relevant ones, whatever the rating; metrics are those of ``metrics`` at ``k``, coverage
 being the share of held-out films in at least one user's top-k.
 
+Models: ``popularity_in_genre`` (non-personal: the mean over a film's genres of the number of
+training ratings of that genre's films, ``baselines.genre_popularity``), ``genre_affinity``
+(personal: the share of the user's training films sharing a genre with the film, ties broken by
+popularity in genre, ``baselines.GenreAffinityModel``), ``random`` (seeded uniform scores) and the
+engine (``HybridModel`` with the given ``ModelConfig``).
+
 The same scores also rank the whole catalogue minus the user's training films (the personal list
 the engine publishes), to show where the held-out films land among the rated ones
 (``MixedRanking``): a model whose cold films score on another scale than the warm ones buries
@@ -36,7 +42,7 @@ from recsys_common.columns import Columns
 
 COLD_MODEL_NAMES = ("popularity_in_genre", "genre_affinity", "random", ENGINE)
 #: Lengths of the mixed (whole-catalogue) lists whose share of held-out films is reported: the
-#: top-k of the metrics and the engine's default must_watch length (``cycle.ListConfig``).
+#: default k of the metrics and the engine's default must_watch length (``cycle.ListConfig``).
 MIXED_LIST_LENGTHS = (10, 100)
 
 
