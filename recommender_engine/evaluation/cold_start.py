@@ -152,13 +152,17 @@ class ColdStartReport:
 
 
 def split_films(
-    ratings: pd.DataFrame, films: pd.DataFrame, holdout_fraction: float, seed: int
+    ratings: pd.DataFrame, films: pd.DataFrame, holdout_fraction: float, seed: int, keep_first: int = 0
 ) -> tuple[pd.DataFrame, pd.DataFrame, npt.NDArray[np.str_]]:
     """Hold out ``round(n_films * holdout_fraction)`` films (at least one) drawn at random.
 
     Returns (training ratings, ratings of held-out films, held-out film ids sorted). The draw
-    depends on the seed and the set of film ids only, not on the order of either frame.
+    depends on the seed and the set of film ids only, not on the order of either frame. With
+    ``keep_first`` > 0 each held-out film keeps its first ``keep_first`` ratings (by time, then
+    user) in training: a new film that has just received its first ratings.
     """
+    if keep_first < 0:
+        raise ValueError(f"keep_first must not be negative, got {keep_first}")
     if not 0.0 < holdout_fraction < 1.0:
         raise ValueError(f"holdout fraction must be between 0 and 1 (exclusive), got {holdout_fraction}")
     film_ids = np.sort(films[Columns.Item].astype(str).unique()).astype(np.str_)
@@ -167,7 +171,11 @@ def split_films(
         raise ValueError(f"holding out {n_held_out} of {len(film_ids)} films leaves none to train on")
     chosen = np.random.default_rng(seed).choice(len(film_ids), size=n_held_out, replace=False)
     held_out = np.sort(film_ids[chosen])
-    is_held_out = ratings[Columns.Item].astype(str).isin(pd.Index(held_out)).to_numpy()
+    is_held_out = ratings[Columns.Item].astype(str).isin(pd.Index(held_out)).to_numpy().copy()
+    if keep_first:
+        order = ratings.sort_values([Columns.Timestamp, Columns.User], kind="stable")
+        first = order[order[Columns.Item].astype(str).isin(pd.Index(held_out))].groupby(Columns.Item).head(keep_first)
+        is_held_out[ratings.index.get_indexer(first.index)] = False
     return ratings[~is_held_out].reset_index(drop=True), ratings[is_held_out].reset_index(drop=True), held_out
 
 
@@ -242,8 +250,9 @@ def _evaluate(
     for start in range(0, len(users), SCORE_BLOCK_USERS):
         block = users[start : start + SCORE_BLOCK_USERS]
         scores = model.score_block(block)
-        # training never holds a held-out film, so no held-out candidate needs masking
-        top, _ = select_top_k(np.ascontiguousarray(scores[:, held_out]), k)
+        candidates = np.ascontiguousarray(scores[:, held_out])
+        mask_seen(candidates, train.matrix[block][:, held_out])  # ratings kept with ``keep_first``
+        top, _ = select_top_k(candidates, k)
         accumulator.add(top, test[block][:, held_out])
         mixed.add(scores, train.matrix[block], test[block])
     return accumulator.result(), mixed.result()
@@ -256,6 +265,7 @@ def run_item_cold_start(
     holdout_fraction: float = 0.1,
     seed: int = 42,
     k: int = 10,
+    keep_first: int = 0,
     engine_config: ModelConfig | None = None,
     progress: bool = False,
 ) -> ColdStartReport:
@@ -264,7 +274,7 @@ def run_item_cold_start(
     of them (module docstring)."""
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    train_ratings, held_out_ratings, held_out_ids = split_films(ratings, films, holdout_fraction, seed)
+    train_ratings, held_out_ratings, held_out_ids = split_films(ratings, films, holdout_fraction, seed, keep_first)
     train = build_dataset(train_ratings, films)
     if train.n_users == 0:
         raise ValueError("no training ratings left after holding out films")
@@ -292,8 +302,10 @@ def run_item_cold_start(
     bar.close()
 
     protocol = {
-        "split": "item cold start: a random share of the films held out with all their ratings",
+        "split": "item cold start: a random share of the films held out with all their ratings"
+        + (f" but their first {keep_first}" if keep_first else ""),
         "holdout_fraction": holdout_fraction,
+        "keep_first": keep_first,
         "seed": seed,
         "k": k,
         "relevance": "every rating of a held-out film, whatever its value",

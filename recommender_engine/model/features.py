@@ -57,6 +57,8 @@ class FeatureFlags:
     side_weight: float = 1.0
     #: ``k`` of the identity weight ``n / (n + k)`` of a film with ``n`` training ratings.
     identity_shrinkage: float = 0.0
+    #: Films with fewer training ratings are scored through their side features alone.
+    identity_min_ratings: int = 1
 
 
 @dataclass(frozen=True)
@@ -71,17 +73,21 @@ class ItemFeatures:
         return len(self.names)
 
 
-def identity_weights(rating_counts: npt.ArrayLike, shrinkage: float) -> npt.NDArray[np.float64]:
-    """Identity-feature weight of films with ``rating_counts`` training ratings: ``n / (n + k)``
-    for ``k = shrinkage`` > 0; for ``k = 0``, 1 when ``n`` > 0 and 0 when ``n = 0``."""
+def identity_weights(rating_counts: npt.ArrayLike, shrinkage: float, min_ratings: int = 1) -> npt.NDArray[np.float64]:
+    """Identity-feature weight of films with ``rating_counts`` training ratings: 0 below
+    ``min_ratings`` (too few ratings to train an identity on), else ``n / (n + k)`` for
+    ``k = shrinkage`` > 0 and 1 for ``k = 0``."""
     if shrinkage < 0:
         raise ValueError(f"identity shrinkage must not be negative, got {shrinkage}")
+    if min_ratings < 1:
+        raise ValueError(f"identity min ratings must be at least 1, got {min_ratings}")
     counts = np.asarray(rating_counts, dtype=np.float64)
     if (counts < 0).any():
         raise ValueError("rating counts must not be negative")
+    supported = counts >= min_ratings
     if shrinkage == 0:
-        return (counts > 0).astype(np.float64)
-    return counts / (counts + shrinkage)
+        return supported.astype(np.float64)
+    return np.where(supported, counts / (counts + shrinkage), 0.0)
 
 
 def build_item_features(
@@ -97,7 +103,7 @@ def build_item_features(
     if rating_counts is None:
         identity = np.ones(n_films, dtype=np.float64)
     else:
-        identity = identity_weights(rating_counts, flags.identity_shrinkage)
+        identity = identity_weights(rating_counts, flags.identity_shrinkage, flags.identity_min_ratings)
         if identity.shape != (n_films,):
             raise ValueError(f"{identity.size} rating counts for {n_films} films")
     side: list[list[str]] = [[] for _ in range(n_films)]

@@ -50,6 +50,8 @@ STD_FLOOR = 1e-6
 BLEND_EASE_LAMBDA = 800.0
 #: Weight of each side feature against the identity feature's 1 (see ``ModelConfig``).
 DEFAULT_SIDE_FEATURE_WEIGHT = 0.3
+#: Films with fewer training ratings are scored through their side features (see ``ModelConfig``).
+DEFAULT_IDENTITY_MIN_RATINGS = 5
 
 
 class ModelConfig(BaseModel):
@@ -70,6 +72,14 @@ class ModelConfig(BaseModel):
     noise. Side weights 0.5 and 1 cost warm nDCG@10, 0.1 cost warm P@10; RT rating buckets added
     nothing; shrinkage k = 1 changed nothing measurable and k = 3 or 10 cost warm nDCG@10 (about
     0.003) without helping unrated films.
+
+    A film with fewer than ``identity_min_ratings`` (5) training ratings is treated like an unrated
+    one (identity weight 0, left out of LightFM's fit, EASE z-score replaced): an identity trained
+    on a handful of ratings is buried by WARP's negative updates. On the same protocol with each
+    held-out film keeping its first 1, 2 or 3 ratings in training, the threshold 1 ranks them at
+    P@10 0.128 / 0.121 / 0.062 (seed 42) and puts none of them in any top-100, the threshold 5 at
+    0.286 / 0.283 / 0.271 with 7.5 % of each top-100; warm P@10 and nDCG@10 over split seeds 42, 1,
+    2, 3, 4 are equal within noise (0.4290 / 0.4937 for 1, 0.4290 / 0.4932 for 5).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -90,6 +100,7 @@ class ModelConfig(BaseModel):
     decade_features: bool = True
     side_feature_weight: float = Field(default=DEFAULT_SIDE_FEATURE_WEIGHT, gt=0)
     identity_shrinkage: float = Field(default=0.0, ge=0)
+    identity_min_ratings: int = Field(default=DEFAULT_IDENTITY_MIN_RATINGS, ge=1)
     rating_weights: bool = False
     blend_weight: float = Field(default=0.3, ge=0)
     ease_lambda: float = Field(default=BLEND_EASE_LAMBDA, gt=0)
@@ -107,6 +118,7 @@ class ModelConfig(BaseModel):
             decade=self.decade_features,
             side_weight=self.side_feature_weight,
             identity_shrinkage=self.identity_shrinkage,
+            identity_min_ratings=self.identity_min_ratings,
         )
 
 
@@ -182,7 +194,7 @@ class HybridModel:
         config = self.config
         counts = rating_counts(dataset.matrix)
         features = build_item_features(dataset.films, config.feature_flags(), counts)
-        fitted = np.flatnonzero((counts > 0) | ~has_side_features(features))
+        fitted = np.flatnonzero((counts >= config.identity_min_ratings) | ~has_side_features(features))
         ratings = sp.csr_matrix(dataset.matrix)[:, fitted]
         history = sp.csr_matrix(ratings, dtype=np.float32, copy=True)
         history.data[:] = 1.0
@@ -250,7 +262,7 @@ class HybridModel:
         self._item_biases = np.asarray(features @ params.feature_biases, dtype=SCORE_DTYPE).ravel()
         unrated = np.zeros(0, dtype=np.int64)
         if params.history is not None:
-            unrated = np.flatnonzero(rating_counts(params.history) == 0).astype(np.int64)
+            unrated = np.flatnonzero(rating_counts(params.history) < self.config.identity_min_ratings).astype(np.int64)
         self._unrated = unrated
         self._params = params
 

@@ -8,6 +8,7 @@ import scipy.sparse as sp
 from recommender_engine.evaluation.cold_start import (
     COLD_MODEL_NAMES,
     MIXED_LIST_LENGTHS,
+    _evaluate,
     _MixedAccumulator,
     run_item_cold_start,
     split_films,
@@ -47,6 +48,43 @@ def test_the_film_split_is_deterministic_and_ignores_row_order(ratings, films):
     assert first.tolist() == shuffled.tolist()
     others = [split_films(ratings, films, 0.1, seed)[2].tolist() for seed in (43, 44)]
     assert first.tolist() not in others
+
+
+def test_keep_first_leaves_each_held_out_films_earliest_ratings_in_training(ratings, films):
+    train, held_out_ratings, held_out = split_films(ratings, films, 0.1, 42, keep_first=2)
+    for film in held_out:
+        kept = train[train[Columns.Item] == film]
+        later = held_out_ratings[held_out_ratings[Columns.Item] == film]
+        assert len(kept) == min(2, len(ratings[ratings[Columns.Item] == film]))
+        assert later.empty or kept[Columns.Timestamp].max() <= later[Columns.Timestamp].min()
+    assert len(train) + len(held_out_ratings) == len(ratings)
+    with pytest.raises(ValueError, match="keep_first"):
+        split_films(ratings, films, 0.1, 42, keep_first=-1)
+
+
+class _Oracle:
+    """Scores the user's training films highest and their test films next: only masking keeps the
+    training films (the kept first ratings of held-out films) out of the top-k."""
+
+    def __init__(self, train, test) -> None:
+        self._scores = 2.0 * (train.matrix.toarray() > 0) + (test.toarray() > 0)
+
+    def fit(self, dataset):
+        return self
+
+    def score_block(self, users):
+        return self._scores[users].astype(np.float32)
+
+
+def test_a_held_out_film_a_user_rated_in_training_is_never_ranked_for_them(ratings, films):
+    train_ratings, held_out_ratings, held_out_ids = split_films(ratings, films, HOLDOUT, 42, keep_first=2)
+    train = build_dataset(train_ratings, films)
+    test = train.with_ratings(held_out_ratings)
+    held_out = np.flatnonzero(np.isin(train.film_ids, held_out_ids)).astype(np.int64)
+    users = np.flatnonzero(np.diff(test.indptr) > 0).astype(np.int64)
+    assert (train.matrix[users][:, held_out].nnz) > 0  # users rated some held-out films in training
+    metrics, _ = _evaluate(_Oracle(train, test), train, test, users, held_out, K)
+    assert metrics.ndcg == pytest.approx(1.0)  # the test films come first: the training ones were masked
 
 
 @pytest.mark.parametrize("fraction", [0.0, 1.0, -0.5, 0.999])

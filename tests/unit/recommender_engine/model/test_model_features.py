@@ -106,3 +106,10 @@ def test_side_features_are_told_apart_from_identities(films):
 def test_rating_counts_must_match_the_films(films):
     with pytest.raises(ValueError, match="rating counts for"):
         build_item_features(films, FeatureFlags(), rating_counts=np.ones(len(films) - 1))
+
+
+def test_films_below_the_minimum_number_of_ratings_get_no_identity_weight():
+    assert identity_weights([0, 1, 4, 5, 50], 0.0, min_ratings=5).tolist() == [0.0, 0.0, 0.0, 1.0, 1.0]
+    assert identity_weights([2, 5], 5.0, min_ratings=3).tolist() == [0.0, 0.5]
+    with pytest.raises(ValueError, match="at least 1"):
+        identity_weights([1], 0.0, min_ratings=0)

@@ -13,7 +13,9 @@ from recommender_engine.ranking import mask_seen
 from recsys_common.columns import Columns
 from recsys_common.domain import RATING_MAX
 
-FAST = {"no_components": 8, "epochs": 20, "num_threads": 1, "random_state": 3}
+#: Small, single-threaded fits; every film of the small test sets counts as rated (the threshold of
+#: too few ratings has a test of its own).
+FAST = {"no_components": 8, "epochs": 20, "num_threads": 1, "random_state": 3, "identity_min_ratings": 1}
 #: An unrated film of the user's taste must rank in the first tenth of the user's unseen films (half
 #: of them are of the user's taste); fitted as a WARP negative, it lands at 0.13..0.19 of them
 #: (random states 0..7, genres at weight 1: where the gap is widest).
@@ -172,6 +174,29 @@ def test_the_blend_scores_an_unrated_film_by_lightfm_alone(taste_ratings, films)
     expected = z(lightfm) + 0.5 * z(ease)
     expected[:, unrated] = 1.5 * z(lightfm)[:, unrated]
     assert np.allclose(blended.score_block(users), expected, atol=1e-3)
+
+
+def test_a_film_with_fewer_ratings_than_the_threshold_is_scored_like_an_unrated_one(taste_ratings, films):
+    few = films[Columns.Item].iloc[0]
+    counts = taste_ratings[Columns.Item].value_counts()
+    kept = taste_ratings[taste_ratings[Columns.Item] != few]
+    ratings = pd.concat([kept, taste_ratings[taste_ratings[Columns.Item] == few].head(2)])
+    dataset = build_dataset(ratings, films)
+    assert counts[few] > 2
+    below = _fit(dataset, identity_min_ratings=3, blend_weight=0.5)
+    unrated = _fit(build_dataset(kept, films), identity_min_ratings=3, blend_weight=0.5)
+    position = int(np.flatnonzero(dataset.film_ids == few)[0])
+    features = below.params.item_features.matrix.toarray()
+    assert features[position, position] == 0  # no identity weight: side features alone
+    assert np.allclose(features[position], unrated.params.item_features.matrix.toarray()[position])
+    users = np.arange(6)
+    lightfm = _fit(dataset, identity_min_ratings=3, blend_weight=0.0).score_block(users)
+
+    def z(x: np.ndarray) -> np.ndarray:
+        return np.asarray((x - x.mean(axis=1, keepdims=True)) / x.std(axis=1, keepdims=True))
+
+    # its EASE z-score is replaced by the LightFM one, as for an unrated film
+    assert np.allclose(below.score_block(users)[:, position], 1.5 * z(lightfm)[:, position], atol=1e-3)
 
 
 @pytest.mark.parametrize("blend_weight", [0.0, 0.3])
