@@ -32,8 +32,12 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest
 
+## The evaluation protocols on MovieLens-100K, results committed under benchmarks/results/.
 evaluate: $(STAMP)
 	$(BIN)/recsys evaluate --output benchmarks/results/evaluation_ml100k.json
+	$(BIN)/recsys evaluate --protocol item-cold-start --output benchmarks/results/item_cold_start_ml100k.json
+	$(BIN)/recsys evaluate --protocol item-cold-start --keep-first 2 \
+	    --output benchmarks/results/item_first_ratings_ml100k.json
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,8 @@ import typer
 
 from recommender_engine.bootstrap import EngineApp, bootstrap
 from recommender_engine.cycle import CycleError, CycleResult, NoFilms
-from recommender_engine.evaluation.runner import run_evaluation
+from recommender_engine.evaluation.cold_start import ColdStartReport, run_item_cold_start
+from recommender_engine.evaluation.runner import MODEL_NAMES, EvaluationReport, run_evaluation
 from recommender_engine.scheduler import make_trigger, run_scheduled
 from recommender_engine.settings import EngineSettings
 from recommender_engine.status import EngineStatus, engine_status
@@ -275,34 +277,66 @@ def _echo_titles(catalog: CatalogReader, ids: Sequence[str], indent: str = "  ")
         typer.echo(f"{indent}{rank:>2}. {titles.get(film_id, film_id)}")
 
 
+class Protocol(StrEnum):
+    random = "random"
+    item_cold_start = "item-cold-start"
+
+
 @app.command()
 def evaluate(
     movielens_dir: Annotated[
         Path | None, typer.Option(help="Evaluate on a MovieLens-CSV set instead of the seed (MovieLens-100K).")
     ] = None,
+    protocol: Annotated[
+        Protocol,
+        typer.Option(
+            help="random: each user's ratings split at random (--test-fraction); item-cold-start: "
+            "--holdout-fraction of the films held out with all their ratings but their first --keep-first, "
+            "ranked for the users who rated them."
+        ),
+    ] = Protocol.random,
     test_fraction: Annotated[float, typer.Option(min=0.01, max=0.99)] = 0.25,
+    holdout_fraction: Annotated[float, typer.Option(min=0.01, max=0.99)] = 0.1,
+    keep_first: Annotated[int, typer.Option(min=0, help="Ratings each held-out film keeps in training.")] = 0,
     seed: Annotated[int, typer.Option()] = 42,
     k: Annotated[int, typer.Option(min=1)] = 10,
-    models: Annotated[str | None, typer.Option(help="Comma-separated model names; default all.")] = None,
+    models: Annotated[
+        str | None, typer.Option(help=f"Comma-separated model names of the random protocol: {', '.join(MODEL_NAMES)}.")
+    ] = None,
     output: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,
 ) -> None:
-    """Evaluate the engine's model and baselines (per-user random split, every test rating relevant)."""
+    """Evaluate the engine's model (with the engine's settings, RECSYS_MODEL__*) and baselines."""
     with _engine(progress=False) as engine_app:
         try:
             data_set = load_movielens_csv(movielens_dir) if movielens_dir else _seed(engine_app)
         except (DataUnavailable, DataFormatError) as exc:
             raise _fail(str(exc)) from exc
-        names = [m.strip() for m in models.split(",")] if models else None
+        config = engine_app.settings.model
         try:
-            report = run_evaluation(
-                data_set.ratings,
-                data_set.films,
-                test_fraction=test_fraction,
-                seed=seed,
-                k=k,
-                models=names,
-                progress=True,
-            )
+            report: EvaluationReport | ColdStartReport
+            if protocol is Protocol.random:
+                names = [m.strip() for m in models.split(",")] if models else None
+                report = run_evaluation(
+                    data_set.ratings,
+                    data_set.films,
+                    test_fraction=test_fraction,
+                    seed=seed,
+                    k=k,
+                    models=names,
+                    progress=True,
+                    engine_config=config,
+                )
+            else:
+                report = run_item_cold_start(
+                    data_set.ratings,
+                    data_set.films,
+                    holdout_fraction=holdout_fraction,
+                    keep_first=keep_first,
+                    seed=seed,
+                    k=k,
+                    engine_config=config,
+                    progress=True,
+                )
         except ValueError as exc:
             raise _fail(str(exc)) from exc
         typer.echo(report.to_table())

@@ -29,9 +29,11 @@ def _memory_gib() -> float:
 
 
 def machine_info() -> dict[str, object]:
-    """CPU model, cores, memory, OS and Python version, plus the UTC date of the measurement."""
+    """CPU model, cores, memory, OS and Python version, the UTC date of the measurement and the load
+    average (1, 5, 15 minutes) when it was taken: the machine is shared."""
     return {
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "load_average": [round(value, 2) for value in os.getloadavg()],
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
         "memory_gib": _memory_gib(),

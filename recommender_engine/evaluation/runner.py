@@ -69,19 +69,13 @@ class EvaluationReport:
             )
             for result in self.results
         ]
-        widths = [max(len(row[col]) for row in (header, *rows)) for col in range(len(header))]
-
-        def line(cells: Sequence[str]) -> str:
-            first = cells[0].ljust(widths[0])
-            return "  ".join([first, *(cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))])
-
         stats = self.dataset
         caption = (
             f"{stats['users']} users, {stats['films']} films, {stats['train_ratings']} train / "
             f"{stats['test_ratings']} test ratings; per-user random split "
             f"{self.protocol['test_fraction']:g} test, seed {self.protocol['seed']}"
         )
-        return "\n".join([caption, line(header), "  ".join("-" * width for width in widths), *map(line, rows)])
+        return "\n".join([caption, *aligned_table(header, rows)])
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: protocol, dataset stats and per-model metrics, times and config."""
@@ -98,6 +92,18 @@ class EvaluationReport:
                 for result in self.results
             },
         }
+
+
+def aligned_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Lines of a text table: the header, a rule, then the rows; the first column left-aligned,
+    the others right-aligned, every column as wide as its widest cell."""
+    widths = [max(len(row[col]) for row in (header, *rows)) for col in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        return "  ".join([first, *(cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))])
+
+    return [line(header), "  ".join("-" * width for width in widths), *map(line, rows)]
 
 
 def _factories(engine_config: ModelConfig) -> dict[str, tuple[Callable[[], Recommender], dict[str, Any]]]:

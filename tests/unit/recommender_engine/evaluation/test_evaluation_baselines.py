@@ -1,12 +1,17 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from recommender_engine.evaluation.baselines import (
     AlsModel,
     EaseModel,
+    GenreAffinityModel,
+    GenrePopularityModel,
     ImdbTopModel,
     PopularityModel,
+    RandomModel,
     Recommender,
+    genre_popularity,
 )
 from recommender_engine.model.dataset import build_dataset
 from recommender_engine.model.hybrid import HybridModel, ModelConfig, NotFittedError
@@ -14,6 +19,12 @@ from recommender_engine.ranking import rank_block
 from recsys_common.columns import Columns
 
 FAST_LIGHTFM = {"no_components": 8, "epochs": 20, "num_threads": 1}
+IDENTITY_ONLY = {
+    "genre_features": False,
+    "imdb_rating_features": False,
+    "imdb_votes_features": False,
+    "decade_features": False,
+}
 MIN_IN_TASTE_SHARE = 0.75
 
 
@@ -94,7 +105,7 @@ class TestImdbTop(RecommenderContract):
 
 class TestPlainLightFM(RecommenderContract):
     def make(self) -> Recommender:
-        return HybridModel(ModelConfig(genre_features=False, blend_weight=0.0, **FAST_LIGHTFM))
+        return HybridModel(ModelConfig(blend_weight=0.0, **IDENTITY_ONLY, **FAST_LIGHTFM))
 
 
 class TestEngine(RecommenderContract):
@@ -118,3 +129,72 @@ class TestEase(RecommenderContract):
         b = np.eye(x.shape[1]) - p / np.diag(p)
         np.fill_diagonal(b, 0.0)
         assert np.allclose(model.score_block(np.arange(4)), (x @ b)[:4], atol=1e-4)
+
+
+def _tiny(films, rows: list[tuple[str, int]], genres: list[tuple[str, ...]]):
+    """A dataset over the first len(genres) films of ``films`` with the given genres and ratings."""
+    catalogue = films.iloc[: len(genres)].copy()
+    catalogue[Columns.Genres] = genres
+    ids = catalogue[Columns.Item].tolist()
+    ratings = pd.DataFrame(
+        [(user, ids[film], 5.0, 1) for user, film in rows],
+        columns=[Columns.User, Columns.Item, Columns.Rating, "timestamp"],
+    )
+    return build_dataset(ratings, catalogue)
+
+
+TINY_GENRES = [("A",), ("A", "B"), ("B",), ("C",), ("A",), ("B", "C"), ()]
+# film 0 (A) rated 3 times, film 1 (A, B) twice, film 2 (B) once; films 3..6 unrated
+TINY_RATINGS = [("u", 0), ("v", 0), ("w", 0), ("u", 1), ("v", 1), ("w", 2)]
+
+
+def test_genre_popularity_is_the_mean_of_the_genres_rating_counts(films):
+    dataset = _tiny(films, TINY_RATINGS, TINY_GENRES)
+    # N_A = 3 + 2 = 5, N_B = 2 + 1 = 3, N_C = 0; a film without a genre scores 0
+    assert genre_popularity(dataset).tolist() == pytest.approx([5, 4, 3, 0, 5, 1.5, 0])
+
+
+def test_genre_affinity_ranks_by_the_users_share_then_by_genre_popularity(films):
+    dataset = _tiny(films, TINY_RATINGS, TINY_GENRES)
+    scores = GenreAffinityModel().fit(dataset).score_block(np.arange(dataset.n_users))
+    order = np.argsort(-scores, axis=1, kind="stable")
+    # u (and v) rated films 0 (A) and 1 (A, B). Films sharing a genre with both: 0, 1, 4 (genre
+    # popularity 5, 4, 5; 0 before 4 on the index); with one: 2 (3), 5 (1.5); with none: 3, 6
+    assert order[0].tolist() == [0, 4, 1, 2, 5, 3, 6]
+    assert order[1].tolist() == order[0].tolist()
+    # w rated films 0 (A) and 2 (B): only film 1 (A, B) shares a genre with both
+    assert order[2].tolist() == [1, 0, 4, 2, 5, 3, 6]
+    # scores are ranks: n_films for a user's first film down to 1
+    assert sorted(scores[2].tolist()) == list(range(1, dataset.n_films + 1))
+
+
+def test_genre_affinity_prefers_the_genres_the_user_rated(films):
+    dataset = _tiny(films, [("u", 3), ("v", 0), ("v", 2)], TINY_GENRES)
+    scores = GenreAffinityModel().fit(dataset).score_block(np.array([0]))[0]  # u rated film 3 (C) only
+    # films with C (3 and 5) first; every genre has one rating, so the rest follow on the index
+    assert np.argsort(-scores, kind="stable").tolist() == [3, 5, 0, 1, 2, 4, 6]
+
+
+class TestGenrePopularity(RecommenderContract):
+    personalised = False
+
+    def make(self) -> Recommender:
+        return GenrePopularityModel()
+
+
+class TestGenreAffinity(RecommenderContract):
+    def make(self) -> Recommender:
+        return GenreAffinityModel()
+
+
+class TestRandom(RecommenderContract):
+    def make(self) -> Recommender:
+        return RandomModel(seed=5)
+
+    def test_top_films_follow_the_users_taste_or_are_the_same_for_all(self, dataset):
+        """Random scores follow no taste: every user gets another, reproducible, order."""
+        scores = self.make().fit(dataset).score_block(np.arange(dataset.n_users))
+        assert np.array_equal(scores, self.make().fit(dataset).score_block(np.arange(dataset.n_users)))
+        assert not np.array_equal(scores, RandomModel(seed=6).fit(dataset).score_block(np.arange(dataset.n_users)))
+        assert len({tuple(np.argsort(row)) for row in scores}) == dataset.n_users
+        assert ((scores >= 0) & (scores < 1)).all()
