@@ -1,5 +1,5 @@
 """Item features of the hybrid model: identity, genres, IMDb and Rotten Tomatoes rating buckets,
-IMDb vote buckets and decade.
+IMDb vote buckets, decade and directors.
 
 Every side feature of a film has weight ``side_weight``; its identity feature has a weight that grows
 with the film's number of training ratings ``n``: ``n / (n + identity_shrinkage)``, or, when
@@ -31,6 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys_common.columns import Columns
+from recsys_common.ids import person_id_for
 
 #: IMDb ratings (1..10) are bucketed by this width.
 IMDB_BUCKET_WIDTH = 1.0
@@ -55,6 +56,7 @@ class FeatureFlags:
     rt_rating: bool = False
     decade: bool = False
     side_weight: float = 1.0
+    directors: bool = False
     #: ``k`` of the identity weight ``n / (n + k)`` of a film with ``n`` training ratings.
     identity_shrinkage: float = 0.0
     #: Films with fewer training ratings are scored through their side features alone.
@@ -116,6 +118,9 @@ def build_item_features(
     if flags.genres and Columns.Genres in films.columns:
         for row, genres in enumerate(films[Columns.Genres]):
             side[row].extend(f"genre:{genre}" for genre in _as_genres(genres))
+    if flags.directors:
+        for row, director_ids in enumerate(_director_ids(films)):
+            side[row].extend(f"director:{person}" for person in director_ids)
     for enabled, column, name_of in groups:
         if enabled and column in films.columns:
             for row, value in enumerate(films[column]):
@@ -170,6 +175,16 @@ def _as_genres(value: Any) -> Iterable[str]:
     if isinstance(value, str):
         return tuple(part for part in value.split("|") if part)
     return tuple(str(part) for part in value)
+
+
+def _director_ids(films: pd.DataFrame) -> list[tuple[str, ...]]:
+    """Directors' person ids per film: the catalogue frame's ``director_ids``, or ids derived from the
+    names of a seed frame's ``directors``; none when the frame has neither."""
+    if Columns.DirectorIds in films.columns:
+        return [tuple(ids) for ids in films[Columns.DirectorIds]]
+    if Columns.Directors in films.columns:
+        return [tuple(person_id_for(name) for name in _as_genres(names)) for names in films[Columns.Directors]]
+    return [()] * len(films)
 
 
 def _number(value: Any) -> float | None:

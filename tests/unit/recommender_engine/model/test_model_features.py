@@ -1,8 +1,10 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from recommender_engine.model.features import FeatureFlags, build_item_features, has_side_features, identity_weights
 from recsys_common.columns import Columns
+from recsys_common.ids import person_id_for
 
 
 def test_identity_and_genres_rows_sum_to_one(films):
@@ -113,3 +115,18 @@ def test_films_below_the_minimum_number_of_ratings_get_no_identity_weight():
     assert identity_weights([2, 5], 5.0, min_ratings=3).tolist() == [0.0, 0.5]
     with pytest.raises(ValueError, match="at least 1"):
         identity_weights([1], 0.0, min_ratings=0)
+
+
+def test_director_features_come_from_person_ids_or_from_seed_names():
+    seed = pd.DataFrame(
+        {Columns.Item: ["a", "b"], Columns.Genres: [(), ()], Columns.Directors: [("Sergio Leone",), ()]}
+    )
+    catalogue = seed.drop(columns=[Columns.Directors]).assign(
+        **{Columns.DirectorIds: [(person_id_for("Sergio Leone"),), ()]}
+    )
+    flags = FeatureFlags(genres=False, directors=True)
+    for frame in (seed, catalogue):
+        features = build_item_features(frame, flags)
+        assert features.names[-1] == f"director:{person_id_for('Sergio Leone')}"
+        assert features.matrix.toarray()[:, -1].tolist()[1] == 0.0
+    assert build_item_features(seed, FeatureFlags(genres=False)).n_features == 2  # off: identities only
