@@ -12,14 +12,14 @@ from fastapi.responses import JSONResponse
 from movies_api.auth import DEV_JWT_SECRET
 from movies_api.metrics import Metrics, metrics_middleware
 from movies_api.recommendations import ImdbTopCache, RecommendationsClient, RecommendationService
-from movies_api.routers import films, genres, health, ratings, users
+from movies_api.routers import films, genres, health, persons, ratings, users
 from movies_api.settings import MoviesApiSettings
 from recsys_common.adapters.embedded_publisher import EmbeddedRatingPublisher
 from recsys_common.adapters.es_catalog import ElasticsearchCatalog
 from recsys_common.adapters.kafka_publisher import KafkaRatingPublisher
 from recsys_common.adapters.sqlite_catalog import SqliteCatalog
 from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
-from recsys_common.ports.catalog import MAX_PAGE_SIZE, CatalogReader, CatalogUnavailable
+from recsys_common.ports.catalog import MAX_PAGE_SIZE, CatalogUnavailable, CatalogView
 from recsys_common.ports.publisher import RatingPublisher
 
 log = logging.getLogger(__name__)
@@ -39,11 +39,15 @@ class ConfigurationError(RuntimeError):
     """The settings cannot run the API (e.g. production adapters without a JWT secret)."""
 
 
-def build_catalog(settings: MoviesApiSettings) -> CatalogReader:
+def build_catalog(settings: MoviesApiSettings) -> CatalogView:
     """Elasticsearch when ``RECSYS_ELASTICSEARCH_URL`` is set, else the SQLite catalogue file."""
     if settings.elasticsearch_url:
         return ElasticsearchCatalog(
-            settings.elasticsearch_url, index=settings.elasticsearch_index, timeout_s=settings.elasticsearch_timeout_s
+            settings.elasticsearch_url,
+            index=settings.elasticsearch_index,
+            genres_index=settings.elasticsearch_genres_index,
+            persons_index=settings.elasticsearch_persons_index,
+            timeout_s=settings.elasticsearch_timeout_s,
         )
     return SqliteCatalog(settings.catalog_db)
 
@@ -71,7 +75,7 @@ def jwt_secret_of(settings: MoviesApiSettings) -> str:
 def create_app(
     settings: MoviesApiSettings | None = None,
     *,
-    catalog: CatalogReader | None = None,
+    catalog: CatalogView | None = None,
     publisher: RatingPublisher | None = None,
 ) -> FastAPI:
     """Build the app from the settings; ``catalog`` and ``publisher`` replace the adapters the settings
@@ -113,6 +117,6 @@ def create_app(
             headers={"Retry-After": str(settings.retry_after_s)},
         )
 
-    for router in (films.router, ratings.router, genres.router, users.router, health.router):
+    for router in (films.router, ratings.router, genres.router, persons.router, users.router, health.router):
         app.include_router(router)
     return app

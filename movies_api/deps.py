@@ -11,7 +11,7 @@ from movies_api.auth import InvalidToken, Viewer, decode_token
 from movies_api.metrics import Metrics
 from movies_api.recommendations import RecommendationService
 from movies_api.settings import MoviesApiSettings
-from recsys_common.ports.catalog import CatalogReader
+from recsys_common.ports.catalog import CatalogView
 from recsys_common.ports.publisher import RatingPublisher
 
 _bearer = HTTPBearer(auto_error=False, description="HS256 JWT; `sub` is the viewer's user id")
@@ -22,8 +22,8 @@ def get_settings(request: Request) -> MoviesApiSettings:
     return settings
 
 
-def get_catalog(request: Request) -> CatalogReader:
-    catalog: CatalogReader = request.app.state.catalog
+def get_catalog(request: Request) -> CatalogView:
+    catalog: CatalogView = request.app.state.catalog
     return catalog
 
 
@@ -65,7 +65,7 @@ def get_operator(viewer: Annotated[Viewer, Depends(get_viewer)]) -> Viewer:
 
 
 SettingsDep = Annotated[MoviesApiSettings, Depends(get_settings)]
-CatalogDep = Annotated[CatalogReader, Depends(get_catalog)]
+CatalogDep = Annotated[CatalogView, Depends(get_catalog)]
 PublisherDep = Annotated[RatingPublisher, Depends(get_publisher)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 RecommendationsDep = Annotated[RecommendationService, Depends(get_recommendations)]

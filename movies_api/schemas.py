@@ -6,21 +6,42 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from recsys_common.domain import RATING_MAX, RATING_MIN, Film
+from recsys_common.domain import RATING_MAX, RATING_MIN, Film, Person
+from recsys_common.ports.catalog import stored_genre_ids
 
 _FILM_ID_EXAMPLE = "1a5b8e0c-5f0e-5a53-9f2c-6c1d0b7e2a11"
+_PERSON_ID_EXAMPLE = "4f0a7c1e-2b3d-5e6f-8a9b-0c1d2e3f4a5b"
 _FILM_EXAMPLE: dict[str, JsonValue] = {
     "film_id": _FILM_ID_EXAMPLE,
     "title": "Star Wars",
     "year": 1977,
     "genres": ["Action", "Adventure", "Sci-Fi"],
+    "genre_ids": [
+        "0b1c2d3e-4f5a-5b6c-8d7e-9f0a1b2c3d4e",
+        "1c2d3e4f-5a6b-5c7d-8e9f-0a1b2c3d4e5f",
+        "2d3e4f5a-6b7c-5d8e-9f0a-1b2c3d4e5f60",
+    ],
     "imdb_rating": 8.6,
     "imdb_votes": 1_400_000,
     "rt_rating": 93.0,
     "description": "",
+    "directors": [{"id": _PERSON_ID_EXAMPLE, "name": "George Lucas"}],
+    "actors": [],
+    "writers": [],
 }
 
 Source = Literal["personal", "cold_start", "fallback"]
+
+
+class PersonRef(BaseModel):
+    """A person credited on a film (the standard layout's ``{id, name}``)."""
+
+    id: str = Field(description="The person's id (UUID)")
+    name: str
+
+    @staticmethod
+    def of(person: Person) -> PersonRef:
+        return PersonRef(id=person.person_id, name=person.full_name)
 
 
 class FilmCard(BaseModel):
@@ -30,10 +51,14 @@ class FilmCard(BaseModel):
     title: str
     year: int | None
     genres: list[str]
+    genre_ids: list[str] = Field(description="The ids of `genres`, position by position (see /api/v1/genres)")
     imdb_rating: float | None = Field(description="IMDb rating 1..10; null when unknown")
     imdb_votes: int | None = Field(description="IMDb vote count; null when unknown")
     rt_rating: float | None = Field(description="Rotten Tomatoes Tomatometer 0..100; null when unknown")
     description: str
+    directors: list[PersonRef] = Field(description="Empty when unknown")
+    actors: list[PersonRef]
+    writers: list[PersonRef]
 
     @staticmethod
     def of(film: Film) -> FilmCard:
@@ -42,10 +67,14 @@ class FilmCard(BaseModel):
             title=film.title,
             year=film.year,
             genres=list(film.genres),
+            genre_ids=list(stored_genre_ids(film)),
             imdb_rating=film.imdb_rating,
             imdb_votes=film.imdb_votes,
             rt_rating=film.rt_rating,
             description=film.description,
+            directors=[PersonRef.of(p) for p in film.directors],
+            actors=[PersonRef.of(p) for p in film.actors],
+            writers=[PersonRef.of(p) for p in film.writers],
         )
 
 
@@ -61,10 +90,67 @@ class FilmPageOut(BaseModel):
 
 
 class GenreOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Drama", "film_count": 725}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"id": "0b1c2d3e-4f5a-5b6c-8d7e-9f0a1b2c3d4e", "name": "Drama", "film_count": 725}]
+        }
+    )
 
+    id: str = Field(description="The genre's id (UUID)")
     name: str
     film_count: int
+
+
+class PersonFilm(BaseModel):
+    """One film of a person, with the person's roles on it."""
+
+    film_id: str
+    title: str
+    imdb_rating: float | None
+    roles: list[str] = Field(description="`director`, `actor` and/or `writer`")
+
+
+class PersonOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _PERSON_ID_EXAMPLE,
+                    "full_name": "George Lucas",
+                    "films": [
+                        {"film_id": _FILM_ID_EXAMPLE, "title": "Star Wars", "imdb_rating": 8.6, "roles": ["director"]}
+                    ],
+                }
+            ]
+        }
+    )
+
+    id: str = Field(description="The person's id (UUID)")
+    full_name: str
+    films: list[PersonFilm] = Field(description="Every film of the catalogue crediting the person, best rated first")
+
+    @staticmethod
+    def of(person: Person, films: list[Film]) -> PersonOut:
+        return PersonOut(
+            id=person.person_id,
+            full_name=person.full_name,
+            films=[
+                PersonFilm(
+                    film_id=f.film_id,
+                    title=f.title,
+                    imdb_rating=f.imdb_rating,
+                    roles=list(f.roles_of(person.person_id)),
+                )
+                for f in films
+            ],
+        )
+
+
+class PersonPageOut(BaseModel):
+    total: int = Field(description="People matching the query, over all pages")
+    page_number: int
+    page_size: int
+    persons: list[PersonOut]
 
 
 class RatingIn(BaseModel):

@@ -62,6 +62,8 @@ def open_catalog(settings: MoviesDbSettings) -> Catalog:
             settings.elasticsearch_url,
             state_file=settings.etl_state_path,
             index=settings.elasticsearch_index,
+            genres_index=settings.elasticsearch_genres_index,
+            persons_index=settings.elasticsearch_persons_index,
             timeout_s=settings.elasticsearch_timeout_s,
         )
     return SqliteCatalog(settings.catalog_db)

@@ -40,7 +40,11 @@ def catalog(settings: EngineSettings) -> Catalog:
     The cycle reads films from it; ``recsys data`` writes the seed films into it."""
     if settings.elasticsearch_url:
         return ElasticsearchCatalog(
-            settings.elasticsearch_url, index=settings.elasticsearch_index, timeout_s=settings.elasticsearch_timeout_s
+            settings.elasticsearch_url,
+            index=settings.elasticsearch_index,
+            genres_index=settings.elasticsearch_genres_index,
+            persons_index=settings.elasticsearch_persons_index,
+            timeout_s=settings.elasticsearch_timeout_s,
         )
     return SqliteCatalog(settings.catalog_db)
 

@@ -38,6 +38,8 @@ class CommonSettings(BaseSettings):
     kafka_bootstrap: str | None = None
     elasticsearch_url: str | None = None
     elasticsearch_index: str = "movies"
+    elasticsearch_genres_index: str = "genres"
+    elasticsearch_persons_index: str = "persons"
     elasticsearch_timeout_s: float = Field(default=5.0, gt=0.0)
     postgres_dsn: str | None = None
 

@@ -1,4 +1,8 @@
-"""Films: full-text search with a genre filter, sorting and pages; one film by id."""
+"""Films: full-text search with a genre filter (name or id), sorting and pages; one film by id.
+
+The standard movies API's spellings work too: `/api/v1/films/search`, `filter[genre]`,
+`page[number]`, `page[size]`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from movies_api.deps import CatalogDep
 from movies_api.schemas import FilmCard, FilmPageOut, Problem
-from recsys_common.ports.catalog import MAX_PAGE_SIZE, SortOrder
+from recsys_common.ports.catalog import MAX_PAGE_SIZE, CatalogView, SortOrder
 
 router = APIRouter(prefix="/api/v1/films", tags=["films"])
 
@@ -26,34 +30,95 @@ ERRORS_503: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("", response_model=FilmPageOut, responses=ERRORS_503, summary="Search films")
+QueryParam = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_QUERY_LENGTH,
+        description="Words to find in titles and descriptions (all of them must occur); empty: no text filter",
+        examples=["star wars"],
+    ),
+]
+GenreParam = Annotated[
+    str | None,
+    Query(max_length=MAX_GENRE_LENGTH, description="Only films of this genre: its name (any case) or its id"),
+]
+#: The standard layout's spelling of the genre filter, an alias of ``genre``.
+GenreFilterParam = Annotated[
+    str | None, Query(alias="filter[genre]", max_length=MAX_GENRE_LENGTH, include_in_schema=False)
+]
+SortParam = Annotated[
+    SortOrder | None,
+    Query(description="Order; `-` for descending. Default: relevance with a query, else `-imdb_rating`"),
+]
+PageNumber = Annotated[int | None, Query(ge=1, le=MAX_PAGE_NUMBER, description="1-based page (default 1)")]
+PageSize = Annotated[
+    int | None, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Films per page (default {DEFAULT_PAGE_SIZE})")
+]
+#: The standard layout's ``page[number]`` / ``page[size]``, aliases of ``page_number`` / ``page_size``.
+StdPageNumber = Annotated[int | None, Query(alias="page[number]", ge=1, le=MAX_PAGE_NUMBER)]
+StdPageSize = Annotated[int | None, Query(alias="page[size]", ge=1, le=MAX_PAGE_SIZE)]
+
+
+def page_of(number: int | None, std_number: int | None, size: int | None, std_size: int | None) -> tuple[int, int]:
+    """The page asked for in either spelling (``page_number`` wins over ``page[number]``)."""
+    return number or std_number or 1, size or std_size or DEFAULT_PAGE_SIZE
+
+
+def genre_name(catalog: CatalogView, genre: str | None) -> str | None:
+    """The name to filter on: a genre id becomes its genre's name; anything else is a name."""
+    if genre is None:
+        return None
+    try:
+        genre_id = str(uuid.UUID(genre))
+    except ValueError:
+        return genre
+    for known in catalog.genres():
+        if known.genre_id == genre_id:
+            return known.name
+    return genre
+
+
+def _search(
+    catalog: CatalogView, query: str | None, genre: str | None, sort: SortOrder | None, page: tuple[int, int]
+) -> FilmPageOut:
+    number, size = page
+    found = catalog.search(query, genre_name(catalog, genre), sort, number, size)
+    return FilmPageOut(
+        total=found.total, page_number=number, page_size=size, films=[FilmCard.of(f) for f in found.films]
+    )
+
+
+@router.get("", response_model=FilmPageOut, responses=ERRORS_503, summary="Films: search, filter by genre, sort, page")
 def search_films(
     catalog: CatalogDep,
-    query: Annotated[
-        str | None,
-        Query(
-            max_length=MAX_QUERY_LENGTH,
-            description="Words to find in titles and descriptions (all of them must occur); empty: no text filter",
-            examples=["star wars"],
-        ),
-    ] = None,
-    genre: Annotated[
-        str | None, Query(max_length=MAX_GENRE_LENGTH, description="Only films of this genre (any case)")
-    ] = None,
-    sort: Annotated[
-        SortOrder | None,
-        Query(description="Order; `-` for descending. Default: relevance with a query, else `-imdb_rating`"),
-    ] = None,
-    page_number: Annotated[int, Query(ge=1, le=MAX_PAGE_NUMBER, description="1-based page")] = 1,
-    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    query: QueryParam = None,
+    genre: GenreParam = None,
+    filter_genre: GenreFilterParam = None,
+    sort: SortParam = None,
+    page_number: PageNumber = None,
+    page_size: PageSize = None,
+    std_page_number: StdPageNumber = None,
+    std_page_size: StdPageSize = None,
 ) -> FilmPageOut:
-    page = catalog.search(query, genre, sort, page_number, page_size)
-    return FilmPageOut(
-        total=page.total,
-        page_number=page_number,
-        page_size=page_size,
-        films=[FilmCard.of(f) for f in page.films],
-    )
+    """Also takes the standard movies API's spelling: `filter[genre]`, `page[number]`, `page[size]`."""
+    page = page_of(page_number, std_page_number, page_size, std_page_size)
+    return _search(catalog, query, genre or filter_genre, sort, page)
+
+
+@router.get("/search", response_model=FilmPageOut, responses=ERRORS_503, summary="Full-text search of films")
+def search_films_by_text(
+    catalog: CatalogDep,
+    query: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_LENGTH, description="Words to find")],
+    genre: GenreParam = None,
+    sort: SortParam = None,
+    page_number: PageNumber = None,
+    page_size: PageSize = None,
+    std_page_number: StdPageNumber = None,
+    std_page_size: StdPageSize = None,
+) -> FilmPageOut:
+    """The standard movies API's search route: `/api/v1/films` with a required query."""
+    page = page_of(page_number, std_page_number, page_size, std_page_size)
+    return _search(catalog, query, genre, sort, page)
 
 
 @router.get(

@@ -172,6 +172,10 @@ class PersonReader(Protocol):
         ...
 
 
+class CatalogView(CatalogReader, PersonReader, Protocol):
+    """Both reader sides: what the Movies API serves films and people from."""
+
+
 class CatalogWriter(Protocol):
     """What writers of the catalogue use: the seed step, ``movies_db add-film`` and the ETL."""
 

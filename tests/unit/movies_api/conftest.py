@@ -15,7 +15,7 @@ from movies_api.bootstrap import create_app
 from movies_api.settings import MoviesApiSettings
 from recsys_common.domain import ROLES, Film, Person, RatingEvent
 from recsys_common.events import InvalidEvent
-from recsys_common.ids import film_id_for
+from recsys_common.ids import film_id_for, person_id_for
 from recsys_common.ports.catalog import (
     CatalogReader,
     CatalogUnavailable,
@@ -31,9 +31,23 @@ from recsys_common.ports.publisher import PublishError, RatingPublisher
 
 SECRET = "unit-test-secret-of-at-least-32-bytes!!"
 
+LUCAS = Person(person_id_for("George Lucas"), "George Lucas")
+FORD = Person(person_id_for("Harrison Ford"), "Harrison Ford")
 FILMS = [
-    Film(film_id_for("api:1"), "Star Wars", 1977, ("Action", "Sci-Fi"), 8.6, 1_000_000, 93.0, "Rebels."),
-    Film(film_id_for("api:2"), "Casablanca", 1942, ("Drama", "Romance"), 8.5, 500_000, None, "A cafe."),
+    Film(
+        film_id_for("api:1"),
+        "Star Wars",
+        1977,
+        ("Action", "Sci-Fi"),
+        8.6,
+        1_000_000,
+        93.0,
+        "Rebels.",
+        directors=(LUCAS,),
+        actors=(FORD,),
+        writers=(LUCAS,),
+    ),
+    Film(film_id_for("api:2"), "Casablanca", 1942, ("Drama", "Romance"), 8.5, 500_000, None, "A cafe.", actors=(FORD,)),
     Film(film_id_for("api:3"), "Unrated", None, ("Comedy",)),
 ]
 

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from recsys_common.ids import film_id_for
+from recsys_common.ids import film_id_for, genre_id_for
+from tests.unit.movies_api.conftest import FORD, LUCAS
 
 
 def test_search_passes_query_genre_sort_and_page_to_the_catalogue(client, catalog) -> None:
@@ -18,10 +19,14 @@ def test_search_passes_query_genre_sort_and_page_to_the_catalogue(client, catalo
         "title": "Star Wars",
         "year": 1977,
         "genres": ["Action", "Sci-Fi"],
+        "genre_ids": [genre_id_for("Action"), genre_id_for("Sci-Fi")],
         "imdb_rating": 8.6,
         "imdb_votes": 1_000_000,
         "rt_rating": 93.0,
         "description": "Rebels.",
+        "directors": [{"id": LUCAS.person_id, "name": "George Lucas"}],
+        "actors": [{"id": FORD.person_id, "name": "Harrison Ford"}],
+        "writers": [{"id": LUCAS.person_id, "name": "George Lucas"}],
     }
     call = catalog.searches[-1]
     assert (call.query, call.genre, call.sort, call.page, call.size) == ("star wars", "sci-fi", "-year", 2, 5)
@@ -78,7 +83,7 @@ def test_malformed_film_id_is_422(client) -> None:
 def test_genres_with_counts(client) -> None:
     response = client.get("/api/v1/genres")
     assert response.status_code == 200
-    assert {"name": "Drama", "film_count": 1} in response.json()
+    assert {"id": genre_id_for("Drama"), "name": "Drama", "film_count": 1} in response.json()
     assert [g["name"] for g in response.json()] == ["Action", "Comedy", "Drama", "Romance", "Sci-Fi"]
 
 
@@ -89,3 +94,32 @@ def test_catalogue_down_is_503_with_retry_after(client, catalog, settings, path)
     assert response.status_code == 503
     assert response.headers["Retry-After"] == str(settings.retry_after_s)
     assert response.json() == {"detail": "the catalogue is unavailable, retry later"}
+
+
+def test_standard_parameters_are_aliases_of_ours(client, catalog) -> None:
+    params = {"sort": "-imdb_rating", "filter[genre]": genre_id_for("Drama"), "page[number]": 3, "page[size]": 7}
+    assert client.get("/api/v1/films", params=params).status_code == 200
+    call = catalog.searches[-1]
+    assert (call.query, call.genre, call.sort, call.page, call.size) == (None, "Drama", "-imdb_rating", 3, 7)
+
+
+def test_a_genre_id_filters_by_its_genre_and_a_name_passes_through(client, catalog) -> None:
+    client.get("/api/v1/films", params={"genre": genre_id_for("Sci-Fi")})
+    assert catalog.searches[-1].genre == "Sci-Fi"
+    client.get("/api/v1/films", params={"genre": "sci-fi"})
+    assert catalog.searches[-1].genre == "sci-fi"
+
+
+def test_search_route_needs_a_query_and_takes_pages(client, catalog) -> None:
+    response = client.get("/api/v1/films/search", params={"query": "star", "page_number": 2, "page_size": 4})
+    assert response.status_code == 200
+    assert (response.json()["page_number"], response.json()["page_size"]) == (2, 4)
+    assert catalog.searches[-1].query == "star"
+    assert client.get("/api/v1/films/search").status_code == 422
+
+
+def test_genre_by_id(client) -> None:
+    response = client.get(f"/api/v1/genres/{genre_id_for('Romance')}")
+    assert response.json() == {"id": genre_id_for("Romance"), "name": "Romance", "film_count": 1}
+    assert client.get(f"/api/v1/genres/{genre_id_for('Western')}").status_code == 404
+    assert client.get("/api/v1/genres/not-a-uuid").status_code == 422

@@ -121,9 +121,8 @@ def test_director_features_come_from_person_ids_or_from_seed_names():
     seed = pd.DataFrame(
         {Columns.Item: ["a", "b"], Columns.Genres: [(), ()], Columns.Directors: [("Sergio Leone",), ()]}
     )
-    catalogue = seed.drop(columns=[Columns.Directors]).assign(
-        **{Columns.DirectorIds: [(person_id_for("Sergio Leone"),), ()]}
-    )
+    catalogue = seed.drop(columns=[Columns.Directors])
+    catalogue[Columns.DirectorIds] = pd.Series([(person_id_for("Sergio Leone"),), ()], dtype=object)
     flags = FeatureFlags(genres=False, directors=True)
     for frame in (seed, catalogue):
         features = build_item_features(frame, flags)
