@@ -13,8 +13,13 @@ GENRE_NAMESPACE = uuid.UUID("0b6c0d55-3f0e-5b8e-a1c4-8f2d6e9a4b17")
 #: Namespace of person ids derived from names (seed sources know people by name only).
 PERSON_NAMESPACE = uuid.UUID("3e9a7c21-5b4d-5f80-9c6e-1d2b8a7f4e35")
 
+#: A user id is an opaque string of 1..USER_ID_MAX_LEN characters of any script, except the
+#: characters ``FORBIDDEN_IN_USER_ID`` matches: control characters (C0, DEL, C1), the line and
+#: paragraph separators, lone surrogates (not text: they cannot be encoded as UTF-8) and "/" (the
+#: APIs put user ids in URL paths, where a percent-encoded "/" is decoded before routing, so such
+#: an id could never be read back). Every edge (tokens, rating events, stores, loaders) applies it.
 USER_ID_MAX_LEN = 128
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+FORBIDDEN_IN_USER_ID = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff/]")
 
 
 def film_id_for(source_id: str) -> str:
@@ -53,6 +58,12 @@ def validate_user_id(value: str) -> str:
         raise ValueError("user id must not be empty")
     if len(value) > USER_ID_MAX_LEN:
         raise ValueError(f"user id must be at most {USER_ID_MAX_LEN} characters, got {len(value)}")
-    if _CONTROL.search(value):
+    bad = FORBIDDEN_IN_USER_ID.search(value)
+    if bad is not None:
+        char = bad.group()
+        if char == "/":
+            raise ValueError("user id must not contain '/'")
+        if "\ud800" <= char <= "\udfff":
+            raise ValueError("user id must not contain lone surrogates")
         raise ValueError("user id must not contain control characters")
     return value
