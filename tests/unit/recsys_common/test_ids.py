@@ -7,7 +7,9 @@ import pytest
 from recsys_common.ids import USER_ID_MAX_LEN, genre_id_for, person_id_for, validate_user_id
 
 
-@pytest.mark.parametrize("user_id", ["42", "ml100k:1", "rt-critic:Émile Zola", "a" * USER_ID_MAX_LEN, "名前", "x?y#z%20"])
+@pytest.mark.parametrize(
+    "user_id", ["42", "ml100k:1", "rt-critic:Émile Zola", "a" * USER_ID_MAX_LEN, "名前", "x?y#z%20"]
+)
 def test_opaque_ids_of_any_script_pass_unchanged(user_id: str) -> None:
     assert validate_user_id(user_id) == user_id
 
