@@ -208,6 +208,12 @@ def _echo_status(report: EngineStatus) -> None:
             f"{marker} {meta.version}  users {meta.n_users:>8,}  films {meta.n_films:>7,}  "
             f"ratings {ratings:>10,} (+{left_out:,} left out)  published {meta.published_at}"
         )
+    for name, started in sorted(report.pending.items()):
+        minutes = (report.now.timestamp() - started) / 60
+        typer.echo(
+            f"  pending {name} (started {minutes:.0f} min ago): being written, or left by a publish that died "
+            "(the next cycle removes it)"
+        )
     last = report.last_cycle
     if last is not None:
         detail = last.get("error") or last.get("reason") or last.get("version") or ""

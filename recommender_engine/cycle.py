@@ -170,6 +170,9 @@ class Engine:
         return films.sort_values(Columns.Item, kind="stable").reset_index(drop=True)
 
     def _run(self, force: bool, started: float) -> CycleResult:
+        abandoned = self._store.drop_pending()
+        if abandoned:
+            log.warning("removed %d version(s) an earlier publish left half-written: %s", len(abandoned), abandoned)
         watermark = self._ratings.watermark()
         films = self._load_films()
         digest = catalogue_digest(films)

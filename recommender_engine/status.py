@@ -1,4 +1,5 @@
-"""What ``recsys status`` reports: the serving version, the last cycle, and whether all is well.
+"""What ``recsys status`` reports: the serving version, the last cycle, pending versions (a publish
+under way, or the remains of one that died: the next cycle removes them), and whether all is well.
 
 The engine is healthy when a version is published and the last cycle did not fail. A failing
 engine says why (the last error) and since when (the first failure after the last cycle that
@@ -29,6 +30,9 @@ class EngineStatus:
     failed_cycles: int
     versions: list[VersionMeta]
     store: str
+    #: Versions being written, or left half-written by a publish that died (name -> start, unix s).
+    pending: dict[str, float]
+    now: datetime
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: one object for machines and healthchecks."""
@@ -59,7 +63,15 @@ class EngineStatus:
                 for m in self.versions
             ],
             "store": self.store,
+            "pending": [
+                {"version": name, "started_at": _iso(started), "age_seconds": round(self.now.timestamp() - started, 1)}
+                for name, started in sorted(self.pending.items())
+            ],
         }
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(text: str) -> datetime | None:
@@ -77,6 +89,7 @@ def engine_status(store: RecStore, journal: CycleJournal, store_location: str, n
     """Read the serving version and the journal; raise StoreUnavailable when the store cannot be read."""
     serving = store.current()
     versions = store.versions()
+    pending = store.pending()
     entries = journal.entries()
     failures = 0
     for entry in reversed(entries):
@@ -105,4 +118,6 @@ def engine_status(store: RecStore, journal: CycleJournal, store_location: str, n
         failed_cycles=failures,
         versions=versions,
         store=store_location,
+        pending=pending,
+        now=now,
     )

@@ -56,7 +56,7 @@ class FakeRecStore(RecStore):
         self.records: dict[str, dict[str, bytes]] = {}
         self.cold: dict[str, str] = {}
         self.retired: dict[str, float] = {}
-        self.pending: dict[str, float] = {}
+        self.pending_versions: dict[str, float] = {}
 
     def _call(self, name: str) -> None:
         self.calls[name] += 1
@@ -68,7 +68,7 @@ class FakeRecStore(RecStore):
 
     def _start_pending(self, version: str, started_at: float) -> None:
         self._call("start_pending")
-        self.pending[version] = started_at
+        self.pending_versions[version] = started_at
         self.records[version] = {}
 
     def _put_films(self, version: str, films: list[str]) -> None:
@@ -89,7 +89,7 @@ class FakeRecStore(RecStore):
     def _commit(self, meta: VersionMeta) -> None:
         self._call("commit")
         self.metas[meta.version] = meta
-        del self.pending[meta.version]
+        del self.pending_versions[meta.version]
         self._set_current(meta.version, time.time())
 
     def _set_current(self, version: str, retired_at: float) -> None:
@@ -127,10 +127,10 @@ class FakeRecStore(RecStore):
         return dict(self.retired)
 
     def _pending(self) -> dict[str, float]:
-        return dict(self.pending)
+        return dict(self.pending_versions)
 
     def _delete(self, version: str) -> None:
-        for table in (self.metas, self.film_tables, self.records, self.cold, self.retired, self.pending):
+        for table in (self.metas, self.film_tables, self.records, self.cold, self.retired, self.pending_versions):
             table.pop(version, None)
 
 

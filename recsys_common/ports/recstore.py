@@ -173,6 +173,18 @@ class RecStore(abc.ABC):
         self._set_current(version, time.time())
         return meta
 
+    def pending(self) -> dict[str, float]:
+        """Versions being written (or left behind by a publish that died): name -> start time."""
+        return self._pending()
+
+    def drop_pending(self) -> list[str]:
+        """Delete every pending version; returns their names. Call it only when no publish is under
+        way (the engine, which runs one cycle at a time, calls it before each cycle)."""
+        names = sorted(self._pending())
+        for name in names:
+            self._delete(name)
+        return names
+
     def prune(self, keep: int, grace_s: float, now: float | None = None) -> list[str]:
         """Delete retired versions past the grace period beyond the newest ``keep``, and pending
         versions older than the grace period. Returns the deleted version names."""

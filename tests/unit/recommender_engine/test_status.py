@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from recommender_engine.cycle import CycleError, CycleJournal, Engine, ListConfig
 from recommender_engine.model.hybrid import ModelConfig
 from recommender_engine.status import engine_status, parse_time
+from recsys_common.domain import ColdStartLists
 from recsys_common.ports.catalog import CatalogUnavailable
 from tests.datasets import synthetic_films, synthetic_ratings
 from tests.fakes import FakeRatingStore, FakeRecStore
@@ -81,3 +83,18 @@ def test_times_in_both_journal_formats_parse_as_utc():
     assert parse_time("2026-11-30T08:00:00Z") == datetime(2026, 11, 30, 8, tzinfo=UTC)
     assert parse_time("20261130T080000Z") == datetime(2026, 11, 30, 8, tzinfo=UTC)
     assert parse_time("yesterday") is None
+
+
+def test_a_publish_that_died_is_shown_pending_and_removed_by_the_next_cycle(tmp_path):
+    store = FakeRecStore()
+    engine = _engine(tmp_path, store, synthetic_films)
+    engine.run_cycle()
+    serving = store.current()
+    assert serving is not None
+    killed = store.begin(replace(serving, version="killed-publish"), list(store.films(serving.version)))
+    killed.put_cold_start(ColdStartLists(overall=()))  # and the process died: no commit, no abort
+    status = engine_status(store, engine.journal, "somewhere", NOW)
+    assert [p["version"] for p in status.to_dict()["pending"]] == ["killed-publish"]
+    engine.run_cycle()  # skipped (nothing new), but it cleans up first
+    assert store.pending() == {}
+    assert engine_status(store, engine.journal, "somewhere", NOW).to_dict()["pending"] == []

@@ -301,6 +301,22 @@ def test_prune_removes_a_pending_version_of_a_publish_that_died(store: RecStore)
     assert alive.commit() == store.current()
 
 
+def test_pending_versions_are_listed_and_dropped_at_once(store: RecStore) -> None:
+    publish(store, "v1")
+    before = time.time()
+    dead = store.begin(make_meta("dead"), FILMS)
+    dead.put_block(users(3), *lists_for(3, seed=4))
+    assert list(store.pending()) == ["dead"]
+    assert store.pending()["dead"] >= before - 1
+    assert store.drop_pending() == ["dead"]
+    assert store.pending() == {}
+    with pytest.raises(UnknownVersion):
+        store.films("dead")
+    current = store.current()
+    assert current is not None and current.version == "v1"
+    assert store.drop_pending() == []
+
+
 def test_unknown_version(store: RecStore) -> None:
     assert store.current() is None
     assert store.versions() == []
