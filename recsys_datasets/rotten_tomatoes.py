@@ -21,7 +21,7 @@ import pandas as pd
 
 from recsys_common.columns import Columns
 from recsys_common.domain import RATING_MAX, RATING_MIN
-from recsys_common.ids import USER_ID_MAX_LEN
+from recsys_common.ids import FORBIDDEN_ID_CHARACTERS, USER_ID_MAX_LEN
 from recsys_datasets.errors import DataFormatError
 from recsys_datasets.seeddata import Report, SeedData, make_films, make_ratings
 from recsys_datasets.tables import (
@@ -73,7 +73,6 @@ LETTER_GRADES = {
 MISSING_TIMESTAMP = 0
 
 _FRACTION = re.compile(r"^\s*(?P<num>\d+(?:\.\d+)?)\s*/\s*(?P<den>\d+(?:\.\d+)?)\s*$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def score_to_rating(scores: pd.Series[str]) -> tuple[pd.Series[float], pd.Series[float]]:
@@ -153,7 +152,7 @@ def _read_reviews(path: Path, links: pd.Series[str], film_ids: pd.Series[str]) -
     # String work runs on distinct values; rows carry integer codes into them.
     critic_codes, critics = distinct_text(raw[CRITIC])
     user_values = USER_PREFIX + critics
-    unusable_name = (user_values.str.len() > USER_ID_MAX_LEN) | user_values.str.contains(_CONTROL)
+    unusable_name = (user_values.str.len() > USER_ID_MAX_LEN) | user_values.str.contains(FORBIDDEN_ID_CHARACTERS)
     no_critic = (critics == "").to_numpy()[critic_codes]
     bad_critic = ~no_critic & unusable_name.to_numpy()[critic_codes]
 
