@@ -53,7 +53,7 @@ from confluent_kafka import Producer
 
 from recsys_common.adapters.clickhouse_ratings import TABLE, ClickHouseRatingStore
 from recsys_common.domain import RatingEvent
-from recsys_common.events import decode_event_fields, encode_event
+from recsys_common.events import EventDecoder, encode_event
 from recsys_common.ids import film_id_for
 from recsys_common.machine import machine_info
 from ugc_pipeline.kafka_io import KafkaDeadLetterSink, KafkaMessageSource, consumer_config, producer_config
@@ -350,7 +350,8 @@ def bench_codec(events: int) -> dict[str, Any]:
     """Decode ``events`` messages with the loader's codec and, as the reference, with ``json.loads``."""
     values = [value for _, value in make_payloads(events, seed=3)]
     reference_s = _best_seconds(lambda: [json.loads(value) for value in values])
-    codec_s = _best_seconds(lambda: [decode_event_fields(value) for value in values])
+    decode = EventDecoder().decode
+    codec_s = _best_seconds(lambda: [decode(value) for value in values])
     return {
         "events": events,
         "decode_per_s": round(events / codec_s),
