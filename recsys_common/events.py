@@ -12,9 +12,10 @@ Wire form: one UTF-8 JSON object per Kafka message, keyed by ``user_id``::
 The schema is the msgspec Struct ``WireEvent``: msgspec parses the JSON and checks the types and
 ranges in one pass, strictly (a number in a string, a boolean or a fraction of a second is refused),
 then ``WireEvent.__post_init__`` applies the identifier rule and canonicalises the film id. Unknown
-keys are ignored, so producers may add fields without breaking the loader; when a key repeats, its
-last value counts. A message that is not UTF-8 text (including JSON escapes of a lone surrogate,
-wherever they appear) is refused. ``InvalidEvent`` names the reason.
+keys are ignored, so producers may add fields without breaking the loader. When a key repeats, its
+last value counts, and every one of its values must have the field's type and range. A message
+that is not UTF-8 text (including JSON escapes of a lone surrogate, wherever they appear) is
+refused. ``InvalidEvent`` names the reason.
 
 ``EventDecoder`` refuses a value longer than its ``max_bytes`` or nested deeper than its
 ``max_depth`` before anything parses it, so no message can make decoding use unbounded time,

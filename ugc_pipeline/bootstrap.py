@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from pydantic import ValidationError
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from recsys_common.adapters.clickhouse_ratings import ClickHouseRatingStore
 from recsys_common.ports.ratings import RatingSourceError
@@ -61,7 +61,6 @@ class LoaderApp:
 
     def _wait_for_schema(self, stop: threading.Event) -> bool:
         """Create the table, retrying while ClickHouse is unreachable; False when stopped first."""
-        config = self.settings.ugc_loader
 
         def report(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
@@ -77,7 +76,7 @@ class LoaderApp:
 
         retrying = Retrying(
             retry=retry_if_exception_type(RatingSourceError),
-            wait=wait_exponential(multiplier=config.retry_initial_s, max=config.retry_max_s),
+            wait=self.settings.ugc_loader.retry_wait(),
             stop=lambda state: stop.is_set(),
             sleep=wait,
             before_sleep=report,

@@ -141,6 +141,10 @@ class LoaderConfig(BaseModel):
     max_message_bytes: int = Field(default=DEFAULT_MAX_EVENT_BYTES, ge=1)
     max_message_depth: int = Field(default=DEFAULT_MAX_EVENT_DEPTH, ge=1)
 
+    def retry_wait(self) -> wait_exponential:
+        """Delays between attempts: ``retry_initial_s``, doubling each time, at most ``retry_max_s``."""
+        return wait_exponential(multiplier=self.retry_initial_s, max=self.retry_max_s)
+
     @model_validator(mode="after")
     def _retry_delays_grow(self) -> Self:
         if self.retry_initial_s > self.retry_max_s:
@@ -194,7 +198,7 @@ class Loader:
         self._give_up_at: float | None = None
         self._retrying = Retrying(
             retry=retry_if_exception_type(RETRIED_ERRORS),
-            wait=wait_exponential(multiplier=self.config.retry_initial_s, max=self.config.retry_max_s),
+            wait=self.config.retry_wait(),
             stop=self._should_give_up,
             sleep=self._wait_before_retry,
             after=self._count_failure,
