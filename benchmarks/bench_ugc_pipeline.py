@@ -17,6 +17,9 @@ librdkafka's in-process mock cluster. Measured:
    without a concurrent producer).
 3. read: ``ClickHouseRatingStore.read_all()`` of a table holding R ratings (R distinct pairs,
    generated server-side, several unmerged parts), best and median of a few runs.
+4. codec: the loader's decoder over 100k encoded events, and in the same run the standard library's
+   ``json.loads`` over the same bytes: a reference that moves with the machine's load but not with
+   the codec, so runs on a busy machine stay comparable (``decode_vs_json_loads``).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -50,7 +53,7 @@ from confluent_kafka import Producer
 
 from recsys_common.adapters.clickhouse_ratings import TABLE, ClickHouseRatingStore
 from recsys_common.domain import RatingEvent
-from recsys_common.events import encode_event
+from recsys_common.events import EventDecoder, encode_event
 from recsys_common.ids import film_id_for
 from recsys_common.machine import machine_info
 from ugc_pipeline.kafka_io import KafkaDeadLetterSink, KafkaMessageSource, consumer_config, producer_config
@@ -78,6 +81,8 @@ BACKPRESSURE_CHECK_EVERY = 1_000
 #: A pre-filled topic must fit the mock broker's ~5 MB per partition (lz4-compressed).
 DRAIN_MAX_EVENTS = 200_000
 STALL_S = 30.0
+CODEC_EVENTS = 100_000
+CODEC_REPEATS = 3
 
 _CLICKHOUSE_CONFIG = """<?xml version="1.0"?>
 <yandex>
@@ -332,6 +337,29 @@ def bench_read(url: str, rows: int) -> dict[str, Any]:
     }
 
 
+def _best_seconds(work: Callable[[], object], repeats: int = CODEC_REPEATS) -> float:
+    timings = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        work()
+        timings.append(time.perf_counter() - began)
+    return min(timings)
+
+
+def bench_codec(events: int) -> dict[str, Any]:
+    """Decode ``events`` messages with the loader's codec and, as the reference, with ``json.loads``."""
+    values = [value for _, value in make_payloads(events, seed=3)]
+    reference_s = _best_seconds(lambda: [json.loads(value) for value in values])
+    decode = EventDecoder().decode
+    codec_s = _best_seconds(lambda: [decode(value) for value in values])
+    return {
+        "events": events,
+        "decode_per_s": round(events / codec_s),
+        "reference_json_loads_per_s": round(events / reference_s),
+        "decode_vs_json_loads": round(reference_s / codec_s, 2),
+    }
+
+
 def machine(url: str) -> dict[str, Any]:
     """The shared machine description plus the versions of the parts this benchmark measures."""
     store = ClickHouseRatingStore(url.rsplit("/", 1)[0] + "/default")
@@ -383,6 +411,10 @@ def main(argv: list[str] | None = None) -> int:
             print("read_all ...", flush=True)
             result["read_all"] = bench_read(url, args.read_rows)
             print(result["read_all"], flush=True)
+        print("codec ...", flush=True)
+        result["codec"] = bench_codec(CODEC_EVENTS)
+        print(result["codec"], flush=True)
+        result["machine"]["load_average_at_end"] = list(os.getloadavg())
     result["meets_target"] = result["end_to_end"]["events_per_s"] >= TARGET_EVENTS_PER_S
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")

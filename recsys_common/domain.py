@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 #: The platform's rating scale. Seed sets on other scales are mapped onto it when loaded.
 RATING_MIN = 1.0
 RATING_MAX = 10.0
-
-
-class RatingOutOfRange(ValueError):
-    """A rating outside [RATING_MIN, RATING_MAX] or not a finite number."""
-
-
-def check_rating(value: float) -> float:
-    """Return ``value`` as float or raise RatingOutOfRange naming the allowed scale."""
-    number = float(value)
-    if not math.isfinite(number) or not RATING_MIN <= number <= RATING_MAX:
-        raise RatingOutOfRange(f"rating {value!r} is outside the scale {RATING_MIN:g}..{RATING_MAX:g}")
-    return number
 
 
 @dataclass(frozen=True)

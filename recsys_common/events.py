@@ -1,39 +1,48 @@
 """The rating event's schema: its JSON wire form on Kafka and its column form in rating stores.
 
-Shared by the Kafka publisher (``encode_event``), the UGC loader (``decode_event_fields``) and the
-rating stores (``prepare_rating_rows``), so all three accept and reject the same things.
+Shared by the Kafka publisher (``encode_event``), the UGC loader (``EventDecoder``) and the rating
+stores (``validate_event``, ``prepare_rating_rows``), so all of them accept and reject the same
+things; the identifier rule they apply is ``recsys_common.ids``'.
 
 Wire form: one UTF-8 JSON object per Kafka message, keyed by ``user_id``::
 
-    {"event_id": "<1..128 chars>", "user_id": "<1..128 chars>", "film_id": "<UUID>",
-     "rating": <number 1..10>, "timestamp": <int unix seconds>}
+    {"event_id": "<event id>", "user_id": "<user id>", "film_id": "<UUID>",
+     "rating": <number 1..10>, "timestamp": <integer unix seconds 0..2**32-1>}
 
-Unknown keys are ignored, so producers may add fields without breaking the loader; a missing or
-ill-typed key, a film id that is not a UUID or a rating off the platform scale makes the message
-invalid (``InvalidEvent`` names the reason). Film ids are stored in canonical lowercase form.
+The schema is the msgspec Struct ``WireEvent``: msgspec parses the JSON and checks the types and
+ranges in one pass, strictly (a number in a string, a boolean or a fraction of a second is refused),
+then ``WireEvent.__post_init__`` applies the identifier rule and canonicalises the film id. Unknown
+keys are ignored, so producers may add fields without breaking the loader. When a key repeats, its
+last value counts, and every one of its values must have the field's type and range. A message
+that is not UTF-8 text (including JSON escapes of a lone surrogate, wherever they appear) is
+refused. ``InvalidEvent`` names the reason.
+
+``EventDecoder`` refuses a value longer than its ``max_bytes`` or nested deeper than its
+``max_depth`` before anything parses it, so no message can make decoding use unbounded time,
+memory or stack, and it raises nothing but InvalidEvent for any byte string. A decoded event's
+strings are UTF-8 text and its numbers fit the ClickHouse columns, so a store can always write it.
 
 The dead-letter topic (``RATINGS_DLQ_TOPIC``) carries the original key and bytes of an invalid
-message with the ``DLQ_*`` headers below.
+message with the ``DLQ_*`` headers below (truncated to what a Kafka message can hold).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from json.scanner import make_scanner
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from recsys_common.columns import Columns
-from recsys_common.domain import RATING_MAX, RATING_MIN, RatingEvent, RatingOutOfRange, check_rating
-from recsys_common.ids import USER_ID_MAX_LEN, parse_film_id, validate_user_id
+from recsys_common.domain import RATING_MAX, RATING_MIN, RatingEvent
+from recsys_common.ids import parse_film_id, validate_event_id, validate_user_id
 
 RATINGS_TOPIC = "ratings"
 RATINGS_DLQ_TOPIC = "ratings.dlq"
@@ -43,25 +52,20 @@ DLQ_REASON_HEADER = "dlq.reason"
 DLQ_SOURCE_TOPIC_HEADER = "dlq.source.topic"
 DLQ_SOURCE_PARTITION_HEADER = "dlq.source.partition"
 DLQ_SOURCE_OFFSET_HEADER = "dlq.source.offset"
+#: Present when the dead letter carries only the first bytes of the key / value: the original size.
+DLQ_KEY_BYTES_HEADER = "dlq.original.key.bytes"
+DLQ_VALUE_BYTES_HEADER = "dlq.original.value.bytes"
 
 #: Namespace of derived event ids (``event_id_for``). Never change it: ids are stored everywhere.
 EVENT_NAMESPACE = uuid.UUID("0b7d3c52-4f7e-5a8e-9a61-2c4e8f1d6b93")
-EVENT_ID_MAX_LEN = 128
 #: Event times must fit ClickHouse ``DateTime`` (unsigned 32-bit seconds).
 TIMESTAMP_MIN = 0
 TIMESTAMP_MAX = 2**32 - 1
+#: Decoder limits. A valid event takes a few hundred bytes and one level of nesting; the rest is
+#: room for fields producers may add.
+DEFAULT_MAX_EVENT_BYTES = 64 * 1024
+DEFAULT_MAX_EVENT_DEPTH = 32
 
-_FIELDS = (Columns.EventId, Columns.User, Columns.Item, Columns.Rating, Columns.Timestamp)
-_EVENT_ID, _USER, _FILM, _RATING, _TIMESTAMP = _FIELDS
-#: One decoder for every message: skips ``json.loads``' per-call setup and encoding detection.
-_JSON = json.JSONDecoder()
-_parse_json = _JSON.decode
-# typeshed declares make_scanner's argument as the scanner class; at runtime it takes the decoder.
-_scan_json: Callable[[str, int], tuple[Any, int]] = make_scanner(_JSON)  # type: ignore[arg-type]
-_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_control_character = _CONTROL.search
-_canonical_uuid = _CANONICAL_UUID.fullmatch
 _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 _UUID_BYTES = 16
 _UUID_HEX_SPANS = ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))  # hex digits of each dash group
@@ -69,9 +73,10 @@ _UUID_TEXT_LEN = 36
 _UUID_VERSION_BYTE, _UUID_VARIANT_BYTE = 6, 8
 _UUID5_VERSION_BITS, _UUID_RFC4122_VARIANT_BITS = 0x50, 0x80
 _LOW_NIBBLE, _LOW_SIX_BITS, _NIBBLE_BITS = 0x0F, 0x3F, 4
-
-EventFields = tuple[str, str, str, float, int]
-"""(event_id, user_id, film_id, rating, timestamp) of one valid event."""
+#: A JSON string (escapes included), for measuring nesting without the brackets inside strings.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_OPENERS = np.frombuffer(b"[{", dtype=np.uint8)
+_CLOSERS = np.frombuffer(b"]}", dtype=np.uint8)
 
 
 class InvalidEvent(ValueError):
@@ -83,11 +88,6 @@ class InvalidEvent(ValueError):
 
 
 # ----- ids -------------------------------------------------------------------------------------
-
-
-def new_event_id() -> str:
-    """A fresh random event id (what the Movies API stamps on a viewer's rating)."""
-    return str(uuid.uuid4())
 
 
 def event_id_for(user_id: str, film_id: str, timestamp: int) -> str:
@@ -128,117 +128,85 @@ def event_ids_for(
 # ----- wire form -------------------------------------------------------------------------------
 
 
-def _check_id_text(name: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise InvalidEvent(f"{name} must be a string, got {type(value).__name__}")
-    if not value:
-        raise InvalidEvent(f"{name} must not be empty")
-    if len(value) > EVENT_ID_MAX_LEN:
-        raise InvalidEvent(f"{name} must be at most {EVENT_ID_MAX_LEN} characters, got {len(value)}")
-    if _CONTROL.search(value):
-        raise InvalidEvent(f"{name} must not contain control characters")
-    return value
+class WireEvent(msgspec.Struct, gc=False):
+    """One valid rating event in its wire form (film id canonical); ``EventDecoder`` makes them."""
+
+    event_id: str
+    user_id: str
+    film_id: str
+    rating: Annotated[float, msgspec.Meta(ge=RATING_MIN, le=RATING_MAX)]
+    timestamp: Annotated[int, msgspec.Meta(ge=TIMESTAMP_MIN, le=TIMESTAMP_MAX)]
+
+    def __post_init__(self) -> None:
+        # msgspec turns these ValueErrors into a ValidationError carrying their message.
+        validate_event_id(self.event_id)
+        validate_user_id(self.user_id)
+        self.film_id = parse_film_id(self.film_id)
 
 
-def _check_fields(event_id: object, user_id: object, film_id: object, rating: object, timestamp: object) -> EventFields:
-    """Validate one event's fields; the fast path accepts a strict subset of ``_check_fields_strict``."""
-    if (
-        type(event_id) is str
-        and 0 < len(event_id) <= EVENT_ID_MAX_LEN
-        and type(user_id) is str
-        and 0 < len(user_id) <= USER_ID_MAX_LEN
-        and type(film_id) is str
-        and _canonical_uuid(film_id)
-        and (type(rating) is float or type(rating) is int)
-        and RATING_MIN <= rating <= RATING_MAX  # also false for NaN
-        and type(timestamp) is int
-        and TIMESTAMP_MIN <= timestamp <= TIMESTAMP_MAX
-        and not _control_character(event_id)
-        and not _control_character(user_id)
-    ):
-        return event_id, user_id, film_id, float(rating), timestamp
-    return _check_fields_strict(event_id, user_id, film_id, rating, timestamp)
+_encode_json = msgspec.json.Encoder().encode
 
 
-def _check_fields_strict(
-    event_id: object, user_id: object, film_id: object, rating: object, timestamp: object
-) -> EventFields:
-    """Validate field by field, canonicalising film ids; the error names the first bad field."""
-    event_id = _check_id_text(Columns.EventId, event_id)
-    if not isinstance(user_id, str):
-        raise InvalidEvent(f"{Columns.User} must be a string, got {type(user_id).__name__}")
-    try:
-        validate_user_id(user_id)
-    except ValueError as exc:
-        raise InvalidEvent(str(exc)) from exc
-    if not isinstance(film_id, str):
-        raise InvalidEvent(f"{Columns.Item} must be a string, got {type(film_id).__name__}")
-    if not _CANONICAL_UUID.fullmatch(film_id):
+def nesting_depth(raw: bytes) -> int:
+    """How deeply arrays and objects nest in a JSON text; brackets inside strings do not count.
+
+    Never less than the depth a JSON parser would reach (an unterminated string's brackets count).
+    """
+    codes = np.frombuffer(_JSON_STRING.sub(b"", raw), dtype=np.uint8)
+    steps = np.isin(codes, _OPENERS).astype(np.int64) - np.isin(codes, _CLOSERS)
+    return int(np.cumsum(steps).max(initial=0))
+
+
+class EventDecoder:
+    """Message value -> ``WireEvent``; anything else raises InvalidEvent naming what is wrong.
+
+    ``max_bytes`` and ``max_depth`` are checked before parsing. The loader's hot path.
+    """
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_EVENT_BYTES, max_depth: int = DEFAULT_MAX_EVENT_DEPTH) -> None:
+        if max_bytes < 1 or max_depth < 1:
+            raise ValueError(f"decoder limits must be >= 1, got max_bytes={max_bytes}, max_depth={max_depth}")
+        self.max_bytes = max_bytes
+        self.max_depth = max_depth
+        self._parse = msgspec.json.Decoder(WireEvent).decode
+
+    def decode(self, raw: bytes | None) -> WireEvent:
+        if raw is None:
+            raise InvalidEvent("message has no value")
+        if len(raw) > self.max_bytes:
+            raise InvalidEvent(f"value is {len(raw)} bytes, more than the limit of {self.max_bytes}")
+        # Every bracket counted is a cheap upper bound of the depth; measure only above the limit.
+        if raw.count(b"{") + raw.count(b"[") > self.max_depth and (depth := nesting_depth(raw)) > self.max_depth:
+            raise InvalidEvent(f"value nests {depth} levels deep, more than the limit of {self.max_depth}")
+        if not raw.isascii():
+            # msgspec checks only the strings it keeps; the whole message must be text.
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InvalidEvent(f"value is not UTF-8: {exc.reason} at byte {exc.start}") from exc
         try:
-            film_id = parse_film_id(film_id)
-        except ValueError as exc:
+            return self._parse(raw)
+        except msgspec.ValidationError as exc:
             raise InvalidEvent(str(exc)) from exc
-    if isinstance(rating, bool) or not isinstance(rating, int | float):
-        raise InvalidEvent(f"{Columns.Rating} must be a number, got {type(rating).__name__}")
+        except msgspec.DecodeError as exc:
+            raise InvalidEvent(f"value is not JSON: {exc}") from exc
+
+
+def _to_wire(event: RatingEvent) -> WireEvent:
     try:
-        rating = check_rating(rating)
-    except RatingOutOfRange as exc:
+        return msgspec.convert(event, WireEvent, from_attributes=True)
+    except msgspec.ValidationError as exc:
         raise InvalidEvent(str(exc)) from exc
-    if isinstance(timestamp, bool) or not isinstance(timestamp, int):
-        raise InvalidEvent(f"{Columns.Timestamp} must be an integer (unix seconds), got {type(timestamp).__name__}")
-    if not TIMESTAMP_MIN <= timestamp <= TIMESTAMP_MAX:
-        raise InvalidEvent(f"{Columns.Timestamp} {timestamp} is outside {TIMESTAMP_MIN}..{TIMESTAMP_MAX}")
-    return event_id, user_id, film_id, rating, timestamp
 
 
 def validate_event(event: RatingEvent) -> RatingEvent:
     """Return the event with its film id in canonical form, or raise InvalidEvent."""
-    fields = _check_fields(event.event_id, event.user_id, event.film_id, event.rating, event.timestamp)
-    return RatingEvent(*fields)
+    return RatingEvent(*msgspec.structs.astuple(_to_wire(event)))
 
 
 def encode_event(event: RatingEvent) -> bytes:
     """The wire form of a valid event; raise InvalidEvent when the event breaks the schema."""
-    fields = _check_fields(event.event_id, event.user_id, event.film_id, event.rating, event.timestamp)
-    return json.dumps(dict(zip(_FIELDS, fields, strict=True)), separators=(",", ":")).encode()
-
-
-def decode_event_fields(raw: bytes | None) -> EventFields:
-    """Parse and validate one message value; raise InvalidEvent naming what is wrong.
-
-    The loader's hot path: returns a plain tuple rather than a RatingEvent.
-    """
-    if raw is None:
-        raise InvalidEvent("message has no value")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidEvent(f"value is not UTF-8: {exc.reason} at byte {exc.start}") from exc
-    try:
-        # Fast path: the scanner alone, for a document without surrounding whitespace.
-        document: Any
-        document, end = _scan_json(text, 0)
-        if end != len(text):
-            raise StopIteration(end)
-    except (StopIteration, ValueError):
-        try:
-            document = _parse_json(text)  # accepts what the scanner does not, or says why not
-        except ValueError as exc:
-            raise InvalidEvent(f"value is not JSON: {exc}") from exc
-    if type(document) is not dict:
-        raise InvalidEvent(f"value must be a JSON object, got {type(document).__name__}")
-    try:
-        return _check_fields(
-            document[_EVENT_ID], document[_USER], document[_FILM], document[_RATING], document[_TIMESTAMP]
-        )
-    except KeyError as exc:
-        missing = [name for name in _FIELDS if name not in document]
-        raise InvalidEvent(f"missing field(s): {', '.join(missing)}") from exc
-
-
-def decode_event(raw: bytes | None) -> RatingEvent:
-    """Parse and validate one message value into a RatingEvent; raise InvalidEvent otherwise."""
-    return RatingEvent(*decode_event_fields(raw))
+    return _encode_json(_to_wire(event))
 
 
 # ----- column form -----------------------------------------------------------------------------
@@ -258,18 +226,15 @@ class RatingRows:
         return len(self.event_id)
 
     @staticmethod
-    def from_fields(events: Sequence[EventFields]) -> RatingRows:
-        """Rows of already validated events (``decode_event_fields`` results)."""
-        if not events:
-            empty_text = np.empty(0, dtype=object)
-            return RatingRows(empty_text, empty_text, empty_text, np.empty(0, np.float64), np.empty(0, np.int64))
-        event_ids, users, films, ratings, timestamps = zip(*events, strict=True)
+    def from_events(events: Sequence[WireEvent]) -> RatingRows:
+        """Rows of decoded events (``EventDecoder`` results)."""
+        count = len(events)
         return RatingRows(
-            np.array(event_ids, dtype=object),
-            np.array(users, dtype=object),
-            np.array(films, dtype=object),
-            np.array(ratings, dtype=np.float64),
-            np.array(timestamps, dtype=np.int64),
+            np.array([event.event_id for event in events], dtype=object),
+            np.array([event.user_id for event in events], dtype=object),
+            np.array([event.film_id for event in events], dtype=object),
+            np.fromiter((event.rating for event in events), dtype=np.float64, count=count),
+            np.fromiter((event.timestamp for event in events), dtype=np.int64, count=count),
         )
 
 
@@ -296,10 +261,10 @@ def _bad_row(frame: pd.DataFrame, values: npt.NDArray[Any], bad_value: object, r
     return InvalidEvent(f"{_row(frame, position)}: {reason}")
 
 
-def _text_column(frame: pd.DataFrame, column: str, canonical: Callable[[str], str] | None = None) -> npt.NDArray[Any]:
+def _text_column(frame: pd.DataFrame, column: str, check: Callable[[object], str]) -> npt.NDArray[Any]:
     """The column as an object array of valid id strings; each distinct value is checked once.
 
-    ``canonical`` returns a value's canonical form or raises ValueError naming the problem.
+    ``check`` returns a value's canonical form or raises ValueError naming the problem.
     """
     values = frame[column].to_numpy(dtype=object)
     missing = pd.isna(values)
@@ -308,20 +273,14 @@ def _text_column(frame: pd.DataFrame, column: str, canonical: Callable[[str], st
     replacements: dict[str, str] = {}
     for value in pd.unique(values).tolist():
         try:
-            text = _check_id_text(column, value)
-            if canonical is not None:
-                fixed = canonical(text)
-                if fixed != text:
-                    replacements[text] = fixed
-        except (InvalidEvent, ValueError) as exc:
+            fixed = check(value)
+        except ValueError as exc:
             raise _bad_row(frame, values, value, str(exc)) from exc
+        if fixed != value:
+            replacements[value] = fixed
     if replacements:
         values = pd.Series(values).replace(replacements).to_numpy(dtype=object)
     return values
-
-
-def _canonical_film_id(value: str) -> str:
-    return value if _CANONICAL_UUID.fullmatch(value) else parse_film_id(value)
 
 
 def prepare_rating_rows(frame: pd.DataFrame) -> RatingRows:
@@ -334,9 +293,9 @@ def prepare_rating_rows(frame: pd.DataFrame) -> RatingRows:
     if missing:
         raise InvalidEvent(f"ratings frame lacks column(s): {', '.join(missing)}")
     if frame.empty:
-        return RatingRows.from_fields([])
+        return RatingRows.from_events([])
     user_array = _text_column(frame, Columns.User, validate_user_id)
-    film_array = _text_column(frame, Columns.Item, _canonical_film_id)
+    film_array = _text_column(frame, Columns.Item, parse_film_id)
 
     ratings = pd.to_numeric(frame[Columns.Rating], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     out_of_scale = ~(np.isfinite(ratings) & (ratings >= RATING_MIN) & (ratings <= RATING_MAX))
@@ -354,7 +313,7 @@ def prepare_rating_rows(frame: pd.DataFrame) -> RatingRows:
     timestamps = raw_times.astype(np.int64)
 
     if Columns.EventId in frame.columns:
-        event_ids = _text_column(frame, Columns.EventId)
+        event_ids = _text_column(frame, Columns.EventId, validate_event_id)
     else:
         event_ids = np.array(event_ids_for(user_array, film_array, timestamps), dtype=object)
     return RatingRows(event_ids, user_array, film_array, ratings, timestamps)

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from types import FrameType
 
 from pydantic import ValidationError
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from recsys_common.adapters.clickhouse_ratings import ClickHouseRatingStore
 from recsys_common.ports.ratings import RatingSourceError
 from ugc_pipeline.kafka_io import KafkaDeadLetterSink, KafkaMessageSource, consumer_config, producer_config
-from ugc_pipeline.loader import Backoff, Loader, LoaderConfig
+from ugc_pipeline.loader import Loader
 from ugc_pipeline.metrics import LoaderStats, MetricsServer
 from ugc_pipeline.settings import UgcSettings
 
@@ -47,7 +48,7 @@ class LoaderApp:
             bootstrap = settings.kafka_bootstrap or ""
             source = KafkaMessageSource(consumer_config(bootstrap, settings.ugc_group_id), [settings.ugc_topic])
             dead_letters = KafkaDeadLetterSink(producer_config(bootstrap), settings.ugc_dlq_topic)
-            loader = Loader(source, self.store, dead_letters, loader_config(settings), stats=self.stats)
+            loader = Loader(source, self.store, dead_letters, settings.ugc_loader, stats=self.stats)
             log.info("loading %s -> ClickHouse %s", settings.ugc_topic, self.store.database)
             try:
                 loader.run(stop)
@@ -60,28 +61,28 @@ class LoaderApp:
 
     def _wait_for_schema(self, stop: threading.Event) -> bool:
         """Create the table, retrying while ClickHouse is unreachable; False when stopped first."""
-        backoff = Backoff(self.settings.ugc_retry_initial_s, self.settings.ugc_retry_max_s)
-        while not stop.is_set():
-            try:
-                self.store.ensure_schema()
-                return True
-            except RatingSourceError as exc:
-                delay = backoff.next_delay()
-                self.stats.sink_error = str(exc)
-                log.warning("ClickHouse not ready, retrying in %.1f s: %s", delay, exc)
-                stop.wait(delay)
-        return False
 
+        def report(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            self.stats.sink_error = str(error)
+            log.warning("ClickHouse not ready, retrying in %.1f s: %s", state.upcoming_sleep, error)
 
-def loader_config(settings: UgcSettings) -> LoaderConfig:
-    return LoaderConfig(
-        batch_size=settings.ugc_batch_size,
-        batch_timeout_s=settings.ugc_batch_timeout_s,
-        poll_timeout_s=settings.ugc_poll_timeout_s,
-        retry_initial_s=settings.ugc_retry_initial_s,
-        retry_max_s=settings.ugc_retry_max_s,
-        shutdown_timeout_s=settings.ugc_shutdown_timeout_s,
-    )
+        def create_schema() -> bool:
+            self.store.ensure_schema()
+            return True
+
+        def wait(seconds: float) -> None:
+            stop.wait(seconds)  # returns at once on a stop request
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(RatingSourceError),
+            wait=self.settings.ugc_loader.retry_wait(),
+            stop=lambda state: stop.is_set(),
+            sleep=wait,
+            before_sleep=report,
+            retry_error_callback=lambda state: False,
+        )
+        return not stop.is_set() and bool(retrying(create_schema))
 
 
 def build(settings: UgcSettings) -> LoaderApp:
@@ -92,9 +93,6 @@ def build(settings: UgcSettings) -> LoaderApp:
         raise ConfigurationError(
             "set RECSYS_CLICKHOUSE_URL (e.g. clickhouse://default:@clickhouse:9000/recsys): the loader writes there"
         )
-    if settings.ugc_retry_initial_s > settings.ugc_retry_max_s:
-        raise ConfigurationError("RECSYS_UGC_RETRY_INITIAL_S must not exceed RECSYS_UGC_RETRY_MAX_S")
-    loader_config(settings)  # validates the batch settings before anything starts
     stats = LoaderStats()
     return LoaderApp(
         settings=settings,

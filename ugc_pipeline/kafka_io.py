@@ -9,10 +9,12 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
 from recsys_common.events import (
+    DLQ_KEY_BYTES_HEADER,
     DLQ_REASON_HEADER,
     DLQ_SOURCE_OFFSET_HEADER,
     DLQ_SOURCE_PARTITION_HEADER,
     DLQ_SOURCE_TOPIC_HEADER,
+    DLQ_VALUE_BYTES_HEADER,
 )
 from ugc_pipeline.loader import CommitError, DeadLetter, DeadLetterError
 
@@ -24,6 +26,11 @@ _NO_OFFSET = -1001
 QUEUE_FULL_WAIT_S = 0.5
 #: How long closing the dead-letter producer waits for messages in flight.
 CLOSE_FLUSH_TIMEOUT_S = 5.0
+#: What a dead letter carries at most, so it always fits the producer's default ``message.max.bytes``
+#: (1,000,000) whatever arrived: a record it could not send would be retried for ever.
+DEAD_LETTER_KEY_MAX_BYTES = 16 * 1024
+DEAD_LETTER_VALUE_MAX_BYTES = 512 * 1024
+DEAD_LETTER_REASON_MAX_CHARS = 1_000
 
 
 def consumer_config(bootstrap: str, group_id: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -137,18 +144,26 @@ class KafkaDeadLetterSink:
         self._topic = topic
 
     def send(self, letter: DeadLetter) -> None:
+        reason = letter.reason
+        if len(reason) > DEAD_LETTER_REASON_MAX_CHARS:
+            reason = reason[: DEAD_LETTER_REASON_MAX_CHARS - 1] + "…"
         headers: list[tuple[str, str | bytes | None]] = [
-            (DLQ_REASON_HEADER, letter.reason.encode()),
-            (DLQ_SOURCE_TOPIC_HEADER, letter.topic.encode()),
+            (DLQ_REASON_HEADER, reason.encode(errors="backslashreplace")),
+            (DLQ_SOURCE_TOPIC_HEADER, letter.topic.encode(errors="backslashreplace")),
             (DLQ_SOURCE_PARTITION_HEADER, str(letter.partition).encode()),
             (DLQ_SOURCE_OFFSET_HEADER, str(letter.offset).encode()),
         ]
+        key, value = letter.key, letter.value
+        if key is not None and len(key) > DEAD_LETTER_KEY_MAX_BYTES:
+            headers.append((DLQ_KEY_BYTES_HEADER, str(len(key)).encode()))
+            key = key[:DEAD_LETTER_KEY_MAX_BYTES]
+        if value is not None and len(value) > DEAD_LETTER_VALUE_MAX_BYTES:
+            headers.append((DLQ_VALUE_BYTES_HEADER, str(len(value)).encode()))
+            value = value[:DEAD_LETTER_VALUE_MAX_BYTES]
         letter.error = None
 
         def produce() -> None:
-            self._producer.produce(
-                self._topic, value=letter.value, key=letter.key, headers=headers, on_delivery=letter.report
-            )
+            self._producer.produce(self._topic, value=value, key=key, headers=headers, on_delivery=letter.report)
 
         try:
             try:

@@ -212,11 +212,6 @@ class ClickHouseRatingStore(RatingStore):
         ((value,),) = self._execute(f"SELECT max(ingest_seq) FROM {TABLE}")
         return int(value)
 
-    def count_rows(self) -> int:
-        """Stored rows before deduplication (redelivered copies included); for tests and operators."""
-        ((value,),) = self._execute(f"SELECT count() FROM {TABLE}")
-        return int(value)
-
 
 def _object_array(values: Sequence[str]) -> npt.NDArray[np.object_]:
     """A tuple of strings as an object array, without numpy guessing a fixed-width dtype."""

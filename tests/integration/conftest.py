@@ -221,9 +221,14 @@ class MockKafka:
     def new_name(prefix: str) -> str:
         return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
-    def produce(self, topic: str, records: Sequence[tuple[bytes | None, bytes | None]]) -> None:
-        """Write (key, value) records and wait until all are acknowledged."""
-        producer = Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True, "linger.ms": 5})
+    def produce(
+        self, topic: str, records: Sequence[tuple[bytes | None, bytes | None]], max_message_bytes: int | None = None
+    ) -> None:
+        """Write (key, value) records and wait until all are acknowledged (messages up to ``max_message_bytes``)."""
+        config: dict[str, object] = {"bootstrap.servers": self.bootstrap, "enable.idempotence": True, "linger.ms": 5}
+        if max_message_bytes is not None:
+            config["message.max.bytes"] = max_message_bytes
+        producer = Producer(config)
         failures: list[str] = []
 
         def report(error: object, message: Message) -> None:

@@ -1,13 +1,15 @@
 """The UGC loader end to end against real parts: librdkafka's mock cluster and a real ClickHouse server.
 
-Covers the issue's required scenarios: valid + poison messages, a ClickHouse outage mid-stream,
-a loader killed between insert and commit, and SIGTERM on the real ``python -m ugc_pipeline``.
+Covers the issue's required scenarios: valid + poison messages (and the poison corpus: every class
+of message a client could send, interleaved with valid events), a ClickHouse outage mid-stream, a
+loader killed between insert and commit, and SIGTERM on the real ``python -m ugc_pipeline``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -16,6 +18,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +31,23 @@ from recsys_common.adapters.clickhouse_ratings import ClickHouseRatingStore
 from recsys_common.adapters.kafka_publisher import KafkaRatingPublisher
 from recsys_common.columns import Columns
 from recsys_common.domain import RatingEvent
-from recsys_common.events import DLQ_REASON_HEADER, DLQ_SOURCE_OFFSET_HEADER, RatingRows, encode_event, new_event_id
+from recsys_common.events import (
+    DEFAULT_MAX_EVENT_BYTES,
+    DLQ_REASON_HEADER,
+    DLQ_SOURCE_OFFSET_HEADER,
+    DLQ_SOURCE_PARTITION_HEADER,
+    DLQ_VALUE_BYTES_HEADER,
+    RatingRows,
+    encode_event,
+)
 from recsys_common.ids import film_id_for
-from ugc_pipeline.kafka_io import KafkaDeadLetterSink, KafkaMessageSource, consumer_config, producer_config
+from ugc_pipeline.kafka_io import (
+    DEAD_LETTER_VALUE_MAX_BYTES,
+    KafkaDeadLetterSink,
+    KafkaMessageSource,
+    consumer_config,
+    producer_config,
+)
 from ugc_pipeline.loader import Loader, LoaderConfig, RowSink
 
 if TYPE_CHECKING:
@@ -54,7 +72,9 @@ Rating = tuple[str, str, float, int]
 def make_events(count: int, first_time: int = T0, users: int = 12) -> list[RatingEvent]:
     """Events with distinct times; several ratings of many pairs, so 'latest' matters."""
     return [
-        RatingEvent(new_event_id(), f"user{i % users}", FILMS[(i * 7) % len(FILMS)], float(1 + i % 10), first_time + i)
+        RatingEvent(
+            str(uuid.uuid4()), f"user{i % users}", FILMS[(i * 7) % len(FILMS)], float(1 + i % 10), first_time + i
+        )
         for i in range(count)
     ]
 
@@ -102,8 +122,7 @@ class Pipeline:
         source = KafkaMessageSource(consumer_config(self.kafka.bootstrap, self.group, session), [self.topic])
         dead_letters = KafkaDeadLetterSink(producer_config(self.kafka.bootstrap), self.dlq_topic)
         self.closers += [source.close, dead_letters.close]
-        settings = {**FAST, **config}
-        return Loader(source, sink, dead_letters, LoaderConfig(**settings))  # type: ignore[arg-type]
+        return Loader(source, sink, dead_letters, LoaderConfig.model_validate({**FAST, **config}))
 
 
 @pytest.fixture
@@ -175,11 +194,172 @@ def test_valid_events_land_once_and_poison_goes_to_the_dead_letter_topic(
     assert sorted(d.value or b"" for d in dead) == sorted(p or b"" for p in poison)
     reasons = {d.value: d.headers[DLQ_REASON_HEADER].decode() for d in dead}
     assert "not JSON" in reasons[b"not json at all"]
-    assert "outside the scale" in reasons[poison[2]]
+    assert "Expected `float` <= 10.0 - at `$.rating`" in reasons[poison[2]]
     assert "not a UUID" in reasons[poison[3]]
     assert all(DLQ_SOURCE_OFFSET_HEADER in d.headers for d in dead)
     assert runner.loader.stats.dead_lettered == len(poison)
     assert kafka.committed(pipeline.topic, pipeline.group) == kafka.end_offsets(pipeline.topic)
+
+
+@dataclass(frozen=True)
+class Poison:
+    """One message of the corpus that must end in the dead-letter topic, with part of its reason."""
+
+    kind: str
+    value: bytes | None
+    reason: str
+
+
+#: Placeholder for a JSON text spliced into a message verbatim.
+RAW = "@@raw@@"
+#: A message bigger than the producer's default limit and than what a dead letter carries.
+HUGE_BYTES = 1_500_000
+PRODUCER_MAX_MESSAGE_BYTES = 2_000_000
+WIRE_FIELDS = ("event_id", "user_id", "film_id", "rating", "timestamp")
+
+
+def spoil(document: dict[str, object], raw: bytes = b"", **changes: object) -> bytes:
+    """``document`` with ``changes`` (``...`` drops a field) as JSON; ``raw`` replaces a ``RAW`` string."""
+    changed = {k: v for k, v in {**document, **changes}.items() if v is not ...}
+    return json.dumps(changed).encode().replace(f'"{RAW}"'.encode(), raw)
+
+
+def poison_corpus(good: dict[str, object]) -> list[Poison]:
+    """Every class of bad message a client could send, each spoiling the valid document ``good``."""
+    film = str(good["film_id"])
+    corpus = [
+        Poison("malformed JSON", b"not json at all", "not JSON"),
+        Poison("malformed JSON", b'{"event_id": "e"', "not JSON"),
+        Poison("malformed JSON", spoil(good)[:-1], "not JSON"),
+        Poison("malformed JSON", spoil(good) + b"}", "trailing characters"),
+        Poison("malformed JSON", b'{"a": 1,}', "not JSON"),
+        Poison("malformed JSON", spoil(good, user_id=RAW, raw=b'"a\x01b"'), "not JSON"),  # raw control byte
+        Poison("malformed JSON", b"\xef\xbb\xbf" + spoil(good), "not JSON"),  # byte order mark
+        Poison("empty message", b"", "not JSON"),
+        Poison("no value", None, "message has no value"),
+        Poison("invalid UTF-8", b"\xff\xfe\xfd", "not UTF-8"),
+        Poison("invalid UTF-8", spoil(good, user_id=RAW, raw=b'"\xc3\x28"'), "not UTF-8"),
+        Poison("invalid UTF-8", spoil(good, user_id=RAW, raw=b'"\xed\xa0\x80"'), "not UTF-8"),  # encoded surrogate
+        Poison("invalid UTF-8", spoil(good, note=RAW, raw=b'"\x80"'), "not UTF-8"),  # in an ignored field
+        Poison("deep nesting", b"[" * 100_000 + b"]" * 100_000, "more than the limit"),  # the reviewer's message
+        Poison("deep nesting", spoil(good, note=RAW, raw=b"[" * 10_000 + b"]" * 10_000), "levels deep"),
+        Poison("deep nesting", b'{"x": ' + b'{"y": ' * 5_000, "levels deep"),
+        Poison("huge message", spoil(good, padding="x" * (4 * DEFAULT_MAX_EVENT_BYTES)), "bytes, more than the limit"),
+        Poison("huge message", b"y" * HUGE_BYTES, "bytes, more than the limit"),
+        Poison("wrong type", spoil(good, rating="7"), "Expected `float`, got `str`"),
+        Poison("wrong type", spoil(good, rating=True), "Expected `float`, got `bool`"),
+        Poison("wrong type", spoil(good, rating=None), "Expected `float`, got `null`"),
+        Poison("wrong type", spoil(good, timestamp=1.5), "Expected `int`, got `float`"),
+        Poison("wrong type", spoil(good, timestamp="1700000000"), "Expected `int`, got `str`"),
+        Poison("wrong type", spoil(good, event_id=7), "Expected `str`, got `int`"),
+        Poison("wrong type", spoil(good, user_id=None), "Expected `str`, got `null`"),
+        Poison("wrong type", spoil(good, film_id=[film]), "Expected `str`, got `array`"),
+        Poison("out-of-range score", spoil(good, rating=0), "Expected `float` >= 1.0"),
+        Poison("out-of-range score", spoil(good, rating=10.5), "Expected `float` <= 10.0"),
+        Poison("out-of-range score", spoil(good, rating=-3), "Expected `float` >= 1.0"),
+        Poison("out-of-range timestamp", spoil(good, timestamp=-1), "Expected `int` >= 0"),
+        Poison("out-of-range timestamp", spoil(good, timestamp=2**32), "Expected `int` <= 4294967295"),
+        Poison("non-finite score", spoil(good, rating=float("nan")), "not JSON"),
+        Poison("non-finite score", spoil(good, rating=float("inf")), "not JSON"),
+        Poison("non-finite score", spoil(good, rating=float("-inf")), "not JSON"),
+        Poison("non-finite score", spoil(good, rating=RAW, raw=b"1e400"), "Number out of range"),
+        Poison("bad identifier", spoil(good, event_id=""), "event id must not be empty"),
+        Poison("bad identifier", spoil(good, user_id="u" * 129), "user id must be at most 128 characters"),
+        Poison("bad identifier", spoil(good, film_id="no-uuid"), "is not a UUID"),
+        Poison("bad identifier", spoil(good, user_id="a/b"), "user id must not contain '/'"),
+        Poison("control character", spoil(good, event_id="a\x00b"), "event id must not contain control characters"),
+        Poison("control character", spoil(good, user_id="a\nb"), "user id must not contain control characters"),
+        Poison("control character", spoil(good, user_id="a\x85b"), "user id must not contain control characters"),
+        Poison("control character", spoil(good, film_id=film[:8] + "\x07" + film[9:]), "is not a UUID"),
+        Poison("repeated key", spoil(good).replace(b'"timestamp": ', b'"timestamp": 1, "timestamp": -'), ">= 0"),
+        Poison("repeated key", spoil(good).replace(b'"rating": ', b'"rating": "x", "rating": '), "got `str`"),
+        Poison("missing field", b"{}", "Object missing required field `event_id`"),
+        Poison("non-object JSON", b"[1, 2]", "Expected `object`, got `array`"),
+        Poison("non-object JSON", b'"a string"', "Expected `object`, got `str`"),
+        Poison("non-object JSON", b"42", "Expected `object`, got `int`"),
+        Poison("non-object JSON", b"null", "Expected `object`, got `null`"),
+        Poison("non-object JSON", b"true", "Expected `object`, got `bool`"),
+    ]
+    # Lone surrogates, escaped as Python's json.dumps writes them, in every string field.
+    for name in ("event_id", "user_id", "film_id", "note"):
+        corpus.append(Poison("lone surrogate", spoil({**good, name: "a\ud800b"}), "not JSON"))
+    for name in WIRE_FIELDS:
+        without = {k: v for k, v in good.items() if k != name}
+        corpus.append(Poison("missing field", spoil(without), f"missing required field `{name}`"))
+    return corpus
+
+
+def odd_but_valid(events: list[RatingEvent]) -> list[tuple[RatingEvent, bytes]]:
+    """Valid events in unusual spellings: the loader must store them like any other."""
+    spellings: list[Callable[[RatingEvent], bytes]] = [
+        lambda e: spoil(wire_document(e), film_id=e.film_id.upper(), source="web", extra={"a": [1, {"b": None}]}),
+        lambda e: b"  \n" + encode_event(e) + b"\t ",
+        lambda e: spoil(wire_document(e)).replace(b'"rating": ', b'"rating": 1, "rating": '),  # the last counts
+        lambda e: spoil(wire_document(e), note="brackets [[[{{{ in a string"),
+    ]
+    return [(event, spell(event)) for event, spell in zip(events, spellings, strict=False)]
+
+
+def wire_document(event: RatingEvent) -> dict[str, object]:
+    document: dict[str, object] = json.loads(encode_event(event))
+    return document
+
+
+def stored_events(store: ClickHouseRatingStore) -> list[tuple[str, str, str, float, int]]:
+    rows = store._execute("SELECT event_id, user_id, film_id, rating, toInt64(event_time) FROM ratings FINAL")
+    return [(str(e), str(u), str(f), float(r), int(t)) for e, u, f, r, t in rows]
+
+
+def test_the_poison_corpus_is_dead_lettered_and_every_valid_event_lands_once(
+    kafka: MockKafka, pipeline: Pipeline, store: ClickHouseRatingStore
+) -> None:
+    # Each valid event rates its own (user, film) pair, so FINAL keeps exactly one row per event.
+    users = ["alice", "rt-critic:Zoë & Ann", "ml100k:1", "a?b#c%d", "日本 🎬", "  padded  "]
+    valid = [
+        RatingEvent(str(uuid.uuid4()), f"{users[i % len(users)]}-{i}", FILMS[i % len(FILMS)], 1 + i % 10, T0 + i)
+        for i in range(240)
+    ]
+    corpus = poison_corpus(wire_document(valid[0]))
+    odd = odd_but_valid(valid[-4:])
+    odd_values = {id(event): value for event, value in odd}
+    records: list[tuple[bytes | None, bytes | None]] = [
+        (e.user_id.encode(), odd_values.get(id(e), encode_event(e))) for e in valid
+    ]
+    records += [(e.user_id.encode(), encode_event(e)) for e in valid[:40]]  # redelivered duplicates
+    records += [(f"poison:{i}".encode(), p.value) for i, p in enumerate(corpus)]
+    random.Random(7).shuffle(records)
+    kafka.produce(pipeline.topic, records, max_message_bytes=PRODUCER_MAX_MESSAGE_BYTES)
+
+    runner = LoaderThread(pipeline.loader(store))
+    wait_until(
+        lambda: runner.loader.stats.consumed == len(records) and runner.loader.pending == 0,
+        "every message is consumed and committed",
+    )
+    assert runner.thread.is_alive() and runner.loader.stats.running, "the loader stopped"
+    assert runner.loader.stats.health()[0], runner.loader.stats.health()[1]
+    runner.finish()
+
+    canonical = [(e.event_id, e.user_id, e.film_id, float(e.rating), e.timestamp) for e in valid]
+    assert sorted(stored_events(store)) == sorted(canonical)  # each valid event exactly once
+    dead = kafka.read(pipeline.dlq_topic, len(corpus))
+    assert len(dead) == len(corpus)
+    by_key = {d.key: d for d in dead}
+    assert set(by_key) == {f"poison:{i}".encode() for i in range(len(corpus))}
+    for i, poison in enumerate(corpus):
+        letter = by_key[f"poison:{i}".encode()]
+        reason = letter.headers[DLQ_REASON_HEADER].decode()
+        assert poison.reason in reason, (poison.kind, reason)
+        assert DLQ_SOURCE_PARTITION_HEADER in letter.headers and DLQ_SOURCE_OFFSET_HEADER in letter.headers
+        if poison.value is not None and len(poison.value) > DEAD_LETTER_VALUE_MAX_BYTES:
+            assert letter.value == poison.value[:DEAD_LETTER_VALUE_MAX_BYTES]
+            assert letter.headers[DLQ_VALUE_BYTES_HEADER] == str(len(poison.value)).encode()
+        else:
+            assert letter.value == poison.value
+    stats = runner.loader.stats
+    assert (stats.dead_lettered, stats.consumed) == (len(corpus), len(records))
+    assert kafka.committed(pipeline.topic, pipeline.group) == kafka.end_offsets(pipeline.topic)
+    by_kind = Counter(p.kind for p in corpus)
+    print(f"\npoison corpus: {len(valid)} valid events landed once, {len(corpus)} dead-lettered: {dict(by_kind)}")
 
 
 def test_a_clickhouse_outage_loses_nothing_and_the_loader_never_crashes(
@@ -200,7 +380,8 @@ def test_a_clickhouse_outage_loses_nothing_and_the_loader_never_crashes(
     publisher.close()
     wait_until(lambda: runner.loader.stats.flush_failures >= 2, "the loader has retried a few times")
     assert runner.thread.is_alive()
-    assert runner.loader.retrying
+    assert runner.loader.stats.sink_error is not None
+    assert runner.loader.stats.health()[0] is False
     stuck = runner.loader.stats.commits
 
     server.start()
@@ -286,8 +467,8 @@ def test_the_loader_process_serves_health_and_flushes_on_sigterm(
         RECSYS_UGC_TOPIC=pipeline.topic,
         RECSYS_UGC_DLQ_TOPIC=pipeline.dlq_topic,
         RECSYS_UGC_GROUP_ID=pipeline.group,
-        RECSYS_UGC_BATCH_SIZE="100000",  # nothing is flushed before SIGTERM
-        RECSYS_UGC_BATCH_TIMEOUT_S="600",
+        RECSYS_UGC_LOADER__BATCH_SIZE="100000",  # nothing is flushed before SIGTERM
+        RECSYS_UGC_LOADER__BATCH_TIMEOUT_S="600",
         RECSYS_UGC_METRICS_PORT=str(port),
     )
     log = (tmp_path / "loader.log").open("wb")

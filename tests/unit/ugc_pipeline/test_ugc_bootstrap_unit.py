@@ -19,7 +19,8 @@ from pydantic import ValidationError
 
 from recsys_common.events import RATINGS_DLQ_TOPIC, RATINGS_TOPIC
 from ugc_pipeline import bootstrap
-from ugc_pipeline.bootstrap import ConfigurationError, build, loader_config
+from ugc_pipeline.bootstrap import ConfigurationError, build
+from ugc_pipeline.loader import LoaderConfig
 from ugc_pipeline.metrics import STALL_AFTER_S, LoaderStats, MetricsServer, metrics_registry
 from ugc_pipeline.settings import UgcSettings
 
@@ -37,21 +38,32 @@ def no_recsys_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_settings_come_from_recsys_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECSYS_KAFKA_BOOTSTRAP", "kafka:9092")
-    monkeypatch.setenv("RECSYS_UGC_BATCH_SIZE", "123")
-    monkeypatch.setenv("RECSYS_UGC_BATCH_TIMEOUT_S", "2.5")
+    monkeypatch.setenv("RECSYS_UGC_LOADER__BATCH_SIZE", "123")
+    monkeypatch.setenv("RECSYS_UGC_LOADER__BATCH_TIMEOUT_S", "2.5")
+    monkeypatch.setenv("RECSYS_UGC_LOADER__MAX_MESSAGE_BYTES", "4096")
 
     settings = UgcSettings()
 
     assert settings.kafka_bootstrap == "kafka:9092"
     assert settings.ugc_topic == RATINGS_TOPIC
     assert settings.ugc_dlq_topic == RATINGS_DLQ_TOPIC
-    config = loader_config(settings)
-    assert (config.batch_size, config.batch_timeout_s) == (123, 2.5)
+    assert settings.ugc_loader == LoaderConfig(batch_size=123, batch_timeout_s=2.5, max_message_bytes=4096)
 
 
-def test_a_nonsense_batch_size_is_refused_naming_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RECSYS_UGC_BATCH_SIZE", "0")
-    with pytest.raises(ValidationError, match="ugc_batch_size"):
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"RECSYS_UGC_LOADER__BATCH_SIZE": "0"}, "ugc_loader.batch_size"),
+        ({"RECSYS_UGC_LOADER__MAX_MESSAGE_DEPTH": "-1"}, "ugc_loader.max_message_depth"),
+        ({"RECSYS_UGC_LOADER__RETRY_INITIAL_S": "5", "RECSYS_UGC_LOADER__RETRY_MAX_S": "1"}, "retry_initial_s"),
+    ],
+)
+def test_nonsense_loader_settings_are_refused_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], named: str
+) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=named):
         UgcSettings()
 
 
@@ -60,15 +72,6 @@ def test_a_nonsense_batch_size_is_refused_naming_the_setting(monkeypatch: pytest
     [
         ({"clickhouse_url": CLICKHOUSE_URL}, "RECSYS_KAFKA_BOOTSTRAP"),
         ({"kafka_bootstrap": "kafka:9092"}, "RECSYS_CLICKHOUSE_URL"),
-        (
-            {
-                "kafka_bootstrap": "k:1",
-                "clickhouse_url": CLICKHOUSE_URL,
-                "ugc_retry_initial_s": 5.0,
-                "ugc_retry_max_s": 1.0,
-            },
-            "RECSYS_UGC_RETRY_INITIAL_S",
-        ),
     ],
 )
 def test_build_names_the_missing_or_wrong_variable(values: dict[str, object], variable: str) -> None:

@@ -14,7 +14,7 @@ from recsys_common.events import RatingRows
 from recsys_common.ids import film_id_for
 from recsys_common.ports.ratings import RatingSourceError
 from ugc_pipeline.loader import (
-    Backoff,
+    DEAD_LETTER_BATCH_MAX_BYTES,
     CommitError,
     DeadLetter,
     DeadLetterError,
@@ -38,12 +38,18 @@ class FakeClock:
 
 
 class FakeSource:
-    """Hands out queued messages; an empty poll waits out its timeout on the fake clock."""
+    """Hands out queued messages; an empty poll waits out its timeout on the fake clock.
+
+    While paused it hands out only ``late`` messages (from a partition assigned during the pause)
+    and calls ``on_paused_poll`` first, so a test can act in the middle of a retry.
+    """
 
     def __init__(self, clock: FakeClock, journal: list[str]) -> None:
         self.clock = clock
         self.journal = journal
         self.queue: list[Message] = []
+        self.late: list[Message] = []
+        self.on_paused_poll: Callable[[], None] | None = None
         self.commits: list[dict[tuple[str, int], int]] = []
         self.commit_error: CommitError | None = None
         self.paused = False
@@ -54,6 +60,11 @@ class FakeSource:
     def poll(self, max_messages: int, timeout_s: float) -> list[Message]:
         if self.paused:
             self.polls_while_paused += 1
+            if self.on_paused_poll is not None:
+                self.on_paused_poll()
+            if self.late:
+                taken, self.late = self.late[:max_messages], self.late[max_messages:]
+                return taken
             self.clock.sleep(timeout_s)
             return []
         taken, self.queue = self.queue[:max_messages], self.queue[max_messages:]
@@ -84,14 +95,17 @@ class FakeSource:
 
 
 class FakeSink:
-    def __init__(self, journal: list[str]) -> None:
+    def __init__(self, journal: list[str], clock: FakeClock) -> None:
         self.journal = journal
+        self.clock = clock
         self.batches: list[RatingRows] = []
         self.failures_left = 0
+        self.failed_at: list[float] = []
 
     def insert_rows(self, rows: RatingRows) -> int:
         if self.failures_left:
             self.failures_left -= 1
+            self.failed_at.append(self.clock.now)
             raise RatingSourceError("ClickHouse is down")
         self.journal.append("insert")
         self.batches.append(rows)
@@ -138,7 +152,7 @@ class Rig:
         self.journal: list[str] = []
         self.clock = FakeClock()
         self.source = FakeSource(self.clock, self.journal)
-        self.sink = FakeSink(self.journal)
+        self.sink = FakeSink(self.journal, self.clock)
         self.dlq = FakeDeadLetters(self.journal)
         settings = {"batch_size": 3, "batch_timeout_s": 1.0, "poll_timeout_s": 0.1, "retry_initial_s": 0.5}
         settings.update(config)
@@ -146,7 +160,7 @@ class Rig:
             self.source,
             self.sink,
             self.dlq,
-            LoaderConfig(**settings),  # type: ignore[arg-type]
+            LoaderConfig(**settings),
             clock=self.clock,
             wall_clock=lambda: 42.0,
             sleep=self.clock.sleep,
@@ -185,7 +199,7 @@ def test_a_partial_batch_waits_for_the_timeout() -> None:
     assert rig.source.commits == [{(TOPIC, 0): 2}]
 
 
-def test_invalid_messages_go_to_the_dead_letter_topic_and_are_committed_after_confirmation() -> None:
+def test_invalid_messages_go_to_the_dead_letter_topic_confirmed_before_the_insert() -> None:
     rig = Rig(batch_size=4)
     poison = [raw(b"not json", 1), raw(b'{"event_id": "x"}', 2), raw(None, 3)]
     rig.source.queue = [valid("e1", 0), *poison]
@@ -197,12 +211,74 @@ def test_invalid_messages_go_to_the_dead_letter_topic_and_are_committed_after_co
     assert sent == [(1, b"not json"), (2, b'{"event_id": "x"}'), (3, None)]
     reasons = [letter.reason for letter in rig.dlq.sent]
     assert "not JSON" in reasons[0]
-    assert "missing field(s): user_id, film_id, rating, timestamp" in reasons[1]
+    assert "Object missing required field `user_id`" in reasons[1]
     assert "no value" in reasons[2]
-    assert rig.journal == ["insert", "dlq-confirmed", "commit"]
+    assert rig.journal == ["dlq-confirmed", "insert", "commit"]
     assert rig.source.commits == [{(TOPIC, 0): 4}]
     assert rig.loader.stats.dead_lettered == 3
     assert rig.loader.stats.consumed == 4
+
+
+POISON: list[bytes | None] = [
+    None,
+    b"",
+    b"\xff\xfe",
+    b"[" * 100_000 + b"]" * 100_000,
+    b'{"x": ' + b"[" * 1_000 + b"]" * 1_000 + b"}",
+    b"x" * 1_000_000,
+    b'{"event_id": "e", "user_id": "\\ud800", "film_id": "f", "rating": 5, "timestamp": 1}',
+    json.dumps({"event_id": "e", "user_id": "a\u0085b", "film_id": FILM, "rating": 5, "timestamp": 1}).encode(),
+    json.dumps({"event_id": "e", "user_id": "a", "film_id": FILM, "rating": 5, "timestamp": 1.5}).encode(),
+    b'{"event_id": "e", "user_id": "a", "film_id": "' + FILM.encode() + b'", "rating": NaN, "timestamp": 1}',
+    b"[]",
+]
+
+
+def test_no_message_stops_the_loop_and_every_offset_is_committed() -> None:
+    rig = Rig(batch_size=len(POISON) + 2)
+    rig.source.queue = [valid("first", 0)]
+    rig.source.queue += [raw(value, offset) for offset, value in enumerate(POISON, start=1)]
+    rig.source.queue += [valid("last", len(POISON) + 1)]
+
+    rig.poll()
+
+    assert rig.sink.event_ids == ["first", "last"]
+    assert [letter.offset for letter in rig.dlq.sent] == list(range(1, len(POISON) + 1))
+    assert all(letter.reason for letter in rig.dlq.sent)
+    assert rig.source.commits == [{(TOPIC, 0): len(POISON) + 2}]
+
+
+def test_huge_invalid_messages_flush_the_batch_before_it_is_full_or_old() -> None:
+    rig = Rig(batch_size=1_000, batch_timeout_s=60.0)
+    chunk = DEAD_LETTER_BATCH_MAX_BYTES // 3 + 1
+    rig.source.queue = [valid("e1", 0), *[raw(b"x" * chunk, offset) for offset in range(1, 5)]]
+
+    rig.poll()
+
+    assert rig.source.commits == [{(TOPIC, 0): 5}]
+    assert rig.sink.event_ids == ["e1"]
+    assert rig.loader.stats.dead_lettered == 4
+
+
+def test_a_decoder_that_breaks_its_promise_dead_letters_the_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    rig = Rig(batch_size=2)
+    decode = rig.loader._decode
+
+    def broken(value: bytes | None) -> object:
+        if value == b"boom":
+            raise RecursionError("maximum recursion depth exceeded")
+        return decode(value)
+
+    monkeypatch.setattr(rig.loader, "_decode", broken)
+    rig.source.queue = [raw(b"boom", 0), valid("e1", 1)]
+
+    rig.poll()
+
+    assert [letter.reason for letter in rig.dlq.sent] == [
+        "the decoder failed: RecursionError: maximum recursion depth exceeded"
+    ]
+    assert rig.sink.event_ids == ["e1"]
+    assert rig.source.commits == [{(TOPIC, 0): 2}]
 
 
 def test_offsets_are_committed_per_partition() -> None:
@@ -219,38 +295,51 @@ def test_while_clickhouse_is_down_nothing_is_committed_and_retries_back_off() ->
     rig.sink.failures_left = 4
     rig.source.queue = [valid("e1", 0), valid("e2", 1), valid("e3", 2)]
 
-    failed_at: list[float] = []
-    while rig.sink.failures_left or not rig.sink.batches:
-        before = rig.loader.stats.flush_failures
-        rig.poll()
-        if rig.loader.stats.flush_failures > before:
-            failed_at.append(rig.clock.now)
-        assert rig.clock.now < 2_000, "the loader never recovered"
+    rig.poll()  # the flush retries until ClickHouse is back
 
-    gaps = [round(b - a, 1) for a, b in itertools.pairwise(failed_at)]
+    gaps = [round(b - a, 1) for a, b in itertools.pairwise(rig.sink.failed_at)]
     assert gaps == [0.5, 1.0, 1.5]  # doubling, capped at retry_max_s
     assert rig.source.polls_while_paused > 0  # group membership kept alive while paused
+    assert rig.loader.stats.last_poll is not None and rig.loader.stats.last_poll >= rig.sink.failed_at[-1]
+    assert rig.journal == ["insert", "commit"]  # nothing committed before the insert succeeded
     assert rig.sink.event_ids == ["e1", "e2"]
     assert rig.source.commits == [{(TOPIC, 0): 2}]
     assert not rig.source.paused
     assert rig.loader.stats.sink_error is None
     assert rig.loader.stats.flush_failures == 4
 
+    rig.sink.failures_left = 1
+    rig.source.queue += [valid("e4", 3)]
+    rig.poll()
+    assert rig.sink.event_ids == ["e1", "e2", "e3", "e4"]
+    assert round(rig.clock.now - rig.sink.failed_at[-1], 1) >= 0.5  # the next outage starts from the first delay
 
-def test_a_failed_dead_letter_confirmation_retries_without_inserting_twice() -> None:
+
+def test_the_health_reports_the_failure_while_retrying() -> None:
+    rig = Rig(batch_size=1, retry_initial_s=1.0)
+    rig.sink.failures_left = 2
+    seen: list[str | None] = []
+    rig.source.on_paused_poll = lambda: seen.append(rig.loader.stats.sink_error)
+    rig.source.queue = [valid("e1", 0)]
+
+    rig.poll()
+
+    assert seen and set(seen) == {"ClickHouse is down"}
+    assert rig.loader.stats.sink_error is None
+
+
+def test_a_failed_dead_letter_confirmation_is_retried_before_anything_is_inserted() -> None:
     rig = Rig(batch_size=2)
     rig.dlq.failures_left = 1
     rig.source.queue = [valid("e1", 0), raw(b"{}", 1)]
 
     rig.poll()
-    assert rig.source.commits == []
-    assert rig.loader.retrying
 
-    rig.poll(10)
-
+    assert rig.journal == ["dlq-confirmed", "insert", "commit"]
     assert rig.sink.event_ids == ["e1"]  # inserted once
     assert rig.source.commits == [{(TOPIC, 0): 2}]
     assert rig.loader.stats.dead_lettered == 1
+    assert rig.loader.stats.flush_failures == 1
 
 
 def test_a_refused_commit_is_counted_and_the_loader_goes_on() -> None:
@@ -262,7 +351,8 @@ def test_a_refused_commit_is_counted_and_the_loader_goes_on() -> None:
 
     assert rig.sink.event_ids == ["e1", "e2"]
     assert rig.loader.stats.commit_failures == 2
-    assert not rig.loader.retrying
+    assert rig.loader.stats.flush_failures == 0
+    assert rig.loader.pending == 0
 
 
 def test_stop_flushes_and_commits_the_pending_batch() -> None:
@@ -295,6 +385,22 @@ def test_stop_gives_up_after_the_shutdown_timeout_without_committing() -> None:
     assert 5.0 <= rig.clock.now - started <= 6.0
 
 
+def test_a_stop_request_during_a_retry_ends_it_within_the_shutdown_timeout() -> None:
+    rig = Rig(batch_size=1, shutdown_timeout_s=3.0, retry_initial_s=0.5, retry_max_s=30.0)
+    rig.sink.failures_left = 1_000
+    stop = threading.Event()
+    rig.source.queue = [valid("e1", 0)]
+    rig.source.on_paused_poll = stop.set
+    started = rig.clock.now
+
+    rig.loader.run(stop)
+
+    assert rig.source.commits == []
+    assert rig.sink.batches == []
+    assert rig.clock.now - started <= 0.5 + 3.0 + 1.0
+    assert not rig.loader.stats.running
+
+
 def test_revoked_partitions_get_their_batch_committed_first() -> None:
     rig = Rig(batch_size=100, batch_timeout_s=60.0)
     rig.source.queue = [valid("e1", 0)]
@@ -308,20 +414,26 @@ def test_revoked_partitions_get_their_batch_committed_first() -> None:
     assert rig.loader.pending == 0
 
 
-def test_lost_partitions_drop_the_batch_without_commit_and_resume() -> None:
-    rig = Rig(batch_size=1)
-    rig.sink.failures_left = 1
+def test_partitions_lost_during_a_retry_drop_the_batch_without_commit_and_resume() -> None:
+    rig = Rig(batch_size=1, retry_initial_s=30.0, retry_max_s=30.0)
+    rig.sink.failures_left = 1_000
     rig.source.queue = [valid("e1", 0)]
-    rig.poll()
-    assert rig.source.paused
 
-    assert rig.source.revoke is not None
-    rig.source.revoke(True)
+    def lose_partitions() -> None:
+        assert rig.source.revoke is not None
+        rig.source.revoke(True)
+
+    rig.source.on_paused_poll = lose_partitions
+    started = rig.clock.now
+
+    rig.poll()
 
     assert rig.loader.pending == 0
-    assert not rig.loader.retrying
     assert not rig.source.paused
     assert rig.source.commits == []
+    assert rig.sink.batches == []
+    assert rig.loader.stats.flush_failures == 1
+    assert rig.clock.now - started < 30.0  # the wait ends with the revocation
 
 
 def test_kafka_errors_are_counted_and_skipped_but_fatal_ones_stop_the_loader() -> None:
@@ -352,33 +464,42 @@ def test_rows_reach_the_sink_in_the_event_schema() -> None:
     assert batch.timestamp.tolist() == [1_700_000_000]
 
 
-def test_backoff_doubles_up_to_the_cap_and_resets() -> None:
-    backoff = Backoff(0.5, 3.0)
-    assert [backoff.next_delay() for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
-    backoff.reset()
-    assert backoff.next_delay() == 0.5
-    with pytest.raises(ValueError, match="initial"):
-        Backoff(2.0, 1.0)
-
-
-@pytest.mark.parametrize(("field", "value"), [("batch_size", 0), ("batch_timeout_s", 0.0), ("poll_timeout_s", -1.0)])
-def test_loader_config_rejects_nonsense(field: str, value: float) -> None:
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_timeout_s": 0.0}, "batch_timeout_s"),
+        ({"poll_timeout_s": -1.0}, "poll_timeout_s"),
+        ({"max_message_bytes": 0}, "max_message_bytes"),
+        ({"max_message_depth": 0}, "max_message_depth"),
+        ({"retry_initial_s": 5.0, "retry_max_s": 1.0}, "retry_initial_s"),
+        ({"batch_sise": 10}, "batch_sise"),
+    ],
+)
+def test_loader_config_rejects_nonsense(values: dict[str, float], field: str) -> None:
     with pytest.raises(ValueError, match=field):
-        LoaderConfig(**{field: value})  # type: ignore[arg-type]
+        LoaderConfig(**values)
+
+
+def test_the_message_limits_reach_the_decoder() -> None:
+    rig = Rig(batch_size=2, max_message_bytes=64, max_message_depth=2)
+    rig.source.queue = [raw(b" " * 65, 0), raw(b"[[[]]]", 1)]
+
+    rig.poll()
+
+    reasons = [letter.reason for letter in rig.dlq.sent]
+    assert "more than the limit of 64" in reasons[0]
+    assert "more than the limit of 2" in reasons[1]
 
 
 def test_rows_arriving_while_a_flush_is_retried_are_inserted_too() -> None:
     rig = Rig(batch_size=2)
     rig.dlq.failures_left = 1
     rig.source.queue = [valid("e1", 0), raw(b"{}", 1)]
-    rig.poll()  # e1 inserted, the dead letter not confirmed: retrying
-    assert rig.loader.retrying
-
     # A partition assigned by a rebalance during the retry is not paused and hands out a message.
-    rig.source.paused = False
-    rig.source.queue = [valid("e2", 0, partition=3)]
-    rig.poll()
-    rig.poll(10)
+    rig.source.late = [valid("e2", 0, partition=3)]
 
-    assert "e2" in rig.sink.event_ids
+    rig.poll()
+
+    assert rig.sink.event_ids == ["e1", "e2"]
     assert rig.source.commits == [{(TOPIC, 0): 2, (TOPIC, 3): 1}]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from recsys_common.adapters.embedded_publisher import EmbeddedRatingPublisher
 from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
 from recsys_common.columns import Columns
 from recsys_common.domain import RatingEvent
-from recsys_common.events import InvalidEvent, new_event_id
+from recsys_common.events import InvalidEvent
 from recsys_common.ids import film_id_for
 from recsys_common.ports.publisher import PublishError
 
@@ -23,7 +24,7 @@ TIMEOUT_S = 5.0
 def test_published_event_is_read_back_once_even_when_repeated(tmp_path: Path) -> None:
     store = SqliteRatingStore(tmp_path / "ratings.sqlite")
     publisher = EmbeddedRatingPublisher(store)
-    sent = RatingEvent(new_event_id(), "alice", FILM.upper(), 7.0, 1_700_000_000)
+    sent = RatingEvent(str(uuid.uuid4()), "alice", FILM.upper(), 7.0, 1_700_000_000)
 
     publisher.publish(sent, TIMEOUT_S)
     publisher.publish(sent, TIMEOUT_S)  # a client retry of the same event
@@ -33,10 +34,18 @@ def test_published_event_is_read_back_once_even_when_repeated(tmp_path: Path) ->
     assert store.watermark() == 1
 
 
-def test_invalid_event_is_refused_and_not_stored(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("user_id", "film_id", "reason"),
+    [
+        ("alice", "x", "not a UUID"),
+        ("alice\ud800", FILM, "user id must not contain surrogates"),
+        ("alice\x85", FILM, "user id must not contain control characters"),
+    ],
+)
+def test_invalid_event_is_refused_and_not_stored(tmp_path: Path, user_id: str, film_id: str, reason: str) -> None:
     store = SqliteRatingStore(tmp_path / "ratings.sqlite")
-    with pytest.raises(InvalidEvent, match="not a UUID"):
-        EmbeddedRatingPublisher(store).publish(RatingEvent(new_event_id(), "alice", "x", 5.0, 0), TIMEOUT_S)
+    with pytest.raises(InvalidEvent, match=reason):
+        EmbeddedRatingPublisher(store).publish(RatingEvent(str(uuid.uuid4()), user_id, film_id, 5.0, 0), TIMEOUT_S)
     assert store.read_all().empty
 
 
@@ -46,7 +55,7 @@ def test_unwritable_store_raises_publish_error(tmp_path: Path) -> None:
     publisher = EmbeddedRatingPublisher(SqliteRatingStore(blocker / "ratings.sqlite"))
 
     with pytest.raises(PublishError, match="a-file"):
-        publisher.publish(RatingEvent(new_event_id(), "alice", FILM, 5.0, 0), TIMEOUT_S)
+        publisher.publish(RatingEvent(str(uuid.uuid4()), "alice", FILM, 5.0, 0), TIMEOUT_S)
     with pytest.raises(PublishError):
         publisher.check(TIMEOUT_S)
 

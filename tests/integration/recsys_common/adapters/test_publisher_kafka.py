@@ -12,7 +12,7 @@ import pytest
 
 from recsys_common.adapters.kafka_publisher import KafkaRatingPublisher
 from recsys_common.domain import RatingEvent
-from recsys_common.events import InvalidEvent, decode_event, new_event_id
+from recsys_common.events import EventDecoder, InvalidEvent
 from recsys_common.ids import film_id_for
 from recsys_common.ports.publisher import PublishError
 
@@ -28,8 +28,13 @@ UNREACHABLE_TIMEOUT_S = 1.0
 TIMEOUT_SLACK_S = 2.0
 
 
+def decode_event(value: bytes | None) -> RatingEvent:
+    decoded = EventDecoder().decode(value)
+    return RatingEvent(decoded.event_id, decoded.user_id, decoded.film_id, decoded.rating, decoded.timestamp)
+
+
 def event(user: str = "alice", rating: float = 8.0) -> RatingEvent:
-    return RatingEvent(new_event_id(), user, FILM, rating, 1_700_000_000)
+    return RatingEvent(str(uuid.uuid4()), user, FILM, rating, 1_700_000_000)
 
 
 @pytest.fixture
@@ -64,7 +69,9 @@ def test_check_passes_when_the_topic_is_available(publisher: KafkaRatingPublishe
 
 def test_invalid_event_is_refused_before_anything_is_sent(kafka: MockKafka, publisher: KafkaRatingPublisher) -> None:
     with pytest.raises(InvalidEvent, match="rating"):
-        publisher.publish(RatingEvent(new_event_id(), "alice", FILM, 11.0, 1_700_000_000), TIMEOUT_S)
+        publisher.publish(RatingEvent(str(uuid.uuid4()), "alice", FILM, 11.0, 1_700_000_000), TIMEOUT_S)
+    with pytest.raises(InvalidEvent, match="user id must not contain surrogates"):
+        publisher.publish(RatingEvent(str(uuid.uuid4()), "alice\ud800", FILM, 5.0, 1_700_000_000), TIMEOUT_S)
     publisher.publish(event("carol"), TIMEOUT_S)
 
     records = kafka.read(publisher.topic, 1)
