@@ -38,6 +38,7 @@ evaluate: $(STAMP)
 	$(BIN)/recsys evaluate --protocol item-cold-start --output benchmarks/results/item_cold_start_ml100k.json
 	$(BIN)/recsys evaluate --protocol item-cold-start --keep-first 2 \
 	    --output benchmarks/results/item_first_ratings_ml100k.json
+	$(BIN)/recsys evaluate --protocol fold-in --output benchmarks/results/fold_in_ml100k.json
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from recommender_engine.cycle import CycleJournal, Engine, ListConfig
+from recommender_engine.online import OnlineUpdater, RatingFeed, StoreFeed
 from recommender_engine.settings import EngineSettings
 from recsys_common.adapters.clickhouse_ratings import ClickHouseRatingStore
 from recsys_common.adapters.es_catalog import ElasticsearchCatalog
+from recsys_common.adapters.kafka_feed import KafkaRatingFeed
 from recsys_common.adapters.redis_recstore import RedisRecStore
 from recsys_common.adapters.sqlite_catalog import SqliteCatalog
 from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
@@ -66,6 +68,34 @@ class EngineApp:
     def close(self) -> None:
         self.store.close()
         self.catalog.close()
+
+
+@dataclass
+class OnlineApp:
+    """The online updater process (``recsys online``): its own composition root."""
+
+    settings: EngineSettings
+    updater: OnlineUpdater
+    feed: RatingFeed
+    store: RecStore
+    catalog: Catalog
+
+    def close(self) -> None:
+        self.feed.close()
+        self.store.close()
+        self.catalog.close()
+
+
+def online(settings: EngineSettings | None = None) -> OnlineApp:
+    """Wire the online updater: the rating feed is Kafka when ``RECSYS_KAFKA_BOOTSTRAP`` is set, else
+    the embedded rating store; the rest as the engine's (the same store, catalogue and model artefacts)."""
+    settings = settings or EngineSettings()
+    ratings = rating_store(settings)
+    store = rec_store(settings)
+    films = catalog(settings)
+    feed: RatingFeed = KafkaRatingFeed(settings.kafka_bootstrap) if settings.kafka_bootstrap else StoreFeed(ratings)
+    updater = OnlineUpdater(ratings, store, feed, lambda: frame_of_films(films.films()), settings.artefact_dir)
+    return OnlineApp(settings, updater, feed, store, films)
 
 
 def bootstrap(settings: EngineSettings | None = None, progress: bool = False) -> EngineApp:

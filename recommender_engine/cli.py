@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,8 +17,10 @@ from typing import Annotated
 import typer
 
 from recommender_engine.bootstrap import EngineApp, bootstrap
+from recommender_engine.bootstrap import online as bootstrap_online
 from recommender_engine.cycle import CycleError, CycleResult, NoFilms
 from recommender_engine.evaluation.cold_start import ColdStartReport, run_item_cold_start
+from recommender_engine.evaluation.fold_in import FoldInReport, run_fold_in
 from recommender_engine.evaluation.runner import MODEL_NAMES, EvaluationReport, run_evaluation
 from recommender_engine.scheduler import make_trigger, run_scheduled
 from recommender_engine.settings import EngineSettings
@@ -175,6 +179,32 @@ def schedule(
 
 
 @app.command()
+def online(
+    seconds: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: until stopped).")
+    ] = None,
+) -> None:
+    """Run the online updater: fold users into the serving model as they rate (overlays within a second)."""
+    try:
+        online_app = bootstrap_online(EngineSettings())
+    except ValueError as exc:
+        raise _fail(f"bad settings: {exc}") from exc
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if seconds is not None:
+        threading.Timer(seconds, stop.set).start()
+    typer.echo("online updater: folding users into the serving model as their ratings arrive")
+    try:
+        online_app.updater.run(stop)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stats = online_app.updater.stats
+        typer.echo(f"stopped: {stats.events} rating(s), {stats.folded} fold-in(s), {stats.errors} error(s)")
+        online_app.close()
+
+
+@app.command()
 def status(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object (for machines and healthchecks).")
@@ -286,6 +316,7 @@ def _echo_titles(catalog: CatalogReader, ids: Sequence[str], indent: str = "  ")
 class Protocol(StrEnum):
     random = "random"
     item_cold_start = "item-cold-start"
+    fold_in = "fold-in"
 
 
 @app.command()
@@ -298,7 +329,8 @@ def evaluate(
         typer.Option(
             help="random: each user's ratings split at random (--test-fraction); item-cold-start: "
             "--holdout-fraction of the films held out with all their ratings but their first --keep-first, "
-            "ranked for the users who rated them."
+            "ranked for the users who rated them; fold-in: a tenth of the users held out of training, "
+            "folded in from their training ratings, compared with a full retrain."
         ),
     ] = Protocol.random,
     test_fraction: Annotated[float, typer.Option(min=0.01, max=0.99)] = 0.25,
@@ -319,8 +351,12 @@ def evaluate(
             raise _fail(str(exc)) from exc
         config = engine_app.settings.model
         try:
-            report: EvaluationReport | ColdStartReport
-            if protocol is Protocol.random:
+            report: EvaluationReport | ColdStartReport | FoldInReport
+            if protocol is Protocol.fold_in:
+                report = run_fold_in(
+                    data_set.ratings, data_set.films, test_fraction=test_fraction, seed=seed, k=k, engine_config=config
+                )
+            elif protocol is Protocol.random:
                 names = [m.strip() for m in models.split(",")] if models else None
                 report = run_evaluation(
                     data_set.ratings,

@@ -74,10 +74,12 @@ class Film:
 
 @dataclass(frozen=True)
 class UserLists:
-    """A user's published lists, as film ids, best first."""
+    """A user's published lists, as film ids, best first; ``overlay`` when they come from the online
+    loop (the user folded into the serving model after their latest ratings) rather than the batch."""
 
     must_watch: tuple[str, ...]
     by_genre: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    overlay: bool = False
 
 
 @dataclass(frozen=True)

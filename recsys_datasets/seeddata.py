@@ -200,8 +200,16 @@ def _check_exact_columns(path: Path, found: Iterable[str], expected: Sequence[st
         raise DataFormatError(path, f"columns must be {','.join(expected)}; found {','.join(found)}", 1)
 
 
+#: A seed saved before films carried directors has every column but this one.
+_EARLIER_FILM_COLUMNS = FILM_COLUMNS[:-1]
+
+
 def _load_films(path: Path) -> pd.DataFrame:
-    raw = read_csv_checked(path, FILM_COLUMNS, _FILM_TEXT, what="films", na_columns=(Columns.Year, *_FILM_FLOATS))
+    raw = read_csv_checked(
+        path, _EARLIER_FILM_COLUMNS, _FILM_TEXT, what="films", na_columns=(Columns.Year, *_FILM_FLOATS)
+    )
+    if tuple(raw.columns) == _EARLIER_FILM_COLUMNS:
+        raw[Columns.Directors] = ""  # an earlier seed: no director known
     _check_exact_columns(path, raw.columns, FILM_COLUMNS)
     source_ids = to_text(path, raw, Columns.SourceId)
     film_ids = to_text(path, raw, Columns.Item)

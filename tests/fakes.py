@@ -13,7 +13,7 @@ from movies_db.etl import FilmBatch, FilmSource
 from recsys_common.columns import Columns
 from recsys_common.ports.catalog import EtlState
 from recsys_common.ports.ratings import RatingStore
-from recsys_common.ports.recstore import RecStore, StoreUnavailable, VersionMeta
+from recsys_common.ports.recstore import RecStore, StoreUnavailable, UnknownVersion, VersionMeta
 from recsys_datasets.frames import films_from_frame
 
 
@@ -35,6 +35,10 @@ class FakeRatingStore(RatingStore):
         latest = self.rows.sort_values(Columns.Timestamp, kind="stable")
         return latest.drop_duplicates([Columns.User, Columns.Item], keep="last").reset_index(drop=True)
 
+    def read_user(self, user_id: str) -> pd.DataFrame:
+        latest = self.read_all()
+        return latest[latest[Columns.User] == user_id].reset_index(drop=True)
+
     def read_since(self, watermark: int) -> pd.DataFrame:
         return self.rows.iloc[watermark:].reset_index(drop=True)
 
@@ -55,6 +59,7 @@ class FakeRecStore(RecStore):
         self.film_tables: dict[str, list[str]] = {}
         self.records: dict[str, dict[str, bytes]] = {}
         self.cold: dict[str, str] = {}
+        self.overlays: dict[str, dict[str, bytes]] = {}
         self.retired: dict[str, float] = {}
         self.pending_versions: dict[str, float] = {}
 
@@ -115,9 +120,19 @@ class FakeRecStore(RecStore):
         self._call("films")
         return self.film_tables[version]
 
-    def _record(self, version: str, user_id: str) -> bytes | None:
+    def _user_record(self, version: str, user_id: str) -> tuple[bytes, bool] | None:
         self._call("record")
-        return self.records.get(version, {}).get(user_id)
+        overlay = self.overlays.get(version, {}).get(user_id)
+        if overlay is not None:
+            return overlay, True
+        record = self.records.get(version, {}).get(user_id)
+        return None if record is None else (record, False)
+
+    def _put_overlay(self, version: str, user_id: str, record: bytes) -> None:
+        self._call("put_overlay")
+        if version not in self.metas:
+            raise UnknownVersion(version)
+        self.overlays.setdefault(version, {})[user_id] = record
 
     def _cold_start(self, version: str) -> str | None:
         self._call("cold_start")
@@ -130,7 +145,15 @@ class FakeRecStore(RecStore):
         return dict(self.pending_versions)
 
     def _delete(self, version: str) -> None:
-        for table in (self.metas, self.film_tables, self.records, self.cold, self.retired, self.pending_versions):
+        for table in (
+            self.metas,
+            self.film_tables,
+            self.records,
+            self.cold,
+            self.retired,
+            self.pending_versions,
+            self.overlays,
+        ):
             table.pop(version, None)
 
 

@@ -52,6 +52,14 @@ BLEND_EASE_LAMBDA = 800.0
 DEFAULT_SIDE_FEATURE_WEIGHT = 0.3
 #: Films with fewer training ratings are scored through their side features (see ``ModelConfig``).
 DEFAULT_IDENTITY_MIN_RATINGS = 5
+#: Fold-in (``HybridModel.fold_in``): mini-batch BPR steps, their size, step size and L2 weight.
+#: Chosen on MovieLens-100K users held out of training (``evaluation.fold_in``).
+FOLD_IN_EPOCHS = 30
+FOLD_IN_BATCH = 64
+FOLD_IN_LEARNING_RATE = 0.5
+FOLD_IN_REGULARISATION = 0.01
+#: Margins are clipped to this before ``exp`` (no overflow; the gradient is 0 or 1 beyond it anyway).
+MAX_EXP = 30.0
 
 
 class ModelConfig(BaseModel):
@@ -284,13 +292,64 @@ class HybridModel:
         scores = params.user_embeddings[users] @ self._item_vectors.T
         scores += self._item_biases[None, :]
         scores += params.user_biases[users][:, None]
-        if params.ease is not None:
-            ease_scores = np.asarray(params.history[users] @ params.ease, dtype=SCORE_DTYPE)
+        return self._blend(scores, None if params.history is None else params.history[users])
+
+    def fold_in(self, ratings: Any, seed: int = 0) -> FloatArray:
+        """Scores of shape (n, n_films) for users the model was not trained on, from their ratings
+        (an (n, n_films) CSR on the platform scale): the online loop's scorer, no retraining.
+
+        Each user's LightFM vector is fitted to the films they rated by ``FOLD_IN_EPOCHS`` mini-batch
+        steps of BPR against the model's fixed item representations (rated film vs a random film),
+        started at the mean of the rated films' vectors; the EASE part is their rating history times
+        the EASE weights, exactly as for a trained user; the two are blended as ``score_block`` does.
+        A user without ratings gets the films' biases. Deterministic for a ``seed``.
+        """
+        params = self.params
+        assert self._item_vectors is not None and self._item_biases is not None
+        history = sp.csr_matrix(ratings, dtype=np.float32)
+        if history.shape[1] != params.n_films:
+            raise ValueError(f"ratings have {history.shape[1]} films, the model {params.n_films}")
+        rng = np.random.default_rng(seed)
+        vectors = np.zeros((history.shape[0], params.user_embeddings.shape[1]), dtype=np.float64)
+        items = self._item_vectors.astype(np.float64)
+        biases = self._item_biases.astype(np.float64)
+        for row in range(history.shape[0]):
+            rated = history.indices[history.indptr[row] : history.indptr[row + 1]]
+            if rated.size:
+                vectors[row] = _bpr_fold_in(items, biases, rated, rng)
+        scores = np.asarray(vectors @ items.T + biases[None, :], dtype=SCORE_DTYPE)
+        ease_rows = ease_history(history, self.config.ease_rating_weights) if params.ease is not None else None
+        return self._blend(scores, ease_rows)
+
+    def _blend(self, scores: FloatArray, history: Any) -> FloatArray:
+        """LightFM scores blended with the EASE scores of ``history`` (rows of ``ease_history``)."""
+        params = self.params
+        if params.ease is not None and history is not None:
+            ease_scores = np.asarray(history @ params.ease, dtype=SCORE_DTYPE)
             scores = _standardise(scores)
             ease_z = _standardise(ease_scores)
             ease_z[:, self._unrated] = scores[:, self._unrated]  # EASE knows nothing of unrated films
             scores += SCORE_DTYPE(self.config.blend_weight) * ease_z
         return np.asarray(scores, dtype=SCORE_DTYPE)
+
+
+def _bpr_fold_in(
+    items: npt.NDArray[np.float64],
+    biases: npt.NDArray[np.float64],
+    rated: npt.NDArray[np.int32],
+    rng: np.random.Generator,
+) -> npt.NDArray[np.float64]:
+    """A user vector for the ``rated`` films: mini-batch BPR steps (rated film above a random one)."""
+    vector = items[rated].mean(axis=0)
+    n_films = items.shape[0]
+    for _ in range(FOLD_IN_EPOCHS):
+        positive = rated[rng.integers(rated.size, size=FOLD_IN_BATCH)]
+        negative = rng.integers(n_films, size=FOLD_IN_BATCH)
+        difference = items[positive] - items[negative]
+        margin = difference @ vector + biases[positive] - biases[negative]
+        weight = 1.0 / (1.0 + np.exp(np.clip(margin, -MAX_EXP, MAX_EXP)))
+        vector += FOLD_IN_LEARNING_RATE * (weight @ difference / FOLD_IN_BATCH - FOLD_IN_REGULARISATION * vector)
+    return np.asarray(vector, dtype=np.float64)
 
 
 def rating_counts(matrix: Any) -> npt.NDArray[np.int64]:

@@ -192,7 +192,7 @@ class ClickHouseRatingStore(RatingStore):
         return len(rows)
 
     # ----- read side -----
-    def _frame(self, query: str, params: dict[str, int] | None = None) -> pd.DataFrame:
+    def _frame(self, query: str, params: dict[str, int | str] | None = None) -> pd.DataFrame:
         columns = self._execute(query, params, columnar=True)
         if not columns:
             return ratings_frame([], [], [], [])
@@ -202,6 +202,10 @@ class ClickHouseRatingStore(RatingStore):
     def read_all(self) -> pd.DataFrame:
         """The latest rating per (user, film) pair, exact before merges (``FINAL``)."""
         return self._frame(f"SELECT {_COLUMNS} FROM {TABLE} FINAL")
+
+    def read_user(self, user_id: str) -> pd.DataFrame:
+        """One user's latest rating per film (the sorting key starts with the user: a short range read)."""
+        return self._frame(f"SELECT {_COLUMNS} FROM {TABLE} FINAL WHERE user_id = %(user)s", {"user": user_id})
 
     def read_since(self, watermark: int) -> pd.DataFrame:
         """Rows ingested after ``watermark``, in ingestion order (may repeat a pair or an event)."""

@@ -3,6 +3,7 @@
 Keys, all under a prefix ``p`` (settings ``redis_prefix``):
 
 - ``{p}:v:{version}:users``  HASH user id -> record bytes (see ``recsys_common.listcodec``)
+- ``{p}:v:{version}:overlays`` HASH user id -> record bytes written by the online loop
 - ``{p}:v:{version}:films``  STRING, JSON list of film ids (index -> film id)
 - ``{p}:v:{version}:cold``   STRING, JSON cold-start lists
 - ``{p}:meta``               HASH version -> metadata JSON (committed versions only)
@@ -62,10 +63,10 @@ redis.call('SET', KEYS[2], ARGV[1])
 return 1
 """
 
-# KEYS: meta, current, retired, pending, users, films, cold. ARGV: version.
+# KEYS: meta, current, retired, pending, users, films, cold, overlays. ARGV: version.
 _DELETE = """
 if redis.call('GET', KEYS[2]) == ARGV[1] then return 0 end
-redis.call('UNLINK', KEYS[5], KEYS[6], KEYS[7])
+redis.call('UNLINK', KEYS[5], KEYS[6], KEYS[7], KEYS[8])
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
@@ -226,6 +227,7 @@ class RedisRecStore(RecStore):
             self._key(version, "users"),
             self._key(version, "films"),
             self._key(version, "cold"),
+            self._key(version, "overlays"),
         ]
         with self._guard():
             done = self._delete_script(keys=keys, args=[version])
@@ -256,12 +258,21 @@ class RedisRecStore(RecStore):
         films: list[str] = json.loads(text)
         return films
 
-    def _record(self, version: str, user_id: str) -> bytes | None:
+    def _user_record(self, version: str, user_id: str) -> tuple[bytes, bool] | None:
         with self._guard():
-            record = self._point_client().hget(self._key(version, "users"), user_id)
-        if record is None:
-            return None
-        return record if isinstance(record, bytes) else record.encode()
+            pipe = self._point_client().pipeline(transaction=False)
+            pipe.hget(self._key(version, "overlays"), user_id)
+            pipe.hget(self._key(version, "users"), user_id)
+            overlay, record = pipe.execute()
+        if overlay is not None:
+            return _bytes(overlay), True
+        return None if record is None else (_bytes(record), False)
+
+    def _put_overlay(self, version: str, user_id: str, record: bytes) -> None:
+        with self._guard():
+            if not self._client.hexists(self._meta_key, version):
+                raise UnknownVersion(version)
+            self._client.hset(self._key(version, "overlays"), user_id, record)
 
     def _cold_start(self, version: str) -> str | None:
         with self._guard():
@@ -278,6 +289,10 @@ class RedisRecStore(RecStore):
         with self._guard():
             pairs: list[tuple[Any, Any]] = self._client.zrange(key, 0, -1, withscores=True)  # type: ignore[assignment]
         return {_text(name): float(score) for name, score in pairs}
+
+
+def _bytes(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
 
 
 def _text(value: Any) -> str:

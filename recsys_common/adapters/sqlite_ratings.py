@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS ratings (
     ts       INTEGER NOT NULL
 );
 {_CREATE_EVENT_INDEX};
+CREATE INDEX IF NOT EXISTS ratings_user ON ratings (user_id, seq);
 """
 _INSERT = "INSERT OR IGNORE INTO ratings (event_id, user_id, film_id, rating, ts) VALUES (?, ?, ?, ?, ?)"
 _SELECT = "SELECT user_id, film_id, rating, ts FROM ratings"
@@ -110,7 +111,7 @@ class SqliteRatingStore(RatingStore):
             return conn.total_changes - before
 
     # ----- read side -----
-    def _frame(self, query: str, params: tuple[int, ...] = ()) -> pd.DataFrame:
+    def _frame(self, query: str, params: tuple[int | str, ...] = ()) -> pd.DataFrame:
         with self._connect() as conn:
             rows = conn.execute(query, params).fetchall()
         if not rows:
@@ -120,13 +121,10 @@ class SqliteRatingStore(RatingStore):
 
     def read_all(self) -> pd.DataFrame:
         """The latest rating per (user, film): greatest event time, then last inserted."""
-        frame = self._frame(f"{_SELECT} ORDER BY seq")
-        if frame.empty:
-            return frame
-        # Stable sort by event time keeps insertion order among equal times; keep the last.
-        order = np.argsort(frame[Columns.Timestamp].to_numpy(), kind="stable")
-        latest = frame.iloc[order].drop_duplicates([Columns.User, Columns.Item], keep="last")
-        return latest.sort_index().reset_index(drop=True)
+        return _latest(self._frame(f"{_SELECT} ORDER BY seq"))
+
+    def read_user(self, user_id: str) -> pd.DataFrame:
+        return _latest(self._frame(f"{_SELECT} WHERE user_id = ? ORDER BY seq", (user_id,)))
 
     def read_since(self, watermark: int) -> pd.DataFrame:
         return self._frame(f"{_SELECT} WHERE seq > ? ORDER BY seq", (int(watermark),))
@@ -140,3 +138,13 @@ class SqliteRatingStore(RatingStore):
         """Raise RatingSourceError when the file cannot be opened or read."""
         with self._connect() as conn:
             conn.execute("SELECT 1 FROM ratings LIMIT 1").fetchall()
+
+
+def _latest(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows in insertion order, one per (user, film): the greatest event time, then the last inserted."""
+    if frame.empty:
+        return frame
+    # Stable sort by event time keeps insertion order among equal times; keep the last.
+    order = np.argsort(frame[Columns.Timestamp].to_numpy(), kind="stable")
+    latest = frame.iloc[order].drop_duplicates([Columns.User, Columns.Item], keep="last")
+    return latest.sort_index().reset_index(drop=True)

@@ -2,6 +2,7 @@
 
 Every row is scoped by version. ``versions`` holds one row per pending or committed version (its
 film table, cold-start lists, metadata and timestamps), ``records`` one row per (version, user),
+``overlays`` the online loop's per-user records of a committed version (read before ``records``),
 ``pointer`` the single ``current`` row. The file runs in WAL mode, so a reader in another process
 (the API) sees a version as soon as the writer (the engine) commits it, and never blocks it.
 """
@@ -40,6 +41,12 @@ CREATE TABLE IF NOT EXISTS versions (
     meta        TEXT
 );
 CREATE TABLE IF NOT EXISTS records (
+    version  TEXT NOT NULL,
+    user_id  TEXT NOT NULL,
+    record   BLOB NOT NULL,
+    PRIMARY KEY (version, user_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS overlays (
     version  TEXT NOT NULL,
     user_id  TEXT NOT NULL,
     record   BLOB NOT NULL,
@@ -178,6 +185,7 @@ class SqliteRecStore(RecStore):
             if self._current_in(conn) == version:
                 raise ValueError(f"version {version} is current and cannot be deleted")
             conn.execute("DELETE FROM records WHERE version = ?", (version,))
+            conn.execute("DELETE FROM overlays WHERE version = ?", (version,))
             conn.execute("DELETE FROM versions WHERE version = ?", (version,))
 
     # ----- primitives: reading -----
@@ -210,12 +218,27 @@ class SqliteRecStore(RecStore):
         films: list[str] = json.loads(row[0])
         return films
 
-    def _record(self, version: str, user_id: str) -> bytes | None:
+    def _user_record(self, version: str, user_id: str) -> tuple[bytes, bool] | None:
         with self._read() as conn:
             row = conn.execute(
-                "SELECT record FROM records WHERE version = ? AND user_id = ?", (version, user_id)
+                "SELECT record, 1 FROM overlays WHERE version = ? AND user_id = ? "
+                "UNION ALL SELECT record, 0 FROM records WHERE version = ? AND user_id = ? LIMIT 1",
+                (version, user_id, version, user_id),
             ).fetchone()
-        return None if row is None else bytes(row[0])
+        return None if row is None else (bytes(row[0]), bool(row[1]))
+
+    def _put_overlay(self, version: str, user_id: str, record: bytes) -> None:
+        with self._write() as conn:
+            known = conn.execute(
+                "SELECT 1 FROM versions WHERE version = ? AND state = ?", (version, COMMITTED)
+            ).fetchone()
+            if known is None:
+                raise UnknownVersion(version)
+            conn.execute(
+                "INSERT INTO overlays (version, user_id, record) VALUES (?, ?, ?) "
+                "ON CONFLICT (version, user_id) DO UPDATE SET record = excluded.record",
+                (version, user_id, record),
+            )
 
     def _cold_start(self, version: str) -> str | None:
         with self._read() as conn:

@@ -25,6 +25,10 @@ class RatingSource(abc.ABC):
         """All ratings, the latest one per (user, film) pair."""
 
     @abc.abstractmethod
+    def read_user(self, user_id: str) -> pd.DataFrame:
+        """One user's ratings, the latest one per film (what the online loop folds in)."""
+
+    @abc.abstractmethod
     def read_since(self, watermark: int) -> pd.DataFrame:
         """Rows ingested after ``watermark`` (may hold several ratings of one pair)."""
 

@@ -155,11 +155,31 @@ class RecStore(abc.ABC):
         return tuple(self._films(version))
 
     def user_lists(self, user_id: str, meta: VersionMeta, films: Sequence[str] | None = None) -> UserLists | None:
-        """The user's lists in version ``meta``; None when the user has none there."""
-        record = self._record(meta.version, user_id)
-        if record is None:
+        """The user's lists in version ``meta`` (their overlay when the online loop wrote one, else the
+        batch's); None when the user has neither there."""
+        found = self._user_record(meta.version, user_id)
+        if found is None:
             return None
-        return decode(record, meta.layout, films if films is not None else self.films(meta.version))
+        record, overlay = found
+        lists = decode(record, meta.layout, films if films is not None else self.films(meta.version))
+        return replace(lists, overlay=True) if overlay else lists
+
+    def put_overlay(
+        self,
+        meta: VersionMeta,
+        user_id: str,
+        must_watch: npt.NDArray[np.integer],
+        by_genre: npt.NDArray[np.integer] | None,
+    ) -> None:
+        """Write (or replace) the user's overlay in the committed version ``meta``: lists as film
+        indices into its film table, (must_watch_len,) and (genres, genre_len). Readers prefer it to
+        the batch record; it goes when the version goes."""
+        if int(np.max(must_watch, initial=-1)) >= meta.n_films or (
+            by_genre is not None and int(np.max(by_genre, initial=-1)) >= meta.n_films
+        ):
+            raise ValueError(f"an overlay refers to a film index beyond the {meta.n_films} films of {meta.version}")
+        [record] = encode_block(must_watch[None, :], None if by_genre is None else by_genre[None, :], meta.layout)
+        self._put_overlay(meta.version, user_id, record)
 
     def cold_start(self, version: str) -> ColdStartLists | None:
         text = self._cold_start(version)
@@ -246,7 +266,12 @@ class RecStore(abc.ABC):
     def _films(self, version: str) -> list[str]: ...
 
     @abc.abstractmethod
-    def _record(self, version: str, user_id: str) -> bytes | None: ...
+    def _user_record(self, version: str, user_id: str) -> tuple[bytes, bool] | None:
+        """The user's overlay (True) when there is one, else their batch record (False), in one read."""
+
+    @abc.abstractmethod
+    def _put_overlay(self, version: str, user_id: str, record: bytes) -> None:
+        """Store or replace the user's overlay record of a committed version."""
 
     @abc.abstractmethod
     def _cold_start(self, version: str) -> str | None: ...

@@ -161,3 +161,14 @@ def test_genre_with_the_separator_cannot_be_saved(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="contains the separator"):
         save_seed(SeedData(films=films, ratings=seed.ratings, report={}), tmp_path)
+
+
+def test_a_seed_saved_before_films_carried_directors_still_loads(tmp_path: Path) -> None:
+    seed = _seed()
+    save_seed(seed, tmp_path / "seed")
+    films_csv = tmp_path / "seed" / FILMS_FILE
+    earlier = pd.read_csv(films_csv, dtype=str, keep_default_na=False).drop(columns=[Columns.Directors])
+    earlier.to_csv(films_csv, index=False)
+    loaded = load_seed(tmp_path / "seed")
+    assert loaded.films[Columns.Directors].tolist() == [(), (), ()]
+    assert loaded.films[Columns.Title].tolist() == seed.films[Columns.Title].tolist()

@@ -123,6 +123,17 @@ def test_read_all_keeps_the_latest_rating_per_pair_by_event_time(rating_store: R
     assert as_set(rating_store.read_all()) == {("alice", FILMS[0], 3.0, T0 + 10), ("bob", FILMS[0], 8.0, T0 + 1)}
 
 
+def test_read_user_gives_one_users_latest_rating_per_film(rating_store: RatingStore) -> None:
+    rating_store.append(frame([("alice", FILMS[0], 3.0, T0 + 10), ("bob", FILMS[0], 4.0, T0)]))
+    rating_store.append(frame([("alice", FILMS[0], 9.0, T0 + 5), ("alice", FILMS[1], 6.0, T0 + 6)]))
+    assert as_set(rating_store.read_user("alice")) == {
+        ("alice", FILMS[0], 3.0, T0 + 10),
+        ("alice", FILMS[1], 6.0, T0 + 6),
+    }
+    assert rating_store.read_user("nobody").empty
+    assert list(rating_store.read_user("nobody").columns) == list(Columns.RATINGS)
+
+
 def test_same_event_id_is_counted_once(rating_store: RatingStore) -> None:
     event = str(uuid.uuid4())
     other = str(uuid.uuid4())

@@ -317,6 +317,37 @@ def test_pending_versions_are_listed_and_dropped_at_once(store: RecStore) -> Non
     assert store.drop_pending() == []
 
 
+def test_an_overlay_wins_over_the_batch_record_and_goes_with_its_version(store: RecStore) -> None:
+    first = publish(store, "v1")
+    must_watch, by_genre = lists_for(1, seed=9)
+    store.put_overlay(first, "u0", must_watch[0], by_genre[0])  # a user of the batch
+    store.put_overlay(first, "newcomer", must_watch[0], None)  # a user the batch does not know
+    lists = store.user_lists("u0", first)
+    assert lists is not None and lists.overlay
+    assert lists.must_watch == tuple(FILMS[i] for i in must_watch[0])
+    assert lists.by_genre["Comedy"] == tuple(FILMS[i] for i in by_genre[0, 0])
+    newcomer = store.user_lists("newcomer", first)
+    assert newcomer is not None and newcomer.overlay and newcomer.by_genre == {}
+    batch = store.user_lists("u1", first)
+    assert batch is not None and not batch.overlay
+    store.put_overlay(first, "u0", must_watch[0][::-1], by_genre[0])  # replaced, not added
+    replaced = store.user_lists("u0", first)
+    assert replaced is not None and replaced.must_watch == tuple(FILMS[i] for i in must_watch[0][::-1])
+    second = publish(store, "v2")  # a new batch version supersedes the overlays
+    lists = store.user_lists("u0", second)
+    assert lists is not None and not lists.overlay
+    assert store.user_lists("newcomer", second) is None
+    assert store.prune(keep=1, grace_s=0.0) == ["v1"]  # the old version's overlays go with it
+    with pytest.raises(UnknownVersion):
+        store.put_overlay(first, "u0", must_watch[0], None)
+
+
+def test_an_overlay_must_fit_the_version(store: RecStore) -> None:
+    meta = publish(store, "v1")
+    with pytest.raises(ValueError, match="film index"):
+        store.put_overlay(meta, "u0", np.array([len(FILMS)]), None)
+
+
 def test_unknown_version(store: RecStore) -> None:
     assert store.current() is None
     assert store.versions() == []

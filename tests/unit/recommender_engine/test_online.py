@@ -1,0 +1,115 @@
+"""The online updater over fakes: new ratings become overlays of the serving version at once, new
+users get a personal list after their first ratings, a new batch version takes over."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from recommender_engine.cycle import CycleJournal, Engine, ListConfig
+from recommender_engine.model.hybrid import ModelConfig
+from recommender_engine.online import OnlineUpdater, StoreFeed
+from recsys_common.columns import Columns
+from recsys_common.ports.recstore import VersionMeta
+from tests.datasets import BASE_TIMESTAMP, GENRES, synthetic_films, synthetic_ratings
+from tests.fakes import FakeRatingStore, FakeRecStore
+
+FILMS = synthetic_films()
+
+
+def rows(user: str, films: list[str], rating: float = 9.0, at: int = BASE_TIMESTAMP + 10_000) -> pd.DataFrame:
+    return pd.DataFrame([(user, film, rating, at + i) for i, film in enumerate(films)], columns=list(Columns.RATINGS))
+
+
+@pytest.fixture
+def world(tmp_path):
+    ratings, store = FakeRatingStore(), FakeRecStore()
+    ratings.append(synthetic_ratings(FILMS, 30, 8))
+    engine = Engine(
+        ratings=ratings,
+        store=store,
+        films=lambda: FILMS,
+        lists=ListConfig(must_watch_len=10, genre_len=4, cold_start_len=5),
+        model=ModelConfig(epochs=5, no_components=8, num_threads=1),
+        artefact_dir=tmp_path / "models",
+        journal=CycleJournal(tmp_path / "cycles.jsonl"),
+    )
+    engine.run_cycle()
+    updater = OnlineUpdater(ratings, store, StoreFeed(ratings), lambda: FILMS, tmp_path / "models")
+    return ratings, store, engine, updater
+
+
+def current(store: FakeRecStore) -> VersionMeta:
+    meta = store.current()
+    assert meta is not None
+    return meta
+
+
+def test_a_new_users_first_ratings_give_them_a_personal_list_without_those_films(world):
+    ratings, store, _, updater = world
+    horror = FILMS[FILMS[Columns.Genres].map(lambda g: g == ("Horror",))][Columns.Item].tolist()
+    assert store.user_lists("newcomer", current(store)) is None
+    ratings.append(rows("newcomer", horror[:3]))
+    assert updater.step() == 1
+    lists = store.user_lists("newcomer", current(store))
+    assert lists is not None and lists.overlay
+    assert len(lists.must_watch) == 10
+    assert not set(horror[:3]) & set(lists.must_watch)
+    assert set(lists.by_genre) == set(GENRES)
+    assert all(not set(horror[:3]) & set(ids) for ids in lists.by_genre.values())
+
+
+def test_a_known_users_new_rating_changes_their_list_at_once(world):
+    ratings, store, _, updater = world
+    before = store.user_lists("user-3", current(store))
+    assert before is not None and not before.overlay
+    top = before.must_watch[0]
+    ratings.append(rows("user-3", [top]))
+    updater.step()
+    after = store.user_lists("user-3", current(store))
+    assert after is not None and after.overlay
+    assert top not in after.must_watch
+    rated = set(ratings.read_user("user-3")[Columns.Item])
+    assert not rated & set(after.must_watch)
+
+
+def test_nothing_new_folds_nobody(world):
+    _, _, _, updater = world
+    assert updater.step() == 0
+    assert updater.stats.versions_loaded == 1
+
+
+def test_a_new_version_supersedes_overlays_and_users_who_rated_since_its_training_are_folded_again(world):
+    ratings, store, engine, updater = world
+    ratings.append(rows("newcomer", FILMS[Columns.Item].iloc[:2].tolist()))
+    updater.step()
+    engine.run_cycle()  # trains on the newcomer's ratings: no overlay needed
+    version = current(store)
+    late = rows("latecomer", FILMS[Columns.Item].iloc[5:7].tolist(), at=BASE_TIMESTAMP + 20_000)
+    engine_watermark = version.watermark
+    ratings.append(late)  # after the training, before the updater saw the new version
+    assert ratings.watermark() > engine_watermark
+    updater.step()
+    assert updater.stats.versions_loaded == 2
+    newcomer = store.user_lists("newcomer", version)
+    assert newcomer is not None and not newcomer.overlay  # the batch list of the new version
+    latecomer = store.user_lists("latecomer", version)
+    assert latecomer is not None and latecomer.overlay
+
+
+def test_a_version_without_a_model_folds_nobody(tmp_path):
+    ratings, store = FakeRatingStore(), FakeRecStore()
+    engine = Engine(
+        ratings=ratings,
+        store=store,
+        films=lambda: FILMS,
+        lists=ListConfig(must_watch_len=10, genre_len=4, cold_start_len=5),
+        model=ModelConfig(epochs=1, no_components=4),
+        artefact_dir=tmp_path / "models",
+        journal=CycleJournal(tmp_path / "cycles.jsonl"),
+    )
+    engine.run_cycle()  # no ratings yet: cold start only
+    updater = OnlineUpdater(ratings, store, StoreFeed(ratings), lambda: FILMS, tmp_path / "models")
+    ratings.append(rows("first", FILMS[Columns.Item].iloc[:2].tolist()))
+    assert updater.step() == 0
+    assert store.user_lists("first", current(store)) is None
