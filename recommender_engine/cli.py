@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from prometheus_client import CollectorRegistry, start_http_server
 
 from recommender_engine.bootstrap import EngineApp, bootstrap
 from recommender_engine.bootstrap import online as bootstrap_online
@@ -22,6 +23,7 @@ from recommender_engine.cycle import CycleError, CycleResult, NoFilms
 from recommender_engine.evaluation.cold_start import ColdStartReport, run_item_cold_start
 from recommender_engine.evaluation.fold_in import FoldInReport, run_fold_in
 from recommender_engine.evaluation.runner import MODEL_NAMES, EvaluationReport, run_evaluation
+from recommender_engine.metrics import OnlineCollector
 from recommender_engine.scheduler import make_trigger, run_scheduled
 from recommender_engine.settings import EngineSettings
 from recommender_engine.status import EngineStatus, engine_status
@@ -193,7 +195,14 @@ def online(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if seconds is not None:
         threading.Timer(seconds, stop.set).start()
-    typer.echo("online updater: folding users into the serving model as their ratings arrive")
+    settings = online_app.settings
+    registry = CollectorRegistry()
+    registry.register(OnlineCollector(online_app.updater))
+    start_http_server(settings.online_metrics_port, settings.online_metrics_host, registry=registry)
+    typer.echo(
+        f"online updater: folding users into the serving model as their ratings arrive "
+        f"(metrics on {settings.online_metrics_host}:{settings.online_metrics_port})"
+    )
     try:
         online_app.updater.run(stop)
     except KeyboardInterrupt:

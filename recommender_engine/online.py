@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 POLL_TIMEOUT_S = 0.1
 #: Users folded in per step at most (the rest wait for the next step).
 MAX_USERS_PER_STEP = 500
+#: Seconds to wait after a failed step.
+RETRY_AFTER_S = 1.0
 
 
 class RatingFeed(Protocol):
@@ -99,6 +101,9 @@ class UpdaterStats:
     #: Seconds from a poll's events arriving to every overlay of the step being written.
     last_step_s: float = 0.0
     errors: int = 0
+    #: ``time.monotonic()`` of the last step that completed, and whether the latest step failed.
+    last_step_at: float | None = None
+    failing: bool = False
     #: Seconds of the latest fold-ins (history read, fold-in, ranking, overlay write), newest last.
     fold_seconds: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT_FOLDS))
 
@@ -133,10 +138,13 @@ class OnlineUpdater:
         while not stop.is_set():
             try:
                 self.step()
+                self.stats.failing = False
             except (StoreUnavailable, RatingSourceError, ArtefactError) as exc:
                 self.stats.errors += 1
+                self.stats.failing = True
                 log.warning("online update failed, retrying: %s", exc)
-                stop.wait(1.0)
+                stop.wait(RETRY_AFTER_S)
+            self.stats.last_step_at = time.monotonic()
 
     def step(self) -> int:
         """Poll the feed once and fold in every user it names; returns the users folded in."""

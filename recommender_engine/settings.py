@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from recommender_engine.model.hybrid import ModelConfig
@@ -27,6 +28,9 @@ class EngineSettings(CommonSettings):
     #: Cron expression (5 fields, UTC) for scheduled cycles; wins over the interval when set.
     schedule_cron: str | None = None
     schedule_interval_seconds: int = 3600
+    #: Where ``recsys online`` serves its Prometheus metrics (``recsys_online_healthy`` for healthchecks).
+    online_metrics_host: str = "127.0.0.1"
+    online_metrics_port: int = Field(default=9109, ge=1, le=65_535)
     model: ModelConfig = ModelConfig()
 
     @property

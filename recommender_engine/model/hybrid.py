@@ -310,14 +310,14 @@ class HybridModel:
         if history.shape[1] != params.n_films:
             raise ValueError(f"ratings have {history.shape[1]} films, the model {params.n_films}")
         rng = np.random.default_rng(seed)
-        vectors = np.zeros((history.shape[0], params.user_embeddings.shape[1]), dtype=np.float64)
-        items = self._item_vectors.astype(np.float64)
-        biases = self._item_biases.astype(np.float64)
+        items, biases = self._item_vectors, self._item_biases
+        vectors = np.zeros((history.shape[0], params.user_embeddings.shape[1]), dtype=SCORE_DTYPE)
         for row in range(history.shape[0]):
             rated = history.indices[history.indptr[row] : history.indptr[row + 1]]
             if rated.size:
                 vectors[row] = _bpr_fold_in(items, biases, rated, rng)
-        scores = np.asarray(vectors @ items.T + biases[None, :], dtype=SCORE_DTYPE)
+        scores = vectors @ items.T
+        scores += biases[None, :]
         ease_rows = ease_history(history, self.config.ease_rating_weights) if params.ease is not None else None
         return self._blend(scores, ease_rows)
 
@@ -334,11 +334,8 @@ class HybridModel:
 
 
 def _bpr_fold_in(
-    items: npt.NDArray[np.float64],
-    biases: npt.NDArray[np.float64],
-    rated: npt.NDArray[np.int32],
-    rng: np.random.Generator,
-) -> npt.NDArray[np.float64]:
+    items: FloatArray, biases: FloatArray, rated: npt.NDArray[np.int32], rng: np.random.Generator
+) -> FloatArray:
     """A user vector for the ``rated`` films: mini-batch BPR steps (rated film above a random one)."""
     vector = items[rated].mean(axis=0)
     n_films = items.shape[0]
@@ -348,8 +345,10 @@ def _bpr_fold_in(
         difference = items[positive] - items[negative]
         margin = difference @ vector + biases[positive] - biases[negative]
         weight = 1.0 / (1.0 + np.exp(np.clip(margin, -MAX_EXP, MAX_EXP)))
-        vector += FOLD_IN_LEARNING_RATE * (weight @ difference / FOLD_IN_BATCH - FOLD_IN_REGULARISATION * vector)
-    return np.asarray(vector, dtype=np.float64)
+        vector += SCORE_DTYPE(FOLD_IN_LEARNING_RATE) * (
+            weight @ difference / FOLD_IN_BATCH - SCORE_DTYPE(FOLD_IN_REGULARISATION) * vector
+        )
+    return np.asarray(vector, dtype=SCORE_DTYPE)
 
 
 def rating_counts(matrix: Any) -> npt.NDArray[np.int64]:

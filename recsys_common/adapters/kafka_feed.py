@@ -21,6 +21,9 @@ from recsys_common.ports.ratings import RatingSourceError
 log = logging.getLogger(__name__)
 
 DEFAULT_GROUP = "recsys-online-updater"
+#: The broker answers a fetch at once when data is there, else after this long (librdkafka's default,
+#: 500 ms, would be most of the online loop's one-second budget).
+FETCH_WAIT_MS = 20
 #: Messages taken per poll at most.
 MAX_MESSAGES = 1_000
 
@@ -41,6 +44,7 @@ class KafkaRatingFeed:
             "enable.auto.commit": False,
             # A new group starts at the end: the serving version's watermark covers what came before.
             "auto.offset.reset": "latest",
+            "fetch.wait.max.ms": FETCH_WAIT_MS,
             **(config or {}),
         }
         self._consumer = Consumer(settings)
