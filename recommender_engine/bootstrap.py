@@ -114,5 +114,6 @@ def bootstrap(settings: EngineSettings | None = None, progress: bool = False) ->
         artefact_dir=settings.artefact_dir,
         journal=CycleJournal(settings.journal_file),
         progress=progress,
+        gate=settings.gate,
     )
     return EngineApp(settings, ratings, store, films, engine)

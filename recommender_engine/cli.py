@@ -137,7 +137,9 @@ def _load_data(
 @app.command()
 def run(
     once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit (the default).")] = True,
-    force: Annotated[bool, typer.Option(help="Train and publish even when no rating is new.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Train and publish even when no rating is new, and even when the quality gate refuses.")
+    ] = False,
 ) -> None:
     """Run one engine cycle: read ratings, train, score, publish. Use `schedule` to repeat."""
     if not once:
@@ -239,6 +241,12 @@ def _echo_status(report: EngineStatus) -> None:
     if serving is not None:
         age = "" if report.serving_age_seconds is None else f", {report.serving_age_seconds / 3600:.1f} h old"
         typer.echo(f"serving {serving.version} (model {serving.model_version}{age})")
+        if "gate_users" in serving.metrics:
+            figures = serving.metrics
+            typer.echo(
+                f"  quality gate: nDCG@10 {figures['gate_candidate_ndcg']:.4f} vs the version it replaced "
+                f"{figures['gate_serving_ndcg']:.4f}, on {int(figures['gate_users'])} users' newest ratings"
+            )
     for meta in report.versions:
         marker = "*" if serving is not None and meta.version == serving.version else " "
         ratings = int(meta.metrics.get("ratings", 0))

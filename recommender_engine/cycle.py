@@ -27,6 +27,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
+from recommender_engine.gate import GateConfig, Verdict, judge
 from recommender_engine.lists import cold_start_lists, genre_groups, personal_lists
 from recommender_engine.model.artefact import save_artefact
 from recommender_engine.model.dataset import Dataset, build_dataset, screen_ratings
@@ -69,7 +70,7 @@ class NoFilms(CycleError):
 
 @dataclass(frozen=True)
 class CycleResult:
-    status: Literal["published", "skipped"]
+    status: Literal["published", "skipped", "refused"]
     version: str | None
     reason: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
@@ -132,6 +133,8 @@ class Engine:
         artefact_dir: Path,
         journal: CycleJournal,
         progress: bool = False,
+        gate: GateConfig | None = None,
+        model_factory: Callable[[ModelConfig], HybridModel] = HybridModel,
     ) -> None:
         self._ratings = ratings
         self._store = store
@@ -141,6 +144,8 @@ class Engine:
         self._artefact_dir = artefact_dir
         self._journal = journal
         self._progress = progress
+        self._gate = gate if gate is not None else GateConfig()
+        self._new_model = model_factory
 
     @property
     def journal(self) -> CycleJournal:
@@ -194,11 +199,19 @@ class Engine:
         dataset = build_dataset(screened.ratings, films)
         timings["read_seconds"] = time.perf_counter() - tick
 
+        verdict = self._judge(force, current, screened.ratings, films, dataset.n_users, timings)
+        if not verdict.passed:
+            assert current is not None
+            log.warning("the new model is refused, %s keeps serving: %s", current.version, verdict.reason)
+            return CycleResult(
+                "refused", current.version, reason=verdict.reason, metrics=verdict.figures, left_out=screened.left_out
+            )
+
         model_version = COLD_START_ONLY
         model: HybridModel | None = None
         if dataset.n_users:
             tick = time.perf_counter()
-            model = HybridModel(self._model).fit(dataset)
+            model = self._new_model(self._model).fit(dataset)
             timings["fit_seconds"] = time.perf_counter() - tick
             model_version = save_artefact(
                 model,
@@ -210,6 +223,7 @@ class Engine:
             "ratings": float(dataset.n_ratings),
             "ratings_left_out": float(screened.n_left_out),
             "films_unrated": float(dataset.n_films - np.count_nonzero(dataset.matrix.getnnz(axis=0))),
+            **verdict.figures,
         }
         tick = time.perf_counter()
         meta = self._publish(version, dataset, model, model_version, watermark, digest, started, {**counts, **timings})
@@ -219,7 +233,38 @@ class Engine:
             log.info("pruned versions %s", pruned)
         self._prune_artefacts()
         metrics = {**meta.metrics, **timings, "users": float(dataset.n_users), "films": float(dataset.n_films)}
-        return CycleResult("published", meta.version, metrics=metrics, left_out=screened.left_out)
+        return CycleResult(
+            "published", meta.version, reason=f"gate: {verdict.reason}", metrics=metrics, left_out=screened.left_out
+        )
+
+    def _judge(
+        self,
+        force: bool,
+        current: VersionMeta | None,
+        ratings: pd.DataFrame,
+        films: pd.DataFrame,
+        n_users: int,
+        timings: dict[str, float],
+    ) -> Verdict:
+        """The quality gate's verdict on a new model (``gate.judge``), or why it did not judge."""
+        if not self._gate.enabled:
+            return Verdict(False, True, "off")
+        if current is None or not n_users:
+            return Verdict(False, True, "nothing serving to compare with")
+        if force:
+            return Verdict(False, True, "overridden by --force")
+        tick = time.perf_counter()
+        verdict = judge(
+            self._gate,
+            ratings,
+            self._ratings.read_since(current.watermark),
+            films,
+            self._artefact_dir / f"model-{current.version}{ARTEFACT_SUFFIX}",
+            lambda: self._new_model(self._model),
+        )
+        timings["gate_seconds"] = time.perf_counter() - tick
+        log.info("quality gate: %s", verdict.reason)
+        return verdict
 
     def _prune_artefacts(self) -> None:
         """Keep the newest ``keep_versions`` model artefacts."""

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from recommender_engine.gate import GateConfig
 from recommender_engine.model.hybrid import ModelConfig
 from recsys_common.settings import CommonSettings
 
@@ -32,6 +33,8 @@ class EngineSettings(CommonSettings):
     online_metrics_host: str = "127.0.0.1"
     online_metrics_port: int = Field(default=9109, ge=1, le=65_535)
     model: ModelConfig = ModelConfig()
+    #: The quality gate before each promotion (``RECSYS_GATE__ENABLED``, ``RECSYS_GATE__TOLERANCE``, ...).
+    gate: GateConfig = GateConfig()
 
     @property
     def seed_dir(self) -> Path:
