@@ -28,8 +28,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-## Lint, type-check and run every test (unit, integration against real servers, end to end).
+## Lint, type-check and run every test (unit, integration against real servers, end to end); first
+## installs the Debian packages the tests need (as root) or says which command to run.
 test: lint
+	scripts/ensure-test-deps
 	$(BIN)/pytest
 
 ## The evaluation protocols on MovieLens-100K, results committed under benchmarks/results/.
