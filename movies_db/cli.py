@@ -37,6 +37,7 @@ from recsys_common.adapters.sqlite_catalog import SqliteCatalog
 from recsys_common.columns import Columns
 from recsys_common.domain import Film
 from recsys_common.ids import film_id_for, parse_film_id
+from recsys_common.observability import configure_logging
 from recsys_common.ports.catalog import Catalog, CatalogUnavailable
 from recsys_datasets import DataFormatError, load_seed
 from recsys_datasets.frames import FilmFrameError, film_from_record
@@ -96,8 +97,8 @@ def main_options(
     seed_dir: Annotated[Path | None, typer.Option(help="Seed set directory (default: RECSYS_DATA_DIR/seed).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(message)s")
     settings = MoviesDbSettings()
+    configure_logging(logging.DEBUG if verbose else logging.INFO, settings.log_format)
     ctx.obj = (settings, seed_dir or settings.seed_dir)
 
 

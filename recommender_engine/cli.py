@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
 from recommender_engine.bootstrap import EngineApp, bootstrap
 from recommender_engine.bootstrap import online as bootstrap_online
@@ -23,12 +23,13 @@ from recommender_engine.cycle import CycleError, CycleResult, NoFilms
 from recommender_engine.evaluation.cold_start import ColdStartReport, run_item_cold_start
 from recommender_engine.evaluation.fold_in import FoldInReport, run_fold_in
 from recommender_engine.evaluation.runner import MODEL_NAMES, EvaluationReport, run_evaluation
-from recommender_engine.metrics import OnlineCollector
+from recommender_engine.metrics import EngineCollector, OnlineCollector
 from recommender_engine.scheduler import make_trigger, run_scheduled
 from recommender_engine.settings import EngineSettings
 from recommender_engine.status import EngineStatus, engine_status
 from recsys_common.columns import Columns
 from recsys_common.machine import machine_info
+from recsys_common.observability import configure_logging, serve_metrics
 from recsys_common.ports.catalog import CatalogReader, CatalogUnavailable
 from recsys_common.ports.recstore import StoreUnavailable, UnknownVersion
 from recsys_datasets import (
@@ -83,9 +84,11 @@ def _seed(engine_app: EngineApp) -> SeedData:
 
 @app.callback()
 def main_options(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    try:
+        log_format = EngineSettings().log_format
+    except ValueError:
+        log_format = "auto"  # the command itself reports bad settings
+    configure_logging(logging.DEBUG if verbose else logging.INFO, log_format)
 
 
 @app.command()
@@ -178,7 +181,13 @@ def schedule(
             trigger = make_trigger(cron or settings.schedule_cron, interval or settings.schedule_interval_seconds)
         except ValueError as exc:
             raise _fail(str(exc), 2) from exc
-        typer.echo(f"scheduling engine cycles: {trigger}")
+        registry = CollectorRegistry()
+        registry.register(EngineCollector(engine_app.store, engine_app.engine.journal))
+        serve_metrics(registry, settings.engine_metrics_host, settings.engine_metrics_port)
+        typer.echo(
+            f"scheduling engine cycles: {trigger} "
+            f"(metrics on {settings.engine_metrics_host}:{settings.engine_metrics_port})"
+        )
         run_scheduled(engine_app.engine.run_cycle, trigger, max_cycles=max_cycles)
 
 
@@ -200,7 +209,7 @@ def online(
     settings = online_app.settings
     registry = CollectorRegistry()
     registry.register(OnlineCollector(online_app.updater))
-    start_http_server(settings.online_metrics_port, settings.online_metrics_host, registry=registry)
+    serve_metrics(registry, settings.online_metrics_host, settings.online_metrics_port)
     typer.echo(
         f"online updater: folding users into the serving model as their ratings arrive "
         f"(metrics on {settings.online_metrics_host}:{settings.online_metrics_port})"

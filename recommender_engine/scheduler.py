@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import threading
 from collections.abc import Callable
 
@@ -36,7 +38,6 @@ def run_scheduled(
     A failed cycle is logged and the schedule goes on (the previous version keeps serving).
     """
     scheduler = BlockingScheduler(timezone="UTC")
-    done = threading.Event()
     count = 0
 
     def job() -> None:
@@ -48,14 +49,15 @@ def run_scheduled(
             log.error("cycle %s failed: %s", count + 1, exc)
         count += 1
         if max_cycles is not None and count >= max_cycles:
-            done.set()
             scheduler.shutdown(wait=False)
 
     scheduler.add_job(job, trigger, id="engine-cycle", max_instances=1, coalesce=True)
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM (docker stop) ends the loop like Ctrl-C: a running cycle finishes, no new one starts.
+        signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
     if run_now:
         scheduler.add_job(job, id="engine-cycle-now")
-    try:
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):  # Ctrl-C ends the loop like SIGTERM
         scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        log.info("scheduler stopped")
+    log.info("scheduler stopped after %d cycle(s)", count)
     return count

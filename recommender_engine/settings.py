@@ -29,9 +29,12 @@ class EngineSettings(CommonSettings):
     #: Cron expression (5 fields, UTC) for scheduled cycles; wins over the interval when set.
     schedule_cron: str | None = None
     schedule_interval_seconds: int = 3600
+    #: Where ``recsys schedule`` serves the engine's Prometheus metrics (cycles, steps, serving version).
+    engine_metrics_host: str = "127.0.0.1"
+    engine_metrics_port: int = Field(default=9110, ge=0, le=65_535)  # 0: no metrics server
     #: Where ``recsys online`` serves its Prometheus metrics (``recsys_online_healthy`` for healthchecks).
     online_metrics_host: str = "127.0.0.1"
-    online_metrics_port: int = Field(default=9109, ge=1, le=65_535)
+    online_metrics_port: int = Field(default=9109, ge=0, le=65_535)  # 0: no metrics server
     model: ModelConfig = ModelConfig()
     #: The quality gate before each promotion (``RECSYS_GATE__ENABLED``, ``RECSYS_GATE__TOLERANCE``, ...).
     gate: GateConfig = GateConfig()

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recsys_common.observability import LogFormat
+
 
 def redact_url(url: str) -> str:
     """``url`` with its password (if any) replaced by ``***``, for logs and status output."""
@@ -31,6 +33,9 @@ class CommonSettings(BaseSettings):
     data_dir: Path = Path("var")
     #: Cache of downloaded seed sources (outside git).
     cache_dir: Path = Path("data/cache")
+
+    #: Log lines as JSON (containers), text (a terminal), or ``auto``: text when stderr is a terminal.
+    log_format: LogFormat = "auto"
 
     redis_url: str | None = None
     redis_prefix: str = "recsys"

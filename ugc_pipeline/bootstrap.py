@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from recsys_common.adapters.clickhouse_ratings import ClickHouseRatingStore
+from recsys_common.observability import configure_logging
 from recsys_common.ports.ratings import RatingSourceError
 from ugc_pipeline.kafka_io import KafkaDeadLetterSink, KafkaMessageSource, consumer_config, producer_config
 from ugc_pipeline.loader import Loader
@@ -22,7 +23,6 @@ log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_BAD_CONFIG = 2
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class ConfigurationError(ValueError):
@@ -104,10 +104,12 @@ def build(settings: UgcSettings) -> LoaderApp:
 
 def main() -> int:
     """Entry point of ``python -m ugc_pipeline``; exit 0 after a clean stop, 2 on bad settings."""
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     try:
-        app = build(UgcSettings())
+        settings = UgcSettings()
+        configure_logging(logging.INFO, settings.log_format)
+        app = build(settings)
     except (ValidationError, ValueError, OSError) as exc:
+        configure_logging(logging.INFO)
         log.error("cannot start the UGC loader: %s", exc)
         return EXIT_BAD_CONFIG
     stop = threading.Event()

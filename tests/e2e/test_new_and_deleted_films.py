@@ -74,9 +74,10 @@ def var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run(cli, *args: str) -> str:
+    """What the command printed to stdout (its logs go to stderr)."""
     result = runner.invoke(cli, list(args))
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout
 
 
 def serving_lists(var: Path) -> tuple[str, dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]]]:

@@ -49,8 +49,9 @@ def catalogue_films(data_dir: Path) -> list[Film]:
 
 
 def invoke(*args: str) -> tuple[int, str]:
+    """Exit code and what the command printed (its logs go to stderr and are left out)."""
     result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
+    return result.exit_code, result.stdout if result.exit_code == 0 else result.output
 
 
 ADD_HEAT = ("add-film", "--title", "Heat", "--year", "1995", "--genre", "Crime", "--genre", "Thriller")
