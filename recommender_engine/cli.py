@@ -16,6 +16,9 @@ from typing import Annotated
 
 import typer
 from prometheus_client import CollectorRegistry
+from rich import box
+from rich.console import Console
+from rich.table import Table
 
 from recommender_engine.bootstrap import EngineApp, bootstrap
 from recommender_engine.bootstrap import online as bootstrap_online
@@ -49,6 +52,8 @@ EXIT_FAILED = 1
 EXIT_DATA_UNAVAILABLE = 3
 EXAMPLE_USERS = 3
 EXAMPLE_FILMS = 5
+#: Width of the tables the CLI prints (fixed, so pipes and terminals get the same layout).
+CONSOLE_WIDTH = 120
 
 app = typer.Typer(help="Movie recommender engine: seed data, training, publishing, evaluation.", no_args_is_help=True)
 log = logging.getLogger("recsys")
@@ -139,21 +144,33 @@ def _load_data(
 
 @app.command()
 def run(
-    once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit (the default).")] = True,
     force: Annotated[
         bool, typer.Option(help="Train and publish even when no rating is new, and even when the quality gate refuses.")
     ] = False,
 ) -> None:
     """Run one engine cycle: read ratings, train, score, publish. Use `schedule` to repeat."""
-    if not once:
-        raise _fail("`run` runs one cycle; use `recsys schedule` to run cycles on a schedule", 2)
     with _engine() as engine_app:
         result = _run_cycle(engine_app, force)
         typer.echo(f"{result.status}: version {result.version} {result.reason}".rstrip())
+        table = Table("figure", "value", box=box.SIMPLE)
         for key, value in sorted(result.metrics.items()):
-            typer.echo(f"  {key:<24} {value:,.3f}")
+            table.add_row(key.replace("_", " "), figure(key, value))
         for reason, rows in sorted(result.left_out.items()):
-            typer.echo(f"  left out: {rows:,} rating(s), {reason}")
+            table.add_row(f"left out: {reason.replace('_', ' ')}", f"{rows:,}")
+        Console(width=CONSOLE_WIDTH).print(table)
+
+
+#: Figures that count things (printed as integers with thousands separators).
+COUNTS = frozenset({"ratings", "ratings_left_out", "films_unrated", "users", "films", "gate_users"})
+
+
+def figure(key: str, value: float) -> str:
+    """A cycle figure as a person reads it: counts as integers, durations in seconds, scores to 4 places."""
+    if key in COUNTS:
+        return f"{int(value):,}"
+    if key.endswith("_seconds"):
+        return f"{value:,.2f} s"
+    return f"{value:.4f}"
 
 
 def _run_cycle(engine_app: EngineApp, force: bool) -> CycleResult:
@@ -165,7 +182,7 @@ def _run_cycle(engine_app: EngineApp, force: bool) -> CycleResult:
         raise _fail(str(exc)) from exc
 
 
-app.command("train", help="Alias of `run --once`.")(run)
+app.command("train", help="Alias of `run`.")(run)
 
 
 @app.command()
@@ -245,35 +262,42 @@ def status(
 
 
 def _echo_status(report: EngineStatus) -> None:
-    typer.echo(f"store: {report.store}")
+    console = Console(width=CONSOLE_WIDTH)
+    console.print(f"store: {report.store}")
     serving = report.serving
     if serving is not None:
         age = "" if report.serving_age_seconds is None else f", {report.serving_age_seconds / 3600:.1f} h old"
-        typer.echo(f"serving {serving.version} (model {serving.model_version}{age})")
+        console.print(f"serving [bold]{serving.version}[/bold] (model {serving.model_version}{age})")
         if "gate_users" in serving.metrics:
             figures = serving.metrics
-            typer.echo(
-                f"  quality gate: nDCG@10 {figures['gate_candidate_ndcg']:.4f} vs the version it replaced "
-                f"{figures['gate_serving_ndcg']:.4f}, on {int(figures['gate_users'])} users' newest ratings"
+            console.print(
+                f"quality gate: nDCG@10 {figures['gate_candidate_ndcg']:.4f} vs the version it replaced "
+                f"{figures['gate_serving_ndcg']:.4f}, on {int(figures['gate_users']):,} users' newest ratings"
             )
+    table = Table("", "version", "users", "films", "ratings", "left out", "published", box=box.SIMPLE)
     for meta in report.versions:
-        marker = "*" if serving is not None and meta.version == serving.version else " "
-        ratings = int(meta.metrics.get("ratings", 0))
-        left_out = int(meta.metrics.get("ratings_left_out", 0))
-        typer.echo(
-            f"{marker} {meta.version}  users {meta.n_users:>8,}  films {meta.n_films:>7,}  "
-            f"ratings {ratings:>10,} (+{left_out:,} left out)  published {meta.published_at}"
+        marker = "*" if serving is not None and meta.version == serving.version else ""
+        table.add_row(
+            marker,
+            meta.version,
+            f"{meta.n_users:,}",
+            f"{meta.n_films:,}",
+            f"{int(meta.metrics.get('ratings', 0)):,}",
+            f"{int(meta.metrics.get('ratings_left_out', 0)):,}",
+            meta.published_at,
         )
+    if report.versions:
+        console.print(table)
     for name, started in sorted(report.pending.items()):
         minutes = (report.now.timestamp() - started) / 60
-        typer.echo(
-            f"  pending {name} (started {minutes:.0f} min ago): being written, or left by a publish that died "
+        console.print(
+            f"pending {name} (started {minutes:.0f} min ago): being written, or left by a publish that died "
             "(the next cycle removes it)"
         )
     last = report.last_cycle
     if last is not None:
         detail = last.get("error") or last.get("reason") or last.get("version") or ""
-        typer.echo(f"last cycle: {last.get('status')} at {last.get('at')} {detail}".rstrip())
+        console.print(f"last cycle: {last.get('status')} at {last.get('at')} {detail}".rstrip(), markup=False)
     if report.problem is not None:
         typer.secho(f"problem: {report.problem}", fg=typer.colors.RED, err=True)
 
