@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -175,7 +176,13 @@ def schedule(
         except ValueError as exc:
             raise _fail(str(exc), 2) from exc
         typer.echo(f"scheduling engine cycles: {trigger}")
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)  # a supervisor's stop ends the schedule like Ctrl-C
         run_scheduled(engine_app.engine.run_cycle, trigger, max_cycles=max_cycles)
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM (``docker stop``, the exam API's supervisor) stops the scheduler as SIGINT would."""
+    raise SystemExit(0)
 
 
 @app.command()
