@@ -24,6 +24,8 @@ Metrics, k = 10:
   (the rest of their training ratings and the held-out ones), averaged over the answers.
 - diversity: mean over answers of the mean pairwise Jaccard distance of the items' genre sets;
   coverage: distinct items answered over the whole replay / items added (and over final answers).
+- personal share: the share of answered items that came from the user's own list (the exam API's
+  ``X-Personal-Items`` header; the rest is popularity and exploration);
 - latency of ``/recs`` and ``/interact`` (replay), and of ``/recs`` in the burst: p50/p95/p99.
 
 Run (about 5 minutes with the defaults; ``--users`` and ``--budget-s`` make it shorter)::
@@ -66,6 +68,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = ROOT / "benchmarks" / "results" / "exam_simulation.json"
 K = 10
 BATCH = 500
+#: Response header of the exam API's /recs: items from the user's own list (absent elsewhere: 0).
+PERSONAL_HEADER = "X-Personal-Items"
 #: MovieLens stars on the platform's 1..10 scale: 4 stars and up is a like.
 LIKE_FROM = 8.0
 START_TIMEOUT_S = 60.0
@@ -115,6 +119,7 @@ class Answer:
     items: list[int]
     future: set[int]
     final: bool
+    personal: int  # items from the user's own list (the exam API's X-Personal-Items header)
 
 
 @dataclass
@@ -174,6 +179,10 @@ def summarise(measured: Measured, genres: dict[int, tuple[str, ...]]) -> dict[st
         "coverage": round(len({i for a in measured.answers for i in a.items}) / len(genres), 4),
         "coverage_final": round(len({i for a in final for i in a.items}) / len(genres), 4),
         "short_answers": sum(1 for a in measured.answers if len(a.items) < K),
+        "personal_share": {
+            "final": round(float(np.mean([a.personal / K for a in final])), 4),
+            "all": round(float(np.mean([a.personal / K for a in measured.answers])), 4),
+        },
         "latency_ms": {
             "recs": percentiles(measured.recs_ms),
             "interact": percentiles(measured.interact_ms),
@@ -224,15 +233,16 @@ class Client:
         if response.status_code != 200:
             self.measured.errors[f"interact {response.status_code}"] += 1
 
-    async def recs(self, user: int, timings: list[float]) -> list[int]:
+    async def recs(self, user: int, timings: list[float]) -> tuple[list[int], int]:
+        """The answer's items and how many of them came from the user's own list."""
         started = time.perf_counter()
         response = await self.http.get(f"{self.recs_url}/recs/{user}")
         timings.append((time.perf_counter() - started) * MS)
         if response.status_code != 200:
             self.measured.errors[f"recs {response.status_code}"] += 1
-            return []
+            return [], 0
         items: list[int] = response.json()["item_ids"]
-        return items
+        return items, int(response.headers.get(PERSONAL_HEADER, 0))
 
 
 async def replay_user(client: Client, replay: Replay, think_s: float, known: set[int]) -> None:
@@ -246,10 +256,10 @@ async def replay_user(client: Client, replay: Replay, think_s: float, known: set
         interacted.update(items)
         sent += len(items)
         await asyncio.sleep(think_s)
-        answer = await client.recs(replay.user_id, measured.recs_ms)
+        answer, personal = await client.recs(replay.user_id, measured.recs_ms)
         final = number == len(replay.steps) - 1
         future = replay.hidden if final else set(future_items[sent:]) | replay.hidden
-        measured.answers.append(Answer(replay.user_id, answer, future, final))
+        measured.answers.append(Answer(replay.user_id, answer, future, final, personal))
         if set(answer) & shown or len(set(answer)) != len(answer):
             measured.invariant_violations["repeated an item"] += 1
         if set(answer) & interacted:

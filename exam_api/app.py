@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Literal
 
-from fastapi import FastAPI, HTTPException, Path, Request, status
+from fastapi import FastAPI, HTTPException, Path, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
@@ -27,6 +27,8 @@ from recsys_common.web import RequestLimits, install_problem_handlers, problem
 ID_MIN = -(2**63)
 ID_MAX = 2**63 - 1
 GENRE_MAX_LEN = 64
+#: Response header of ``/recs``: how many of the items came from the user's own list.
+PERSONAL_HEADER = "X-Personal-Items"
 #: Seconds a client should wait before retrying a 503.
 RETRY_AFTER_S = 1
 
@@ -98,9 +100,11 @@ def create_app(service: ExamService, max_body_bytes: int, max_header_bytes: int)
         return Done(count=count)
 
     @app.get("/recs/{user_id}", response_model=Recs, summary="Items for the user, never shown to them before")
-    async def recs(user_id: Annotated[int, Path(ge=ID_MIN, le=ID_MAX)]) -> Recs:
+    async def recs(user_id: Annotated[int, Path(ge=ID_MIN, le=ID_MAX)], response: Response) -> Recs:
         with _store_errors():
-            return Recs(item_ids=service.recs(user_id))
+            answer = service.recs(user_id)
+        response.headers[PERSONAL_HEADER] = str(answer.personal)
+        return Recs(item_ids=answer.items)
 
     app.add_exception_handler(BadRequest, _bad_request)
     app.add_middleware(RequestLimits, max_body_bytes=max_body_bytes, max_header_bytes=max_header_bytes)

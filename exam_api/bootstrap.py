@@ -103,7 +103,6 @@ def build(settings: ExamSettings | None = None) -> ExamApp:
         seed=settings.exam_seed,
         refresh_s=settings.exam_refresh_ms / MS_PER_S,
         publish_timeout_s=settings.exam_publish_timeout_s,
-        popularity_blend=settings.exam_popularity_blend,
     )
     service = ExamService(state, catalog, publisher, ratings, recstore, config)
     app = create_app(service, settings.exam_max_body_bytes, DEFAULT_MAX_HEADER_BYTES)

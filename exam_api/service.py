@@ -47,10 +47,6 @@ MAX_NAMED_IDS = 10
 #: The live popularity order is rebuilt at most this often (seconds) while interactions arrive.
 POPULARITY_REFRESH_S = 1.0
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-#: Rank offset of the reciprocal rank fusion of a personal list with popularity (1 / (offset + rank)).
-FUSION_OFFSET = 10
-#: Popular items considered for the fusion beyond the personal list's length.
-BLEND_POPULAR_EXTRA = 0
 
 
 class BadRequest(ValueError):
@@ -65,7 +61,15 @@ class ExamConfig:
     seed: int
     refresh_s: float
     publish_timeout_s: float
-    popularity_blend: float = 0.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What ``recs`` answers: the items, and how many of the first ones came from the user's own list
+    (the rest are popularity and exploration)."""
+
+    items: list[int]
+    personal: int
 
 
 @dataclass(frozen=True)
@@ -215,9 +219,10 @@ class ExamService:
         return cleared_at
 
     # ----- reads -----
-    def recs(self, user_id: int) -> list[int]:
+    def recs(self, user_id: int) -> Answer:
         """``count`` items the user was never shown and never interacted with (fewer only when the
-        catalogue has no more), recorded as shown."""
+        catalogue has no more), recorded as shown; ``personal`` says how many came from the user's
+        own list."""
         count = self._config.count
         record = self._user(user_id)
         shown, interacted = record.shown, record.interacted
@@ -229,34 +234,19 @@ class ExamService:
 
         version = self._serving()
         if version is not None:
-            personal = [
-                item for item in map(self._film_items.get, self._personal(user_id, version)) if item is not None
-            ]
-            for item in self._blend([item for item in personal if allowed(item)], allowed):
-                picked.append(item)
-                chosen.add(item)
-                if len(picked) == count:
-                    break
+            for film in self._personal(user_id, version):
+                item = self._film_items.get(film)
+                if item is not None and allowed(item):
+                    picked.append(item)
+                    chosen.add(item)
+                    if len(picked) == count:
+                        break
+        personal = len(picked)
         if len(picked) < count:
             picked.extend(self._fill(user_id, record, allowed, count - len(picked), version))
         shown.update(picked)
         self._state.add_shown(user_id, picked)
-        return picked
-
-    def _blend(self, personal: list[int], allowed: Callable[[int], bool]) -> list[int]:
-        """The personal list fused with the live popularity order (reciprocal rank fusion, popularity
-        weighted ``popularity_blend``): what everybody is watching right now lifts the personal
-        candidates it shares, and its best items join them. Unchanged when the weight is 0."""
-        weight = self._config.popularity_blend
-        if weight <= 0 or not personal:
-            return personal
-        popular = [item for item in self._popularity()[: len(personal) + BLEND_POPULAR_EXTRA] if allowed(item)]
-        scores: dict[int, float] = {}
-        for rank, item in enumerate(personal):
-            scores[item] = 1.0 / (FUSION_OFFSET + rank)
-        for rank, item in enumerate(popular):
-            scores[item] = scores.get(item, 0.0) + weight / (FUSION_OFFSET + rank)
-        return sorted(scores, key=lambda item: -scores[item])
+        return Answer(picked, personal)
 
     def _personal(self, user_id: int, version: _Version) -> tuple[str, ...]:
         try:

@@ -44,9 +44,6 @@ class ExamSettings(CommonSettings):
     exam_exploration_share: float = Field(default=0.1, ge=0.0, le=1.0)
     #: How strongly a non-personal answer avoids repeating genres (0: popularity order only).
     exam_diversity_weight: float = Field(default=0.3, ge=0.0)
-    #: Weight of the live popularity order fused into a personal list (reciprocal rank fusion; 0: the
-    #: personal list as the engine ranked it).
-    exam_popularity_blend: float = Field(default=1.0, ge=0.0)
     #: Seed of the exploration draws (each user's draw also depends on their id and history).
     exam_seed: int = 42
     #: How often the serving version is re-resolved in the RecStore.

@@ -84,9 +84,13 @@ def running(tmp_path: Path) -> Iterator[Running]:
             time.sleep(0.1)
         yield Running(process, interact, recs, tmp_path / "data", log)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        if process.poll() is None:  # SIGTERM first: the service stops its children too
+            process.terminate()
+            try:
+                process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         interact.close()
         recs.close()
 

@@ -95,8 +95,10 @@ def test_a_personal_list_is_served_first_without_shown_interacted_or_unknown_ite
     world.publish({7: [30, 31, 32, 33, 1]}, cold=[50, 51])
     world.client.post("/interact", json={"user_id": 7, "item_ids": [31], "actions": ["like"]})
     world.client.post("/add_items", json={"item_ids": [], "genres": []})
-    answer = recs(world, 7)
-    assert answer[:3] == [30, 32, 33] and 31 not in answer and len(answer) == COUNT
+    response = world.client.get("/recs/7")
+    answer = response.json()["item_ids"]
+    assert answer[:4] == [30, 32, 33, 1] and 31 not in answer and len(answer) == COUNT
+    assert response.headers["x-personal-items"] == "4"  # the list without the item interacted with
     assert recs(world, 7)[0] not in answer
 
 
