@@ -15,11 +15,9 @@ from fastapi import FastAPI, HTTPException, Path, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
-from exam_api.service import BadRequest, ExamService
+from exam_api.fastpath import FastRecs
+from exam_api.service import STORE_FAILURES, BadRequest, ExamService
 from exam_api.state import ExamStoreUnavailable
-from recsys_common.ports.catalog import CatalogUnavailable
-from recsys_common.ports.publisher import PublishError
-from recsys_common.ports.ratings import RatingSourceError
 from recsys_common.ports.recstore import StoreUnavailable
 from recsys_common.web import RequestLimits, install_problem_handlers, problem
 
@@ -107,12 +105,9 @@ def create_app(service: ExamService, max_body_bytes: int, max_header_bytes: int)
         return Recs(item_ids=answer.items)
 
     app.add_exception_handler(BadRequest, _bad_request)
+    app.add_middleware(FastRecs, service=service, personal_header=PERSONAL_HEADER)
     app.add_middleware(RequestLimits, max_body_bytes=max_body_bytes, max_header_bytes=max_header_bytes)
     return app
-
-
-#: What a store or the rating path raises when it cannot answer: a 503 for the client.
-STORE_FAILURES = (ExamStoreUnavailable, StoreUnavailable, RatingSourceError, CatalogUnavailable, PublishError)
 
 
 @contextmanager

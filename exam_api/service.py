@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from exam_api.ranking import CANDIDATES_PER_SLOT, diversified, explore
-from exam_api.state import ExamStore, UserRecord
+from exam_api.state import ExamStore, ExamStoreUnavailable, UserRecord
 from recsys_common.domain import RATING_MAX, RATING_MIN, Film, RatingEvent
 from recsys_common.ids import film_id_for
-from recsys_common.ports.catalog import Catalog
-from recsys_common.ports.publisher import RatingPublisher
-from recsys_common.ports.ratings import RatingStore
+from recsys_common.ports.catalog import Catalog, CatalogUnavailable
+from recsys_common.ports.publisher import PublishError, RatingPublisher
+from recsys_common.ports.ratings import RatingSourceError, RatingStore
 from recsys_common.ports.recstore import RecStore, StoreUnavailable, UnknownVersion, VersionMeta
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,10 @@ MAX_NAMED_IDS = 10
 #: The live popularity order is rebuilt at most this often (seconds) while interactions arrive.
 POPULARITY_REFRESH_S = 1.0
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+#: What a store or the rating path raises when it cannot answer (the API answers 503).
+STORE_FAILURES = (ExamStoreUnavailable, StoreUnavailable, RatingSourceError, CatalogUnavailable, PublishError)
 
 
 class BadRequest(ValueError):

@@ -199,3 +199,23 @@ def test_an_oversized_body_is_refused_with_413() -> None:
     world = make_world()
     huge = {"item_ids": list(range(200_000)), "genres": [["Drama"]] * 200_000}
     assert_problem(world.client.post("/add_items", json=huge), 413, "request body exceeds")
+
+
+def test_recs_answers_503_when_the_state_is_down_and_huge_ids_are_refused(world: World) -> None:
+    world.add_all()
+    world.state.down = True
+    assert_problem(world.client.get("/recs/12"), 503, "down")  # the fast path leaves it to the route
+    world.state.down = False
+    assert_problem(world.client.get(f"/recs/{2**64}"), 422, "path.user_id")
+    assert recs(world, -(2**62)) and recs(world, 2**63 - 1)  # every signed 64-bit id is a user
+
+
+def test_the_fast_path_and_the_route_answer_the_same_json() -> None:
+    fast, slow = make_world(), make_world()
+    for served in (fast, slow):
+        served.add_all()
+    fast_answer = fast.client.get("/recs/3")
+    slow_answer = slow.client.get("/recs/0003")  # not the fast path's canonical form: the FastAPI route
+    assert fast_answer.json() == slow_answer.json()
+    assert fast_answer.headers["content-type"] == slow_answer.headers["content-type"] == "application/json"
+    assert fast_answer.headers["x-personal-items"] == slow_answer.headers["x-personal-items"] == "0"
