@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from typing import Any
 
 import uvicorn
 
@@ -93,13 +94,14 @@ def main() -> None:
         exam.close()
 
 
-def _run(main_coroutine: object) -> None:
+def _run(main_coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop (uvicorn[standard] brings it), else on asyncio's own loop."""
     try:
         import uvloop
-    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
-        asyncio.run(main_coroutine)  # type: ignore[arg-type]
+    except ImportError:  # pragma: no cover
+        asyncio.run(main_coroutine)
     else:
-        uvloop.run(main_coroutine)  # type: ignore[arg-type]
+        uvloop.run(main_coroutine)
 
 
 if __name__ == "__main__":

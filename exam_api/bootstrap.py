@@ -49,6 +49,7 @@ class ExamApp:
     publisher: RatingPublisher
 
     def close(self) -> None:
+        self.service.close()
         self.publisher.close()
         self.recstore.close()
         self.catalog.close()

@@ -8,7 +8,8 @@ overlay first), else popularity re-ranked for genre diversity with a share of ex
 
 Costs: the item map, each user's shown and interacted items and the interaction counts live in
 memory (loaded at start, a user's sets on their first request) and are written through to the
-ExamStore; ``recs`` reads the RecStore once (the user's record) and writes the shown items once.
+ExamStore; ``recs`` reads the RecStore once (the user's record) and queues the shown items for a
+writer thread (``exam_api.shown``).
 The serving version is re-resolved at most every ``refresh_s``. Slow writes (the catalogue, the
 rating path, a cleanup) run in a worker thread; the in-memory state changes on the event loop
 after them, so ``recs`` never sees it half-changed.
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from exam_api.ranking import CANDIDATES_PER_SLOT, diversified, explore
+from exam_api.shown import ShownWriter
 from exam_api.state import ExamStore, ExamStoreUnavailable, UserRecord
 from recsys_common.domain import RATING_MAX, RATING_MIN, Film, RatingEvent
 from recsys_common.ids import film_id_for
@@ -115,6 +117,7 @@ class ExamService:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._state = state
+        self._shown = ShownWriter(state)
         self._catalog = catalog
         self._publisher = publisher
         self._ratings = ratings
@@ -148,6 +151,14 @@ class ExamService:
         self._popular_dirty = True
         self._resolved_at = float("-inf")
         log.info("exam state loaded: %d item(s), %d with interactions", len(items), len(self._counts))
+
+    def flush(self) -> None:
+        """Wait until the shown items answered so far are in the store."""
+        self._shown.flush()
+
+    def close(self) -> None:
+        """Write the shown items still queued and stop their writer."""
+        self._shown.close()
 
     def ping(self) -> None:
         """Raise ExamStoreUnavailable or StoreUnavailable unless both stores answer."""
@@ -213,6 +224,7 @@ class ExamService:
         self._version, self._resolved_at = None, float("-inf")
 
     def _wipe(self) -> float:
+        self._shown.discard()
         self._recstore.clear()
         self._ratings.clear()
         self._catalog.delete([film.film_id for film in self._catalog.films()])
@@ -249,7 +261,7 @@ class ExamService:
         if len(picked) < count:
             picked.extend(self._fill(user_id, record, allowed, count - len(picked), version))
         shown.update(picked)
-        self._state.add_shown(user_id, picked)
+        self._shown.put(user_id, picked)
         return Answer(picked, personal)
 
     def _personal(self, user_id: int, version: _Version) -> tuple[str, ...]:

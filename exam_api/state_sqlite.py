@@ -31,25 +31,26 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 
 class SqliteExamStore(ExamStore):
-    """One connection, opened on first use and guarded by a lock (the service calls from threads)."""
+    """Two connections, each opened on first use and guarded by a lock: reads (the event loop) never
+    wait for a write (the shown-items writer, ``/interact``'s worker threads) thanks to WAL."""
 
     def __init__(self, path: Path | str) -> None:
         self._path = Path(path)
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
+        self._connections: dict[bool, sqlite3.Connection] = {}
+        self._locks = {False: threading.Lock(), True: threading.Lock()}
 
     def __repr__(self) -> str:
         return f"SqliteExamStore({str(self._path)!r})"
 
     @contextmanager
     def _use(self, write: bool = False) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        with self._locks[write]:
             try:
-                if self._conn is None:
+                conn = self._connections.get(write)
+                if conn is None:
                     conn = open_wal(self._path, BUSY_TIMEOUT_S)
                     conn.executescript(_SCHEMA)
-                    self._conn = conn
-                conn = self._conn
+                    self._connections[write] = conn
                 if not write:
                     yield conn
                     return
@@ -115,7 +116,8 @@ class SqliteExamStore(ExamStore):
             conn.execute("SELECT 1").fetchone()
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        for write, lock in self._locks.items():
+            with lock:
+                conn = self._connections.pop(write, None)
+                if conn is not None:
+                    conn.close()

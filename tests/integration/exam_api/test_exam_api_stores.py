@@ -56,7 +56,8 @@ def add_items(client: TestClient, items: list[int]) -> None:
 
 
 def test_every_route_over_the_real_stores(make_app: AppFactory, tmp_path: Path) -> None:
-    with TestClient(make_app().app) as client:
+    exam = make_app()
+    with TestClient(exam.app) as client:
         assert client.get("/healthcheck").status_code == 200
         assert client.get("/cleanup").status_code == 200
         add_items(client, ITEMS)
@@ -79,6 +80,7 @@ def test_every_route_over_the_real_stores(make_app: AppFactory, tmp_path: Path) 
     finally:
         catalog.close()
 
+    exam.service.flush()  # the shown items are written behind the answers
     with TestClient(make_app().app) as restarted:  # the same storage: items, shown and interacted items kept
         again = restarted.get("/recs/1").json()["item_ids"]
         assert len(again) == 10 and not set(again) & (set(first) | {100, 101})
