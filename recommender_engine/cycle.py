@@ -313,7 +313,8 @@ class Engine:
                     writer.put_block(user_ids, block.must_watch, block.by_genre)
                     bar.update(len(user_ids))
                 bar.close()
-            writer.put_cold_start(cold_start_lists(dataset.films, cfg.cold_start_len))
+            popularity = dataset.matrix.getnnz(axis=0).astype(np.float64)  # ratings per film
+            writer.put_cold_start(cold_start_lists(dataset.films, cfg.cold_start_len, popularity))
             return writer.commit()
         except BaseException as exc:
             try:

@@ -39,9 +39,12 @@ def genre_groups(films: pd.DataFrame) -> tuple[list[str], list[IndexArray]]:
     return names, [np.asarray(members[name], dtype=np.int32) for name in names]
 
 
-def cold_start_lists(films: pd.DataFrame, limit: int) -> ColdStartLists:
+def cold_start_lists(
+    films: pd.DataFrame, limit: int, popularity: npt.NDArray[np.floating] | None = None
+) -> ColdStartLists:
     """IMDb-top overall and per genre, as film ids (``recsys_common.imdb_top``, the ranking every
-    service uses)."""
+    service uses); ``popularity`` (ratings per film, aligned with ``films``) ranks the films that
+    tie on the weighted rating, such as all films without IMDb data."""
     return imdb_top(
         films[Columns.Item].astype(str).tolist(),
         films[Columns.Title].astype(str).tolist(),
@@ -50,6 +53,7 @@ def cold_start_lists(films: pd.DataFrame, limit: int) -> ColdStartLists:
         films[Columns.ImdbVotes].to_numpy(dtype=np.float64),
         films[Columns.RtRating].to_numpy(dtype=np.float64),
         limit,
+        None if popularity is None else np.asarray(popularity, dtype=np.float64),
     )
 
 

@@ -37,7 +37,7 @@ from recommender_engine.ranking import GenreIndex, rank_lists
 from recsys_common.columns import Columns
 from recsys_common.domain import RatingEvent
 from recsys_common.ports.ratings import RatingSource, RatingSourceError
-from recsys_common.ports.recstore import RecStore, StoreUnavailable, VersionMeta
+from recsys_common.ports.recstore import RecStore, StoreUnavailable, UnknownVersion, VersionMeta
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,8 @@ class OnlineUpdater:
             self.stats.last_step_at = time.monotonic()
 
     def step(self) -> int:
-        """Poll the feed once and fold in every user it names; returns the users folded in."""
+        """Poll the feed once and fold in every user it names; returns the users folded in (none
+        when no version serves, or when the serving one was removed meanwhile)."""
         refold = self._follow_serving_version()
         events = self._feed.poll(POLL_TIMEOUT_S)
         arrived = time.perf_counter()
@@ -161,17 +162,28 @@ class OnlineUpdater:
             self._feed.commit()
             return 0
         users = list(by_user)[:MAX_USERS_PER_STEP]
-        for user in users:
-            self._fold(self._serving, user, by_user[user])
+        folded = 0
+        try:
+            for user in users:
+                self._fold(self._serving, user, by_user[user])
+                folded += 1
+        except UnknownVersion:
+            # The serving version was removed under us (the store was cleared): nothing to fold
+            # into until a new version serves, which folds in again everyone who rated after it.
+            log.info("version %s is gone: folding in waits for the next version", self._serving.meta.version)
+            self._serving = None
         self._feed.commit()
-        self.stats.folded += len(users)
+        self.stats.folded += folded
         self.stats.last_step_s = time.perf_counter() - arrived
-        return len(users)
+        return folded
 
     def _follow_serving_version(self) -> Iterable[str]:
         """Load the serving version's model when it changed; return the users to fold in again."""
         meta = self._store.current()
-        if meta is None or (self._serving is not None and self._serving.meta.version == meta.version):
+        if meta is None:  # nothing published, or the store was cleared: no model to fold into
+            self._serving = None
+            return ()
+        if self._serving is not None and self._serving.meta.version == meta.version:
             return ()
         path = self._artefact_dir / f"model-{meta.version}{ARTEFACT_SUFFIX}"
         if not path.exists():
@@ -179,7 +191,11 @@ class OnlineUpdater:
             self._serving = None
             return ()
         model, ids, _ = load_artefact(path)
-        films = list(self._store.films(meta.version))
+        try:
+            films = list(self._store.films(meta.version))
+        except UnknownVersion:  # removed since ``current`` answered (the store was cleared)
+            self._serving = None
+            return ()
         if [str(f) for f in ids.film_ids] != films:
             raise ArtefactError(f"the artefact {path.name} does not match the film table of version {meta.version}")
         self._serving = _Serving(meta, model, {film: i for i, film in enumerate(films)}, self._genres(meta, films))

@@ -2,8 +2,10 @@
 
 Films are ordered by the IMDb Bayesian weighted rating (``recsys_common.bayes``, prior from the
 films given), best first; films without an IMDb rating and vote count come after every film with
-them. Ties go to the higher Rotten Tomatoes rating (unknown last), then to the title, then to the
-film id, so every service that ranks the same films gets the same lists.
+them. Ties go to the greater popularity when one is given (the number of ratings of each film: the
+engine passes its training ratings' counts, so a catalogue without IMDb data, such as the course
+exam's items, ranks by popularity), then to the higher Rotten Tomatoes rating (unknown last), then
+to the title, then to the film id, so every service that ranks the same films gets the same lists.
 """
 
 from __future__ import annotations
@@ -26,17 +28,26 @@ def imdb_order(
     imdb_rating: FloatArray,
     imdb_votes: FloatArray,
     rt_rating: FloatArray,
+    popularity: FloatArray | None = None,
 ) -> IndexArray:
-    """Positions of the films, best first (NaN marks an unknown rating or vote count)."""
+    """Positions of the films, best first (NaN marks an unknown rating or vote count; ``popularity``,
+    when given, is each film's number of ratings and breaks ties of the weighted rating)."""
     rating = np.asarray(imdb_rating, dtype=np.float64)
     votes = np.asarray(imdb_votes, dtype=np.float64)
     min_votes, mean = catalogue_prior(rating, votes)
     score = weighted_rating(rating, votes, min_votes, mean) if np.isfinite(mean) else np.full(len(rating), np.nan)
     rt = np.asarray(rt_rating, dtype=np.float64)
-    keys = (
+    if popularity is None:
+        popular = np.zeros(len(rating), dtype=np.float64)
+    else:
+        popular = np.nan_to_num(np.asarray(popularity, dtype=np.float64), nan=0.0)
+        if popular.shape != rating.shape:
+            raise ValueError(f"{popular.shape[0]} popularity values for {rating.shape[0]} films")
+    keys = (  # np.lexsort: the last key is the primary one
         np.asarray(film_ids, dtype=str),
         np.asarray(titles, dtype=str),
         -np.nan_to_num(rt, nan=-1.0),
+        -popular,
         -np.nan_to_num(score, nan=-np.inf),
     )
     return np.lexsort(keys).astype(np.int64)
@@ -50,11 +61,12 @@ def imdb_top(
     imdb_votes: FloatArray,
     rt_rating: FloatArray,
     limit: int,
+    popularity: FloatArray | None = None,
 ) -> ColdStartLists:
     """The best ``limit`` film ids overall and within each genre (genre names as given)."""
     if limit < 1:
         raise ValueError(f"limit must be >= 1, got {limit}")
-    order = imdb_order(film_ids, titles, imdb_rating, imdb_votes, rt_rating)
+    order = imdb_order(film_ids, titles, imdb_rating, imdb_votes, rt_rating, popularity)
     ids = [str(film_ids[i]) for i in order]
     by_genre: dict[str, list[str]] = {}
     for position, film_id in zip(order, ids, strict=True):

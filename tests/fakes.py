@@ -4,32 +4,47 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 
 import pandas as pd
 
+from exam_api.state import ExamStore, ExamStoreUnavailable, UserRecord
 from movies_db.etl import FilmBatch, FilmSource
 from recsys_common.columns import Columns
+from recsys_common.domain import Film, RatingEvent
 from recsys_common.ports.catalog import EtlState
+from recsys_common.ports.publisher import PublishError, RatingPublisher
 from recsys_common.ports.ratings import RatingStore
 from recsys_common.ports.recstore import RecStore, StoreUnavailable, UnknownVersion, VersionMeta
-from recsys_datasets.frames import films_from_frame
+from recsys_datasets.frames import films_from_frame, frame_of_films
+
+
+def _empty_ratings() -> pd.DataFrame:
+    return pd.DataFrame(
+        {c: pd.Series(dtype=t) for c, t in zip(Columns.RATINGS, ["str", "str", "float64", "int64"], strict=True)}
+    )
 
 
 class FakeRatingStore(RatingStore):
+    """Rows in a frame; ``positions[i]`` is row i's watermark position (they keep growing after ``clear``)."""
+
     def __init__(self) -> None:
-        self.rows = pd.DataFrame(
-            {c: pd.Series(dtype=t) for c, t in zip(Columns.RATINGS, ["str", "str", "float64", "int64"], strict=True)}
-        )
+        self.rows = _empty_ratings()
         self.positions: list[int] = []
+        self._last_position = 0
 
     def append(self, ratings: pd.DataFrame) -> int:
         frame = ratings[list(Columns.RATINGS)]
-        start = len(self.positions)
+        start = self._last_position
         self.positions.extend(range(start + 1, start + 1 + len(frame)))
+        self._last_position = start + len(frame)
         self.rows = pd.concat([self.rows, frame], ignore_index=True) if len(self.rows) else frame.reset_index(drop=True)
         return len(frame)
+
+    def clear(self) -> None:
+        self.rows = _empty_ratings()
+        self.positions = []
 
     def read_all(self) -> pd.DataFrame:
         latest = self.rows.sort_values(Columns.Timestamp, kind="stable")
@@ -40,10 +55,11 @@ class FakeRatingStore(RatingStore):
         return latest[latest[Columns.User] == user_id].reset_index(drop=True)
 
     def read_since(self, watermark: int) -> pd.DataFrame:
-        return self.rows.iloc[watermark:].reset_index(drop=True)
+        newer = [i for i, position in enumerate(self.positions) if position > watermark]
+        return self.rows.iloc[newer].reset_index(drop=True)
 
     def watermark(self) -> int:
-        return len(self.positions)
+        return self._last_position
 
 
 class FakeRecStore(RecStore):
@@ -144,6 +160,20 @@ class FakeRecStore(RecStore):
     def _pending(self) -> dict[str, float]:
         return dict(self.pending_versions)
 
+    def _clear(self) -> None:
+        self._call("clear")
+        self.current_name = None
+        for table in (
+            self.metas,
+            self.film_tables,
+            self.records,
+            self.cold,
+            self.retired,
+            self.pending_versions,
+            self.overlays,
+        ):
+            table.clear()
+
     def _delete(self, version: str) -> None:
         for table in (
             self.metas,
@@ -188,3 +218,98 @@ class FakeFilmSource(FilmSource):
         for start in range(0, len(films), batch_size):
             chunk = films[start : start + batch_size]
             yield FilmBatch(chunk, EtlState(self._modified, chunk[-1].film_id))
+
+
+class FakeExamStore(ExamStore):
+    """The exam API's state in dicts; ``down = True`` makes every call fail like a dead server."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.stored_items: dict[int, tuple[str, ...]] = {}
+        self.users: dict[int, UserRecord] = {}
+        self.item_counts: Counter[int] = Counter()
+        self.cleared: float | None = None
+
+    def _check(self) -> None:
+        if self.down:
+            raise ExamStoreUnavailable("fake exam store is down")
+
+    def items(self) -> dict[int, tuple[str, ...]]:
+        self._check()
+        return dict(self.stored_items)
+
+    def put_items(self, items: Mapping[int, Sequence[str]]) -> None:
+        self._check()
+        self.stored_items.update({item: tuple(genres) for item, genres in items.items()})
+
+    def user(self, user_id: int) -> UserRecord:
+        self._check()
+        record = self.users.get(user_id, UserRecord())
+        return UserRecord(set(record.shown), set(record.interacted))
+
+    def add_shown(self, user_id: int, items: Sequence[int]) -> None:
+        self._check()
+        self.users.setdefault(user_id, UserRecord()).shown.update(items)
+
+    def add_interactions(self, user_id: int, items: Sequence[int]) -> None:
+        self._check()
+        self.users.setdefault(user_id, UserRecord()).interacted.update(items)
+        self.item_counts.update(items)
+
+    def counts(self) -> dict[int, int]:
+        self._check()
+        return dict(self.item_counts)
+
+    def cleared_at(self) -> float | None:
+        self._check()
+        return self.cleared
+
+    def clear(self, at: float) -> None:
+        self._check()
+        self.stored_items, self.users, self.item_counts, self.cleared = {}, {}, Counter(), at
+
+    def ping(self) -> None:
+        self._check()
+
+
+class FakeCatalogWriter:
+    """The catalogue sides the exam API uses (upsert, delete, films) over a dict."""
+
+    def __init__(self) -> None:
+        self.stored: dict[str, Film] = {}
+
+    def upsert(self, films: Iterable[Film], state: EtlState | None = None) -> int:
+        written = list(films)
+        self.stored.update({film.film_id: film for film in written})
+        return len(written)
+
+    def delete(self, film_ids: Iterable[str]) -> int:
+        return sum(self.stored.pop(film_id, None) is not None for film_id in set(film_ids))
+
+    def films(self) -> Iterator[Film]:
+        return iter(sorted(self.stored.values(), key=lambda film: film.film_id))
+
+    def frame(self) -> pd.DataFrame:
+        """The films as the engine reads them."""
+        return frame_of_films(self.films())
+
+    def close(self) -> None:
+        pass
+
+
+class FakeRatingPublisher(RatingPublisher):
+    """Appends published events to a rating store; ``down = True`` refuses them."""
+
+    def __init__(self, ratings: RatingStore) -> None:
+        self.ratings = ratings
+        self.down = False
+
+    def publish(self, event: RatingEvent, timeout_s: float) -> None:
+        if self.down:
+            raise PublishError("fake publisher is down")
+        row = (event.user_id, event.film_id, event.rating, event.timestamp)
+        self.ratings.append(pd.DataFrame([row], columns=list(Columns.RATINGS)))
+
+    def check(self, timeout_s: float) -> None:
+        if self.down:
+            raise PublishError("fake publisher is down")

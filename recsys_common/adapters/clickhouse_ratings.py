@@ -7,6 +7,8 @@ ReplacingMergeTree's background merges; redelivered events (same ``event_id``) d
 Watermark: every inserted row gets an ``ingest_seq`` from this object's ``IngestClock`` —
 microseconds since the epoch, made strictly increasing per writer and never below the table's
 current maximum when the writer starts. ``read_since(w)`` returns rows with ``ingest_seq > w``.
+``clear`` truncates the table and records the watermark it had in ``ratings_cleared``, so the
+watermark never goes back (``watermark`` is the greater of both tables' maxima).
 Caveat with several concurrent writers (e.g. two loader processes): each one's sequence grows, but
 their clocks interleave, so a reader that saw watermark ``w`` from a writer whose clock runs ahead
 may miss rows a slower-clocked writer inserts later with a smaller ``ingest_seq``. Keep writer
@@ -36,6 +38,8 @@ from recsys_common.events import RatingRows, prepare_rating_rows, ratings_frame
 from recsys_common.ports.ratings import RatingSourceError, RatingStore
 
 TABLE = "ratings"
+#: Watermarks of the table when it was cleared (see ``clear``).
+CLEARED_TABLE = "ratings_cleared"
 DEFAULT_DDL_PATH = Path(__file__).resolve().parents[2] / "clickhouse" / "ratings.sql"
 DEFAULT_DATABASE = "default"
 #: Seconds to wait for a TCP connection; short, so a loader notices an outage quickly.
@@ -213,8 +217,18 @@ class ClickHouseRatingStore(RatingStore):
         return self._frame(query, {"watermark": max(int(watermark), 0)})
 
     def watermark(self) -> int:
-        ((value,),) = self._execute(f"SELECT max(ingest_seq) FROM {TABLE}")
+        """The greatest ``ingest_seq`` stored, or recorded by an earlier ``clear`` (never goes back)."""
+        ((value,),) = self._execute(
+            f"SELECT greatest((SELECT max(ingest_seq) FROM {TABLE}), (SELECT max(watermark) FROM {CLEARED_TABLE}))"
+        )
         return int(value)
+
+    def clear(self) -> None:
+        """Record the current watermark, then drop every row (TRUNCATE); later rows continue above it."""
+        floor = self.watermark()
+        self._execute(f"INSERT INTO {CLEARED_TABLE} (watermark) VALUES", [(floor,)])
+        self._clock.observe(floor)
+        self._execute(f"TRUNCATE TABLE {TABLE}")
 
 
 def _object_array(values: Sequence[str]) -> npt.NDArray[np.object_]:

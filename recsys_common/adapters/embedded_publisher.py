@@ -6,6 +6,8 @@ in the embedded setup. Publishing an event id twice stores it once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
 from recsys_common.domain import RatingEvent
 from recsys_common.ports.publisher import PublishError, RatingPublisher
@@ -23,6 +25,14 @@ class EmbeddedRatingPublisher(RatingPublisher):
             self._store.append_events([event])
         except RatingSourceError as exc:
             raise PublishError(f"rating not stored: {exc}") from exc
+
+    def publish_many(self, events: Sequence[RatingEvent], timeout_s: float) -> None:
+        """Append every event in one transaction: all of them are stored, or none (InvalidEvent for
+        a bad one, PublishError when the file cannot be written)."""
+        try:
+            self._store.append_events(events)
+        except RatingSourceError as exc:
+            raise PublishError(f"ratings not stored: {exc}") from exc
 
     def check(self, timeout_s: float) -> None:
         try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -79,23 +79,35 @@ class KafkaRatingPublisher(RatingPublisher):
         Raises InvalidEvent (a ValueError) when the event breaks the schema, PublishError when
         Kafka did not accept it within ``timeout_s`` seconds.
         """
-        payload = encode_event(event)
+        self.publish_many([event], timeout_s)
+
+    def publish_many(self, events: Sequence[RatingEvent], timeout_s: float) -> None:
+        """Send every event, then wait for all their delivery reports (one wait for the batch).
+
+        Raises InvalidEvent before sending anything when an event breaks the schema, PublishError
+        when Kafka did not accept all of them within ``timeout_s`` seconds.
+        """
+        payloads = [(encode_event(event), event.user_id.encode()) for event in events]
         producer = self._get_producer()
-        delivery = _Delivery()
-        try:
-            producer.produce(self._topic, value=payload, key=event.user_id.encode(), on_delivery=delivery.report)
-        except BufferError as exc:
-            raise PublishError(f"the producer's local queue is full: {exc}") from exc
-        except KafkaException as exc:
-            raise PublishError(f"Kafka refused the event: {exc}") from exc
+        deliveries = []
+        for payload, key in payloads:
+            delivery = _Delivery()
+            try:
+                producer.produce(self._topic, value=payload, key=key, on_delivery=delivery.report)
+            except BufferError as exc:
+                raise PublishError(f"the producer's local queue is full: {exc}") from exc
+            except KafkaException as exc:
+                raise PublishError(f"Kafka refused the event: {exc}") from exc
+            deliveries.append(delivery)
         deadline = time.monotonic() + timeout_s
-        while not delivery.done.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise PublishError(f"no delivery report from Kafka within {timeout_s:g} s (topic {self._topic})")
-            producer.poll(min(remaining, POLL_SLICE_S))
-        if delivery.error is not None:
-            raise PublishError(f"Kafka did not accept the event: {delivery.error.str()}")
+        for delivery in deliveries:
+            while not delivery.done.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise PublishError(f"no delivery report from Kafka within {timeout_s:g} s (topic {self._topic})")
+                producer.poll(min(remaining, POLL_SLICE_S))
+            if delivery.error is not None:
+                raise PublishError(f"Kafka did not accept the event: {delivery.error.str()}")
 
     def check(self, timeout_s: float) -> None:
         """Raise PublishError unless the cluster answers and the topic has partitions."""

@@ -11,6 +11,9 @@ Keys, all under a prefix ``p`` (settings ``redis_prefix``):
 - ``{p}:retired``            ZSET version -> unix time it stopped serving
 - ``{p}:pending``            ZSET version -> unix time its publish started
 
+``clear`` deletes ``current`` first, then every version's keys (those the meta, retired and pending
+sets name, and any other ``{p}:v:*`` key a publish that died may have left), then the sets.
+
 ``commit``, ``activate`` and ``delete`` are Lua scripts, so each is one atomic step on the server.
 The client connects lazily, on the first command; connection errors and timeouts surface as
 ``StoreUnavailable`` naming the URL (without its password).
@@ -37,6 +40,10 @@ DEFAULT_SOCKET_TIMEOUT_S = 0.5
 DEFAULT_CONNECT_TIMEOUT_S = 0.5
 #: One immediate retry: a pooled connection that died with a Redis restart is re-opened once.
 DEFAULT_RETRIES = 1
+#: Keys per SCAN step and per UNLINK command when clearing the store.
+SCAN_COUNT = 1_000
+#: Version key parts (``{p}:v:{version}:{part}``).
+VERSION_PARTS = ("users", "overlays", "films", "cold")
 #: Fields per HSET command and records per pipeline round trip when writing a version.
 HSET_CHUNK = 5_000
 PIPELINE_RECORDS = 20_000
@@ -234,6 +241,19 @@ class RedisRecStore(RecStore):
         if not done:
             raise ValueError(f"version {version} is current and cannot be deleted")
 
+    def _clear(self) -> None:
+        with self._guard():
+            self._client.unlink(self._current_key)
+            names = {_text(name) for name in self._client.hkeys(self._meta_key)}
+            names |= set(self._zset(self._pending_key)) | set(self._zset(self._retired_key))
+            keys = [self._key(name, part) for name in sorted(names) for part in VERSION_PARTS]
+            pattern = f"{_glob_escape(self._prefix)}:v:*"
+            keys.extend(_text(key) for key in self._client.scan_iter(match=pattern, count=SCAN_COUNT))
+            keys.extend([self._meta_key, self._pending_key, self._retired_key])
+            unique = list(dict.fromkeys(keys))
+            for start in range(0, len(unique), SCAN_COUNT):
+                self._client.unlink(*unique[start : start + SCAN_COUNT])
+
     # ----- primitives: reading -----
     def _current_name(self) -> str | None:
         with self._guard():
@@ -289,6 +309,11 @@ class RedisRecStore(RecStore):
         with self._guard():
             pairs: list[tuple[Any, Any]] = self._client.zrange(key, 0, -1, withscores=True)  # type: ignore[assignment]
         return {_text(name): float(score) for name, score in pairs}
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` as a literal in a Redis glob pattern (``*``, ``?``, ``[``, ``]`` and ``\\`` escaped)."""
+    return "".join(f"\\{char}" if char in "*?[]\\" else char for char in text)
 
 
 def _bytes(value: Any) -> bytes:

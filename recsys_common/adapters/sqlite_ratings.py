@@ -1,8 +1,10 @@
 """Embedded rating store: one SQLite file (WAL mode), no server.
 
 The watermark is the row's ``seq`` (INTEGER PRIMARY KEY AUTOINCREMENT), so it only grows even
-after deletes. ``event_id`` has a unique index: appending an event twice stores it once. The latest rating
-of a (user, film) pair is the one with the greatest event time, then the one inserted last.
+after deletes; ``clear`` records the watermark it had in ``ratings_cleared`` before deleting every
+row, and ``watermark`` is the greater of both maxima, so it never goes back. ``event_id`` has a
+unique index: appending an event twice stores it once. The latest rating of a (user, film) pair is
+the one with the greatest event time, then the one inserted last.
 
 Every operation opens its own short connection, so one store object may be shared by threads
 (the Movies API's request workers) and several processes may use the same file.
@@ -41,9 +43,13 @@ CREATE TABLE IF NOT EXISTS ratings (
 );
 {_CREATE_EVENT_INDEX};
 CREATE INDEX IF NOT EXISTS ratings_user ON ratings (user_id, seq);
+CREATE TABLE IF NOT EXISTS ratings_cleared (watermark INTEGER NOT NULL);
 """
 _INSERT = "INSERT OR IGNORE INTO ratings (event_id, user_id, film_id, rating, ts) VALUES (?, ?, ?, ?, ?)"
 _SELECT = "SELECT user_id, film_id, rating, ts FROM ratings"
+_WATERMARK = (
+    "SELECT MAX(COALESCE((SELECT MAX(seq) FROM ratings), 0), COALESCE((SELECT MAX(watermark) FROM ratings_cleared), 0))"
+)
 
 
 class SqliteRatingStore(RatingStore):
@@ -130,9 +136,17 @@ class SqliteRatingStore(RatingStore):
         return self._frame(f"{_SELECT} WHERE seq > ? ORDER BY seq", (int(watermark),))
 
     def watermark(self) -> int:
+        """The greatest ``seq`` stored, or recorded by an earlier ``clear``."""
         with self._connect() as conn:
-            (value,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM ratings").fetchone()
+            (value,) = conn.execute(_WATERMARK).fetchone()
         return int(value)
+
+    def clear(self) -> None:
+        """Delete every row; the next rows continue above the old watermark."""
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(f"INSERT INTO ratings_cleared (watermark) {_WATERMARK}")
+            conn.execute("DELETE FROM ratings")
 
     def ping(self) -> None:
         """Raise RatingSourceError when the file cannot be opened or read."""

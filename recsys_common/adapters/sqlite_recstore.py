@@ -188,6 +188,11 @@ class SqliteRecStore(RecStore):
             conn.execute("DELETE FROM overlays WHERE version = ?", (version,))
             conn.execute("DELETE FROM versions WHERE version = ?", (version,))
 
+    def _clear(self) -> None:
+        with self._write() as conn:  # one transaction: readers see everything or nothing
+            for table in ("pointer", "overlays", "records", "versions"):
+                conn.execute(f"DELETE FROM {table}")
+
     # ----- primitives: reading -----
     @staticmethod
     def _current_in(conn: sqlite3.Connection) -> str | None:

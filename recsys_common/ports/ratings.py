@@ -17,7 +17,9 @@ class RatingSource(abc.ABC):
     Frames carry ``Columns.RATINGS``: user_id (str), film_id (str UUID), rating (float64 on the
     platform scale), timestamp (int64 unix seconds). The *watermark* is an int64 ingestion
     position: it only grows, ``read_since(w)`` returns the rows ingested after position ``w`` and
-    ``watermark()`` is the position of the newest row (0 when the store is empty).
+    ``watermark()`` is the position of the newest row ever stored (0 when nothing ever was). It
+    never goes back, not even when ``RatingStore.clear`` drops every row: the engine compares it
+    with the watermark of the serving version to tell whether anything is new.
     """
 
     @abc.abstractmethod
@@ -34,7 +36,7 @@ class RatingSource(abc.ABC):
 
     @abc.abstractmethod
     def watermark(self) -> int:
-        """Ingestion position of the newest row; 0 when empty."""
+        """Ingestion position of the newest row ever stored; 0 when nothing ever was."""
 
 
 class RatingStore(RatingSource):
@@ -45,4 +47,12 @@ class RatingStore(RatingSource):
         """Append rows with ``Columns.RATINGS`` (+ optional ``event_id``); return rows written.
 
         Appending the same event id twice must not count the rating twice.
+        """
+
+    @abc.abstractmethod
+    def clear(self) -> None:
+        """Drop every rating (a fresh start, e.g. the course-exam API's ``/cleanup``).
+
+        The watermark does not go back: rows appended afterwards get positions above every earlier
+        one, so ``read_since`` of an old watermark finds them and the engine sees new data.
         """

@@ -225,6 +225,13 @@ class RecStore(abc.ABC):
                 deleted.append(name)
         return deleted
 
+    def clear(self) -> None:
+        """Delete everything: every version (committed, retired or pending), its records and
+        overlays, and the ``current`` pointer, which goes first so readers at once see no version
+        rather than half of one. For a fresh start (the course-exam API's ``/cleanup``); a publish
+        under way at that moment fails to commit, or leaves a pending version the next cycle drops."""
+        self._clear()
+
     @abc.abstractmethod
     def ping(self) -> None:
         """Raise StoreUnavailable when the store cannot be reached."""
@@ -285,3 +292,7 @@ class RecStore(abc.ABC):
     @abc.abstractmethod
     def _delete(self, version: str) -> None:
         """Remove every key of the version (pending or committed, never current)."""
+
+    @abc.abstractmethod
+    def _clear(self) -> None:
+        """Remove the current pointer, then every version and everything it holds."""

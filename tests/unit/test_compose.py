@@ -20,6 +20,7 @@ import typer.main
 import yaml
 from pydantic_settings import BaseSettings
 
+from exam_api.settings import ExamSettings
 from movies_api.settings import MoviesApiSettings
 from movies_db.settings import MoviesDbSettings
 from recommendations_api.settings import ApiSettings
@@ -31,6 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 SETTINGS_OF_MODULE: dict[str, type[BaseSettings]] = {
+    "exam_api": ExamSettings,
     "recommendations_api": ApiSettings,
     "movies_api": MoviesApiSettings,
     "movies_db": MoviesDbSettings,

@@ -186,3 +186,35 @@ def test_an_empty_catalogue_says_to_load_films_first(tmp_path):
     engine = _engine(tmp_path, FakeRatingStore(), FakeRecStore(), films=lambda: _films().iloc[:0])
     with pytest.raises(NoFilms, match="recsys data"):
         engine.run_cycle()
+
+
+def test_cold_start_lists_rank_films_without_imdb_data_by_their_ratings(tmp_path):
+    def bare_films() -> pd.DataFrame:
+        films = _films()
+        return films.assign(**{c: float("nan") for c in (Columns.ImdbRating, Columns.ImdbVotes, Columns.RtRating)})
+
+    films = bare_films()
+    ids = films[Columns.Item].tolist()
+    ratings = FakeRatingStore()
+    rows = [(f"user-{u}", ids[f], 8.0, 1_700_000_000) for f, fans in ((7, 6), (3, 4), (11, 2)) for u in range(fans)]
+    ratings.append(pd.DataFrame(rows, columns=list(Columns.RATINGS)))
+    store = FakeRecStore()
+    _engine(tmp_path, ratings, store, films=bare_films).run_cycle()
+    cold = store.cold_start(_current(store).version)
+    assert cold is not None and cold.overall[:3] == (ids[7], ids[3], ids[11])
+
+
+def test_cycles_after_everything_was_cleared_do_not_fail_and_see_new_ratings(tmp_path):
+    ratings, store = FakeRatingStore(), FakeRecStore()
+    ratings.append(_ratings(10, 5))
+    engine = _engine(tmp_path, ratings, store)
+    engine.run_cycle()
+    ratings.clear()
+    store.clear()
+    cleared = engine.run_cycle()  # no rating: a cold-start-only version
+    assert cleared.status == "published" and _current(store).model_version == COLD_START_ONLY
+    assert engine.run_cycle().status == "skipped"
+    ratings.append(_ratings(3, 4, seed=5))
+    assert engine.run_cycle().status == "published" and _current(store).n_users == 3
+    with pytest.raises(NoFilms):
+        _engine(tmp_path, ratings, store, films=lambda: _films().iloc[:0]).run_cycle()

@@ -113,3 +113,31 @@ def test_a_version_without_a_model_folds_nobody(tmp_path):
     ratings.append(rows("first", FILMS[Columns.Item].iloc[:2].tolist()))
     assert updater.step() == 0
     assert store.user_lists("first", current(store)) is None
+
+
+def test_a_cleared_store_stops_the_fold_in_until_a_new_version_serves(world):
+    ratings, store, engine, updater = world
+    ratings.append(rows("user-3", FILMS[Columns.Item].tolist()[:2]))
+    store.clear()  # under the updater's feet: the version it serves is gone
+    assert updater.step() == 0
+    ratings.clear()
+    ratings.append(rows("fresh", FILMS[Columns.Item].tolist()[:3]))
+    assert updater.step() == 0  # no version serves: nothing to fold into
+    ratings.append(synthetic_ratings(FILMS, 10, 6, seed=3))
+    engine.run_cycle()
+    ratings.append(rows("late", FILMS[Columns.Item].tolist()[5:8]))
+    updater.step()
+    lists = store.user_lists("late", current(store))
+    assert lists is not None and lists.overlay
+
+
+def test_a_version_removed_between_polls_is_dropped_not_fatal(world):
+    ratings, store, _, updater = world
+    updater.step()  # serving the engine's version
+    ratings.append(rows("newcomer", FILMS[Columns.Item].tolist()[:2]))
+    original = store.current
+    store.current = lambda: updater._serving.meta if updater._serving else original()
+    store._clear()  # the version goes while the updater still believes it serves
+    assert updater.step() == 0  # the user was polled; the fold found no version and gave up quietly
+    store.current = original
+    assert updater.step() == 0

@@ -66,3 +66,35 @@ def test_frame_arrays_and_domain_films_give_the_same_lists():
 def test_limit_must_be_positive():
     with pytest.raises(ValueError, match="limit"):
         imdb_top_of(FILMS, limit=0)
+
+
+def test_popularity_ranks_films_right_after_the_weighted_rating():
+    ids, titles = ["a", "b", "c", "d"], ["A", "B", "C", "D"]
+    rating = np.array([7.0, NAN, NAN, NAN])
+    votes = np.array([100.0, NAN, NAN, NAN])
+    rt = np.array([NAN, 90.0, NAN, NAN])
+    popularity = np.array([0.0, 1.0, 5.0, 3.0])
+    # a has IMDb data; the others tie on it and go by popularity, before RT (b has the best RT)
+    assert imdb_order(ids, titles, rating, votes, rt, popularity).tolist() == [0, 2, 3, 1]
+    assert imdb_order(ids, titles, rating, votes, rt).tolist() == [0, 1, 2, 3]
+
+
+def test_popularity_ranks_a_catalogue_without_imdb_data_overall_and_per_genre():
+    none = np.full(3, NAN)
+    lists = imdb_top(
+        ["x", "y", "z"],
+        ["X", "Y", "Z"],
+        [("Drama",), ("Drama",), ("Comedy",)],
+        none,
+        none,
+        none,
+        3,
+        np.array([1, 7, 4]),
+    )
+    assert lists.overall == ("y", "z", "x")
+    assert lists.by_genre == {"Comedy": ("z",), "Drama": ("y", "x")}
+
+
+def test_popularity_must_match_the_films():
+    with pytest.raises(ValueError, match="popularity"):
+        imdb_order(["a"], ["A"], np.array([NAN]), np.array([NAN]), np.array([NAN]), np.array([1.0, 2.0]))

@@ -34,6 +34,19 @@ def test_published_event_is_read_back_once_even_when_repeated(tmp_path: Path) ->
     assert store.watermark() == 1
 
 
+def test_a_batch_is_stored_in_one_step_or_not_at_all(tmp_path: Path) -> None:
+    store = SqliteRatingStore(tmp_path / "ratings.sqlite")
+    publisher = EmbeddedRatingPublisher(store)
+    good = [RatingEvent(str(uuid.uuid4()), user, FILM, 10.0, 1_700_000_000) for user in ("alice", "bob")]
+    bad = RatingEvent(str(uuid.uuid4()), "carol", FILM, 0.0, 1_700_000_000)  # off the 1..10 scale
+
+    with pytest.raises(InvalidEvent):
+        publisher.publish_many([*good, bad], TIMEOUT_S)
+    assert store.read_all().empty
+    publisher.publish_many(good, TIMEOUT_S)
+    assert sorted(store.read_all()[Columns.User]) == ["alice", "bob"]
+
+
 @pytest.mark.parametrize(
     ("user_id", "film_id", "reason"),
     [

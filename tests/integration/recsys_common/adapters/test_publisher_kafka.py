@@ -63,6 +63,18 @@ def test_published_events_arrive_keyed_by_user(kafka: MockKafka, publisher: Kafk
     assert len(alice_partitions) == 1  # one viewer's ratings stay in order
 
 
+def test_a_batch_is_published_at_once_and_a_bad_event_stops_it_before_sending(
+    kafka: MockKafka, publisher: KafkaRatingPublisher
+) -> None:
+    sent = [event("alice", 8.0), event("bob", 2.0), event("carol", 10.0)]
+    with pytest.raises(InvalidEvent):
+        publisher.publish_many([sent[0], RatingEvent(str(uuid.uuid4()), "bob", FILM, 0.5, 0)], TIMEOUT_S)
+    publisher.publish_many(sent, TIMEOUT_S)
+
+    records = kafka.read(publisher.topic, len(sent))
+    assert sorted(decode_event(r.value).user_id for r in records) == ["alice", "bob", "carol"]
+
+
 def test_check_passes_when_the_topic_is_available(publisher: KafkaRatingPublisher) -> None:
     publisher.check(TIMEOUT_S)
 

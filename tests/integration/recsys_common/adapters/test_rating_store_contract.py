@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from recsys_common.adapters.clickhouse_ratings import (
+    CLEARED_TABLE,
     DEFAULT_DDL_PATH,
     TABLE,
     ClickHouseRatingStore,
@@ -174,6 +175,31 @@ def test_watermark_grows_and_read_since_returns_only_newer_rows(rating_store: Ra
     assert rating_store.read_since(second).empty
 
 
+def test_clear_drops_every_rating_and_the_watermark_never_goes_back(make_store: StoreMaker) -> None:
+    store = make_store()
+    store.append(frame([("alice", FILMS[0], 5.0, T0), ("bob", FILMS[1], 6.0, T0)]))
+    before = store.watermark()
+
+    store.clear()
+
+    again = make_store()  # another process's view of the same storage
+    for reader in (store, again):
+        assert reader.read_all().empty
+        assert reader.read_user("alice").empty
+        assert reader.read_since(0).empty
+        assert reader.watermark() >= before
+    store.append(frame([("carol", FILMS[2], 7.0, T0 + 5)]))
+    assert again.watermark() > before
+    assert as_set(again.read_since(before)) == {("carol", FILMS[2], 7.0, T0 + 5)}
+    assert as_set(again.read_all()) == {("carol", FILMS[2], 7.0, T0 + 5)}
+
+
+def test_clearing_an_empty_store_keeps_it_empty(rating_store: RatingStore) -> None:
+    rating_store.clear()
+    assert rating_store.read_all().empty
+    assert rating_store.watermark() == 0
+
+
 def test_a_second_store_over_the_same_storage_sees_the_rows(make_store: StoreMaker) -> None:
     make_store().append(frame([("alice", FILMS[4], 4.0, T0)]))
 
@@ -246,10 +272,11 @@ def clickhouse_store(clickhouse_url: str) -> Iterator[ClickHouseRatingStore]:
     store.close()
 
 
-def test_clickhouse_ddl_file_holds_one_create_table() -> None:
+def test_clickhouse_ddl_file_holds_the_ratings_table_and_the_clear_record() -> None:
     statements = read_ddl(DEFAULT_DDL_PATH)
-    assert len(statements) == 1
-    assert statements[0].startswith(f"CREATE TABLE IF NOT EXISTS {TABLE}")
+    assert len(statements) == 2
+    assert statements[0].startswith(f"CREATE TABLE IF NOT EXISTS {TABLE}\n")
+    assert statements[1].startswith(f"CREATE TABLE IF NOT EXISTS {CLEARED_TABLE}\n")
 
 
 def test_clickhouse_ensure_schema_is_idempotent_and_creates_the_database(clickhouse_url: str) -> None:

@@ -342,6 +342,46 @@ def test_an_overlay_wins_over_the_batch_record_and_goes_with_its_version(store: 
         store.put_overlay(first, "u0", must_watch[0], None)
 
 
+def test_clear_removes_every_version_overlay_and_the_current_pointer(store: RecStore, kind: StoreKind) -> None:
+    first = publish(store, "v1")
+    second = publish(store, "v2", seed=1)
+    store.put_overlay(second, "newcomer", lists_for(1, seed=9)[0][0], None)
+    store.begin(make_meta("dead"), FILMS).put_block(users(2), *lists_for(2, seed=4))  # a publish that died
+
+    store.clear()
+
+    for reader in (store, kind.new()):  # another client of the same storage sees it too
+        assert reader.current() is None
+        assert reader.versions() == []
+        assert reader.pending() == {}
+        for meta in (first, second):
+            assert reader.cold_start(meta.version) is None
+            assert reader.user_lists("u0", meta) is None
+            assert reader.user_lists("newcomer", meta) is None
+            with pytest.raises(UnknownVersion):
+                reader.films(meta.version)
+        with pytest.raises(UnknownVersion):
+            reader.put_overlay(second, "newcomer", lists_for(1, seed=9)[0][0], None)
+    again = publish(store, "v1", seed=2)  # a cleared store takes the same version names again
+    assert store.current() == again
+    assert [meta.version for meta in store.versions()] == ["v1"]
+
+
+def test_redis_clear_leaves_other_prefixes_alone(redis_url: str, redis_prefix: str) -> None:
+    neighbour = RedisRecStore(redis_url, prefix=f"{redis_prefix}:other")
+    mine = RedisRecStore(redis_url, prefix=f"{redis_prefix}:mine")
+    try:
+        publish(neighbour, "v1")
+        publish(mine, "v1")
+        mine.clear()
+        assert mine.current() is None
+        current = neighbour.current()
+        assert current is not None and neighbour.user_lists("u0", current) is not None
+    finally:
+        neighbour.close()
+        mine.close()
+
+
 def test_an_overlay_must_fit_the_version(store: RecStore) -> None:
     meta = publish(store, "v1")
     with pytest.raises(ValueError, match="film index"):
