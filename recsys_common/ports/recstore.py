@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recsys_common.domain import ColdStartLists, UserLists
-from recsys_common.listcodec import UINT16_LIMIT, ListLayout, decode, encode_block
+from recsys_common.listcodec import UINT16_LIMIT, ListLayout, decode, decode_list, encode_block
 
 
 class StoreUnavailable(RuntimeError):
@@ -160,6 +160,16 @@ class RecStore(abc.ABC):
         if record is None:
             return None
         return decode(record, meta.layout, films if films is not None else self.films(meta.version))
+
+    def user_list(
+        self, user_id: str, meta: VersionMeta, films: Sequence[str], genre: str | None, limit: int | None = None
+    ) -> tuple[str, ...] | None:
+        """One of the user's lists in version ``meta`` (must-watch, or ``genre``'s), ``limit`` ids at
+        most; None when the user has no record there. One read, and only that list decoded."""
+        record = self._record(meta.version, user_id)
+        if record is None:
+            return None
+        return decode_list(record, meta.layout, films, genre, limit)
 
     def cold_start(self, version: str) -> ColdStartLists | None:
         text = self._cold_start(version)
