@@ -1,4 +1,7 @@
-"""Response bodies. The Movies API codes against exactly these shapes: change them only together."""
+"""Response bodies. The Movies API codes against exactly these shapes: change them only together.
+
+Errors of the /api/v1 routes are RFC 9457 problem documents (``recsys_common.web.Problem``).
+"""
 
 from __future__ import annotations
 
@@ -82,16 +85,6 @@ class LegacyResponse(BaseModel):
 
     result: LegacyResult | None
     error: str | None
-
-
-class Problem(BaseModel):
-    """Error body of the /api/v1 routes."""
-
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"detail": "user id must be at most 128 characters, got 300"}]}
-    )
-
-    detail: str
 
 
 class Health(BaseModel):
