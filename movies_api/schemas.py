@@ -1,4 +1,7 @@
-"""Request and response bodies of the Movies API, with the examples the OpenAPI docs show."""
+"""Request and response bodies of the Movies API, with the examples the OpenAPI docs show.
+
+Errors are RFC 9457 problem documents (``recsys_common.web.Problem``).
+"""
 
 from __future__ import annotations
 
@@ -206,12 +209,6 @@ class RecommendationsOut(BaseModel):
     model_version: str | None
     generated_at: str | None = Field(description="When the list was made (ISO 8601, UTC)")
     films: list[FilmCard] = Field(description="Full film cards, best first")
-
-
-class Problem(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"detail": "film 1a5b8e0c-... not found"}]})
-
-    detail: str
 
 
 class Health(BaseModel):
