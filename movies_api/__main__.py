@@ -11,6 +11,7 @@ import uvicorn
 from movies_api.auth import DEFAULT_TOKEN_TTL_S, OPERATOR_ROLE, issue_token
 from movies_api.bootstrap import create_app, jwt_secret_of
 from movies_api.settings import MoviesApiSettings
+from recsys_common.serving import uvicorn_options
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -25,14 +26,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = MoviesApiSettings()
     logging.basicConfig(level=settings.movies_api_log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     if args.command == "token":
+        if args.ttl > settings.jwt_max_lifetime_s:
+            parser.error(f"--ttl exceeds the tokens' maximum lifetime ({settings.jwt_max_lifetime_s} s)")
         roles = [OPERATOR_ROLE] if args.operator else []
-        print(issue_token(args.user_id, jwt_secret_of(settings), args.ttl, roles))
+        secret = jwt_secret_of(settings)
+        audience, issuer = settings.jwt_audience, settings.jwt_issuer
+        print(issue_token(args.user_id, secret, args.ttl, roles, audience=audience, issuer=issuer))
         return
     uvicorn.run(
         create_app(settings),
         host=settings.movies_api_host,
         port=settings.movies_api_port,
         log_level=settings.movies_api_log_level,
+        **uvicorn_options(settings.movies_api_max_header_bytes),
     )
 
 

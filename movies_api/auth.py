@@ -1,4 +1,10 @@
-"""Viewers' bearer tokens: HS256 JWTs whose ``sub`` is the user id; ``roles`` may hold ``operator``."""
+"""Viewers' bearer tokens: HS256 JWTs whose ``sub`` is the user id; ``roles`` may hold ``operator``.
+
+A token must expire (``exp``) within ``TokenPolicy.max_lifetime_s`` (plus the leeway) from now, and
+carry the configured audience and issuer, if any. Every refusal is ``InvalidToken`` with a message
+(the API answers 401), whatever the claims hold: a subject outside the user-id alphabet (lone
+surrogates, '/', control characters), claims of the wrong type or out of range.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +21,22 @@ ALGORITHM = "HS256"
 DEV_JWT_SECRET = "recsys-development-secret-never-use-in-production"  # noqa: S105 - public by design
 OPERATOR_ROLE = "operator"
 DEFAULT_TOKEN_TTL_S = 3600
+DEFAULT_MAX_TOKEN_LIFETIME_S = 86_400
+DEFAULT_LEEWAY_S = 60
 
 
 class InvalidToken(ValueError):
-    """The token is missing, expired, forged or names no valid user."""
+    """The token is missing, expired, forged, too long-lived or names no valid user."""
+
+
+@dataclass(frozen=True)
+class TokenPolicy:
+    """What a validly signed token must also satisfy (settings ``RECSYS_JWT_*``)."""
+
+    audience: str | None = None
+    issuer: str | None = None
+    max_lifetime_s: float = DEFAULT_MAX_TOKEN_LIFETIME_S
+    leeway_s: float = DEFAULT_LEEWAY_S
 
 
 @dataclass(frozen=True)
@@ -31,14 +49,36 @@ class Viewer:
         return OPERATOR_ROLE in self.roles
 
 
-def decode_token(token: str, secret: str) -> Viewer:
+#: No audience or issuer, the default lifetime and leeway.
+DEFAULT_POLICY = TokenPolicy()
+
+
+def decode_token(token: str, secret: str, policy: TokenPolicy = DEFAULT_POLICY) -> Viewer:
     """The viewer a token names; raise InvalidToken saying why it is refused."""
+    required = ["exp", "sub"]
+    if policy.audience is not None:
+        required.append("aud")
+    if policy.issuer is not None:
+        required.append("iss")
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=policy.audience,
+            issuer=policy.issuer,
+            leeway=policy.leeway_s,
+            options={"require": required},
+        )
+        expires = int(claims["exp"])  # PyJWT checked that it converts
     except jwt.ExpiredSignatureError as exc:
         raise InvalidToken("token has expired") from exc
     except jwt.InvalidTokenError as exc:
         raise InvalidToken(f"invalid token: {exc}") from exc
+    except (OverflowError, ValueError, TypeError) as exc:  # a claim PyJWT does not expect, e.g. exp of 1e400
+        raise InvalidToken(f"invalid token: malformed claim ({type(exc).__name__})") from exc
+    if expires - time.time() > policy.max_lifetime_s + policy.leeway_s:
+        raise InvalidToken(f"invalid token: it expires more than {policy.max_lifetime_s:g} s from now")
     try:
         user_id = validate_user_id(claims["sub"])
     except (ValueError, TypeError) as exc:
@@ -50,11 +90,21 @@ def decode_token(token: str, secret: str) -> Viewer:
 
 
 def issue_token(
-    user_id: str, secret: str, ttl_s: float = DEFAULT_TOKEN_TTL_S, roles: Sequence[str] = (), now: float | None = None
+    user_id: str,
+    secret: str,
+    ttl_s: float = DEFAULT_TOKEN_TTL_S,
+    roles: Sequence[str] = (),
+    now: float | None = None,
+    audience: str | None = None,
+    issuer: str | None = None,
 ) -> str:
     """A signed token for ``user_id`` (development and tests; production tokens come from the auth service)."""
     issued = int(time.time() if now is None else now)
     claims: dict[str, object] = {"sub": validate_user_id(user_id), "iat": issued, "exp": issued + int(ttl_s)}
     if roles:
         claims["roles"] = list(roles)
+    if audience is not None:
+        claims["aud"] = audience
+    if issuer is not None:
+        claims["iss"] = issuer
     return jwt.encode(claims, secret, algorithm=ALGORITHM)

@@ -9,10 +9,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
-from movies_api.auth import DEV_JWT_SECRET
+from movies_api.auth import DEV_JWT_SECRET, TokenPolicy
+from movies_api.breaker import CircuitBreaker
 from movies_api.metrics import Metrics, metrics_middleware
 from movies_api.recommendations import ImdbTopCache, RecommendationsClient, RecommendationService
 from movies_api.routers import films, genres, health, persons, ratings, users
+from movies_api.schemas import RatingIn
 from movies_api.settings import MoviesApiSettings
 from recsys_common.adapters.embedded_publisher import EmbeddedRatingPublisher
 from recsys_common.adapters.es_catalog import ElasticsearchCatalog
@@ -21,6 +23,7 @@ from recsys_common.adapters.sqlite_catalog import SqliteCatalog
 from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
 from recsys_common.ports.catalog import MAX_PAGE_SIZE, CatalogUnavailable, CatalogView
 from recsys_common.ports.publisher import RatingPublisher
+from recsys_common.web import install_problem_handlers, install_request_limits, operation_id, problem
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +34,21 @@ Viewers identify with an HS256 bearer token whose `sub` is their user id. A rati
 an event (Kafka, or the embedded rating store) and answered `202` only once the publisher has
 acknowledged it; the recommender engine takes it into its next cycle. Recommendations come from
 the Recommendations API as film ids and are returned as full film cards; when that API is slow or
-down, the answer is the catalogue's IMDb-top with `source: fallback`.
+down, the answer is the catalogue's IMDb-top with `source: fallback` (at once, without calling it,
+while its circuit breaker is open).
+
+Errors are RFC 9457 problem documents (`application/problem+json`: `type`, `title`, `status`,
+`detail`, and `errors` for invalid requests: where and why, never the value sent).
 """
+
+TAGS = [
+    {"name": "films", "description": "Search the catalogue, one film card by id"},
+    {"name": "ratings", "description": "Viewers rate films (bearer token); the engine learns from them"},
+    {"name": "genres", "description": "Genres with their ids and film counts"},
+    {"name": "persons", "description": "People credited on the catalogue's films"},
+    {"name": "recommendations", "description": "Recommendations as film cards, with the IMDb-top as fallback"},
+    {"name": "health", "description": "Liveness and readiness"},
+]
 
 
 class ConfigurationError(RuntimeError):
@@ -57,6 +73,15 @@ def build_publisher(settings: MoviesApiSettings) -> RatingPublisher:
     if settings.kafka_bootstrap:
         return KafkaRatingPublisher(settings.kafka_bootstrap)
     return EmbeddedRatingPublisher(SqliteRatingStore(settings.ratings_db))
+
+
+def token_policy_of(settings: MoviesApiSettings) -> TokenPolicy:
+    return TokenPolicy(
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+        max_lifetime_s=settings.jwt_max_lifetime_s,
+        leeway_s=settings.jwt_leeway_s,
+    )
 
 
 def jwt_secret_of(settings: MoviesApiSettings) -> str:
@@ -96,24 +121,43 @@ def create_app(
             publisher.close()
             catalog.close()
 
-    app = FastAPI(title="Movies API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Movies API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=TAGS,
+        generate_unique_id_function=operation_id,
+    )
     app.state.settings = settings
     app.state.jwt_secret = jwt_secret
+    app.state.token_policy = token_policy_of(settings)
     app.state.catalog = catalog
     app.state.publisher = publisher
     app.state.metrics = metrics
     imdb_top = ImdbTopCache(catalog, MAX_PAGE_SIZE, settings.imdb_top_ttl_s)
-    app.state.recommendations = RecommendationService(
-        client, catalog, imdb_top, on_answer=lambda source, reason: metrics.recommendations.labels(source, reason).inc()
+    breaker = CircuitBreaker(
+        settings.recommendations_circuit_failures,
+        settings.recommendations_circuit_cool_down_s,
+        on_change=metrics.circuit_changed,
     )
-    app.middleware("http")(metrics_middleware(metrics))
+    app.state.recommendations = RecommendationService(
+        client,
+        catalog,
+        imdb_top,
+        breaker,
+        on_answer=lambda source, reason: metrics.recommendations.labels(source, reason).inc(),
+    )
+    install_problem_handlers(app, documented_models=[RatingIn])
+    install_request_limits(app, settings.movies_api_max_body_bytes, settings.movies_api_max_header_bytes)
+    app.middleware("http")(metrics_middleware(metrics))  # added last: outermost, so it counts refusals too
 
     @app.exception_handler(CatalogUnavailable)
     async def catalog_unavailable(request: Request, exc: CatalogUnavailable) -> JSONResponse:
         log.error("catalogue unavailable on %s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse(
-            {"detail": "the catalogue is unavailable, retry later"},
-            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        return problem(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "the catalogue is unavailable, retry later",
             headers={"Retry-After": str(settings.retry_after_s)},
         )
 

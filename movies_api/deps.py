@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from movies_api.auth import InvalidToken, Viewer, decode_token
+from movies_api.auth import InvalidToken, TokenPolicy, Viewer, decode_token
 from movies_api.metrics import Metrics
 from movies_api.recommendations import RecommendationService
 from movies_api.settings import MoviesApiSettings
@@ -52,8 +52,9 @@ def get_viewer(
     """The viewer of a valid bearer token; 401 saying why otherwise."""
     if credentials is None:
         raise _unauthorized("missing bearer token")
+    policy: TokenPolicy = request.app.state.token_policy
     try:
-        return decode_token(credentials.credentials, request.app.state.jwt_secret)
+        return decode_token(credentials.credentials, request.app.state.jwt_secret, policy)
     except InvalidToken as exc:
         raise _unauthorized(str(exc)) from exc
 

@@ -6,7 +6,9 @@ import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import Request, Response
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from movies_api.breaker import CircuitState
 
 UNMATCHED_ROUTE = "unmatched"
 HTTP_SERVER_ERROR = 500
@@ -36,6 +38,25 @@ class Metrics:
             ["source", "reason"],
             registry=self.registry,
         )
+        self.circuit = Gauge(
+            "movies_api_recommendations_circuit",
+            "Breaker toward the Recommendations API: 1 for its current state (closed, open, half_open)",
+            ["state"],
+            registry=self.registry,
+        )
+        self.circuit_changes = Counter(
+            "movies_api_recommendations_circuit_changes",
+            "Breaker state changes toward the Recommendations API, by the state entered",
+            ["state"],
+            registry=self.registry,
+        )
+        for state in CircuitState:
+            self.circuit.labels(state.value).set(1 if state is CircuitState.CLOSED else 0)
+
+    def circuit_changed(self, state: CircuitState) -> None:
+        for each in CircuitState:
+            self.circuit.labels(each.value).set(1 if each is state else 0)
+        self.circuit_changes.labels(state.value).inc()
 
 
 def _route_of(request: Request) -> str:

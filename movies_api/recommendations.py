@@ -2,7 +2,8 @@
 
 When the Recommendations API is slow, down or answers nonsense, the answer is the catalogue's
 IMDb-top (``recsys_common.imdb_top``, the ranking the engine's cold-start lists use) with
-``source: fallback``, so a viewer always gets films.
+``source: fallback``, so a viewer always gets films. A circuit breaker (``movies_api.breaker``) stops
+calling a failing API for a cool-down, so while it hangs only the first requests wait the timeout.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from movies_api.breaker import CircuitBreaker
 from recsys_common.domain import Film
 from recsys_common.imdb_top import imdb_top_of
 from recsys_common.ports.catalog import CatalogReader
@@ -26,31 +28,45 @@ from recsys_common.ports.catalog import CatalogReader
 log = logging.getLogger(__name__)
 
 HTTP_OK = 200
+HTTP_SERVER_ERROR = 500
 FALLBACK: Literal["fallback"] = "fallback"
+#: Fallback reason (metric label) while the breaker keeps requests away from the API.
+CIRCUIT_OPEN = "circuit_open"
 
 
 class RecommendationsUnavailable(RuntimeError):
-    """No usable answer from the Recommendations API; ``reason`` labels the metric."""
+    """No usable answer from the Recommendations API; ``reason`` labels the metric. ``api_failed``:
+    the API itself failed (timeout, unreachable, 5xx, nonsense), as opposed to answering a 4xx."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, api_failed: bool = True) -> None:
         super().__init__(message)
         self.reason = reason
+        self.api_failed = api_failed
 
 
 class _Answer(BaseModel):
     """The Recommendations API's body (its ``Recommendations`` schema); unknown keys ignored."""
 
-    source: Literal["personal", "cold_start", "fallback"]
+    source: Literal["personal", "overlay", "cold_start", "fallback"]
     model_version: str | None = None
     generated_at: str | None = None
     film_ids: list[str]
 
 
 class RecommendationsClient:
-    """HTTP client of ``GET {base}/api/v1/users/{user_id}/recommendations``; one connection pool."""
+    """HTTP client of ``GET {base}/api/v1/users/{user_id}/recommendations``; one connection pool,
+    opened on first use and again after ``aclose`` (the app's lifespan may run more than once)."""
 
     def __init__(self, base_url: str, timeout_s: float) -> None:
-        self._client = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s)
+        self._base_url = base_url.rstrip("/")
+        self._timeout_s = timeout_s
+        self._pool: httpx.AsyncClient | None = None
+
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        if self._pool is None:
+            self._pool = httpx.AsyncClient(base_url=self._base_url, timeout=self._timeout_s)
+        return self._pool
 
     async def fetch(self, user_id: str, genre: str | None, limit: int) -> _Answer:
         params: dict[str, str | int] = {"limit": limit}
@@ -66,6 +82,7 @@ class RecommendationsClient:
             raise RecommendationsUnavailable(
                 f"status_{response.status_code}",
                 f"Recommendations API answered {response.status_code}: {response.text[:200]}",
+                api_failed=response.status_code >= HTTP_SERVER_ERROR,
             )
         try:
             return _Answer.model_validate_json(response.content)
@@ -73,12 +90,14 @@ class RecommendationsClient:
             raise RecommendationsUnavailable("bad_answer", f"Recommendations API answer is not valid: {exc}") from exc
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.aclose()
 
 
 @dataclass(frozen=True)
 class Recommended:
-    source: Literal["personal", "cold_start", "fallback"]
+    source: Literal["personal", "overlay", "cold_start", "fallback"]
     model_version: str | None
     generated_at: str | None
     films: list[Film]
@@ -128,23 +147,36 @@ class RecommendationService:
         client: RecommendationsClient,
         catalog: CatalogReader,
         imdb_top: ImdbTopCache,
+        breaker: CircuitBreaker,
         on_answer: Callable[[str, str], None] = lambda source, reason: None,
     ) -> None:
         self._client = client
         self._catalog = catalog
         self._imdb_top = imdb_top
+        self._breaker = breaker
         self._on_answer = on_answer
 
     async def recommend(self, user_id: str, genre: str | None, limit: int) -> Recommended:
-        """Film cards of the user's list, in its order; IMDb-top of the catalogue when the API fails.
+        """Film cards of the user's list, in its order; IMDb-top of the catalogue when the API fails
+        or while the breaker is open.
 
         Raises CatalogUnavailable when the catalogue cannot be read.
         """
+        if not self._breaker.allow():
+            return await self._fallback(genre, limit, CIRCUIT_OPEN)
         try:
             answer = await self._client.fetch(user_id, genre, limit)
         except RecommendationsUnavailable as exc:
+            if exc.api_failed:
+                self._breaker.failed()
+            else:
+                self._breaker.succeeded()
             log.warning("recommendations for %r fall back to IMDb-top: %s", user_id, exc)
             return await self._fallback(genre, limit, exc.reason)
+        except BaseException:
+            self._breaker.abandoned()  # cancelled (the client went away) or a bug: no outcome to record
+            raise
+        self._breaker.succeeded()
         films = await run_in_threadpool(self._catalog.get_many, answer.film_ids[:limit])
         if answer.film_ids and not films:
             log.warning("none of the %d recommended films is in the catalogue", len(answer.film_ids))

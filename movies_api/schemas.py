@@ -1,4 +1,7 @@
-"""Request and response bodies of the Movies API, with the examples the OpenAPI docs show."""
+"""Request and response bodies of the Movies API, with the examples the OpenAPI docs show.
+
+Errors are RFC 9457 problem documents (``recsys_common.web.Problem``).
+"""
 
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ _FILM_EXAMPLE: dict[str, JsonValue] = {
     "writers": [],
 }
 
-Source = Literal["personal", "cold_start", "fallback"]
+Source = Literal["personal", "overlay", "cold_start", "fallback"]
 
 
 class PersonRef(BaseModel):
@@ -200,18 +203,13 @@ class RecommendationsOut(BaseModel):
     user_id: str
     genre: str | None
     source: Source = Field(
-        description="personal: the user's list; cold_start: IMDb-top of the engine; "
-        "fallback: the Recommendations API was slow or down, IMDb-top of the catalogue"
+        description="personal: the user's list; overlay: their list after their latest ratings (the online "
+        "loop); cold_start: IMDb-top of the engine; fallback: the Recommendations API was slow or down, "
+        "IMDb-top of the catalogue"
     )
     model_version: str | None
     generated_at: str | None = Field(description="When the list was made (ISO 8601, UTC)")
     films: list[FilmCard] = Field(description="Full film cards, best first")
-
-
-class Problem(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"detail": "film 1a5b8e0c-... not found"}]})
-
-    detail: str
 
 
 class Health(BaseModel):

@@ -1,4 +1,4 @@
-"""``python -m recommendations_api``: serve the API with uvicorn (host, port, workers from settings)."""
+"""``python -m recommendations_api``: serve the API with uvicorn (host, port, workers, limits from settings)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import os
 import uvicorn
 
 from recommendations_api.settings import ApiSettings
+from recsys_common.serving import uvicorn_options
 
 #: prometheus-client's own switch for multiprocess mode; it reads it itself in every worker.
 PROMETHEUS_MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 METRICS_DIR_ENV = "RECSYS_METRICS_MULTIPROC_DIR"
+APP_FACTORY = "recommendations_api.bootstrap:create_app"
 
 
 def prepare_metrics_dir(settings: ApiSettings) -> ApiSettings:
@@ -27,17 +29,25 @@ def prepare_metrics_dir(settings: ApiSettings) -> ApiSettings:
     return settings.model_copy(update={"metrics_multiproc_dir": directory})
 
 
-def main() -> None:
+def serve(app_factory: str = APP_FACTORY) -> None:
+    """Serve ``app_factory`` (an import string) with uvicorn as the settings configure it: host, port,
+    workers, and the cap on request heads. The load benchmark serves its reference app through here,
+    so both run under the same server."""
     settings = prepare_metrics_dir(ApiSettings())
     uvicorn.run(
-        "recommendations_api.bootstrap:create_app",
+        app_factory,
         factory=True,
         host=settings.api_host,
         port=settings.api_port,
         workers=settings.api_workers,
         log_level=settings.api_log_level,
         access_log=False,
+        **uvicorn_options(settings.api_max_header_bytes),
     )
+
+
+def main() -> None:
+    serve()
 
 
 if __name__ == "__main__":

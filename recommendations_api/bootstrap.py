@@ -9,14 +9,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
-from recommendations_api.fastpath import FastRecommendations
 from recommendations_api.metrics import Metrics, MetricsMiddleware
+from recommendations_api.readiness import ReadinessCache
 from recommendations_api.routers import cold_start, health, legacy, recommendations
 from recommendations_api.service import RecommendationService, ServiceUnavailable, UnknownGenre
 from recommendations_api.settings import ApiSettings
 from recsys_common.adapters.redis_recstore import RedisRecStore
 from recsys_common.adapters.sqlite_recstore import SqliteRecStore
 from recsys_common.ports.recstore import RecStore
+from recsys_common.web import install_problem_handlers, install_request_limits, operation_id, problem
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,18 @@ Every answer says where it came from: `personal` (the user's own list), `cold_st
 users without a list) or `fallback` (the store is unreachable: the cold-start lists of the last
 version read). A newly published version is served within `RECSYS_CURRENT_REFRESH_MS`, never half
 of one.
+
+Errors are RFC 9457 problem documents (`application/problem+json`: `type`, `title`, `status`,
+`detail`, and `errors` for invalid requests) except on the legacy route `/v1/user/{user_id}`, which
+keeps its own shape.
 """
+
+TAGS = [
+    {"name": "recommendations", "description": "A user's lists: personal, else cold start, else fallback"},
+    {"name": "cold start", "description": "IMDb-top lists for anonymous and new users"},
+    {"name": "legacy", "description": "The original system's route and response shape"},
+    {"name": "operations", "description": "Liveness, readiness and Prometheus metrics"},
+]
 
 
 def build_store(settings: ApiSettings) -> RecStore:
@@ -71,30 +83,29 @@ def create_app(settings: ApiSettings | None = None, store: RecStore | None = Non
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        openapi_tags=TAGS,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.service = service
+    app.state.readiness = ReadinessCache(service, ttl_s=settings.readiness_ttl_ms / MS_PER_S)
     app.state.metrics = metrics
     app.include_router(recommendations.router)
     app.include_router(cold_start.router)
     app.include_router(legacy.router)
     app.include_router(health.router)
+    install_problem_handlers(app)
     app.add_exception_handler(UnknownGenre, _unknown_genre)
     app.add_exception_handler(ServiceUnavailable, _unavailable)
-    if settings.api_fast_path:
-        app.add_middleware(FastRecommendations, service=service)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)  # added last: outermost, so it times the fast path too
+    install_request_limits(app, settings.api_max_body_bytes, settings.api_max_header_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # added last: outermost, so it times refusals too
     log.info("recommendations API over %r", store)
     return app
 
 
 async def _unknown_genre(_: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": str(exc)})
+    return problem(status.HTTP_404_NOT_FOUND, str(exc))
 
 
 async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse(
-        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-        content={"detail": str(exc)},
-        headers={"Retry-After": str(RETRY_AFTER_S)},
-    )
+    return problem(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": str(RETRY_AFTER_S)})

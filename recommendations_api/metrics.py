@@ -26,8 +26,6 @@ UNMATCHED = "unmatched"
 SERVER_ERROR = 500
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 OTHER_METHOD = "OTHER"
-#: Scope key naming the route template of a request answered before the router ran (fast path).
-ROUTE_TEMPLATE_KEY = "recsys.route_template"
 
 
 class Metrics:
@@ -124,8 +122,6 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            template = scope.get(ROUTE_TEMPLATE_KEY)
-            if template is None:
-                route = scope.get("route")
-                template = route.path if isinstance(route, BaseRoute) and hasattr(route, "path") else UNMATCHED
+            route = scope.get("route")
+            template = route.path if isinstance(route, BaseRoute) and hasattr(route, "path") else UNMATCHED
             self.metrics.observe(scope["method"], template, status, time.perf_counter() - start)

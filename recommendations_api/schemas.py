@@ -1,4 +1,7 @@
-"""Response bodies. The Movies API codes against exactly these shapes: change them only together."""
+"""Response bodies. The Movies API codes against exactly these shapes: change them only together.
+
+Errors of the /api/v1 routes are RFC 9457 problem documents (``recsys_common.web.Problem``).
+"""
 
 from __future__ import annotations
 
@@ -28,7 +31,10 @@ class Recommendations(BaseModel):
 
     user_id: str
     genre: str | None = Field(description="The genre asked for, as published; null for the must-watch list")
-    source: Source = Field(description="personal: the user's list; cold_start: IMDb-top; fallback: store down")
+    source: Source = Field(
+        description="personal: the user's list; overlay: their list after their latest ratings (the online loop); "
+        "cold_start: IMDb-top; fallback: store down"
+    )
     model_version: str | None = Field(description="Model of the version that answered")
     generated_at: str | None = Field(description="When that version was published (ISO 8601, UTC)")
     film_ids: list[str] = Field(description="Film ids (UUID), best first")
@@ -82,16 +88,6 @@ class LegacyResponse(BaseModel):
 
     result: LegacyResult | None
     error: str | None
-
-
-class Problem(BaseModel):
-    """Error body of the /api/v1 routes."""
-
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"detail": "user id must be at most 128 characters, got 300"}]}
-    )
-
-    detail: str
 
 
 class Health(BaseModel):

@@ -5,13 +5,15 @@ Costs per request: the serving version is resolved at most every ``refresh_s`` a
 film table, layout and cold-start lists are cached in process, so an answer costs one store read
 (the user's record). Store reads are synchronous: they take well under a millisecond on loopback
 Redis or a local SQLite file; when the store fails, the service stops calling it for ``retry_s``
-and answers from the snapshot, so a hung store costs one socket timeout per ``retry_s``, not one
-per request.
+(the breaker is open) and answers from the snapshot, so a hung store costs one socket timeout per
+``retry_s``, not one per request. Readiness respects the breaker and runs off the event loop (see
+``recommendations_api.readiness``).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -32,6 +34,8 @@ class Source(StrEnum):
     """Which lists answered."""
 
     PERSONAL = "personal"
+    #: The user's lists folded in after their latest ratings (the online loop), newer than the batch's.
+    OVERLAY = "overlay"
     COLD_START = "cold_start"
     FALLBACK = "fallback"
 
@@ -136,6 +140,7 @@ class RecommendationService:
         self._resolved_at = float("-inf")
         self._down_until = float("-inf")
         self._down_reason: str | None = None
+        self._probe_lock = threading.Lock()  # readiness probes from a worker thread
 
     @property
     def snapshot(self) -> VersionView | None:
@@ -164,13 +169,12 @@ class RecommendationService:
         try:
             view = self._current()
             chosen = view.genre(genre)
-            lists = self._user_lists(user_id, view)
+            personal = self._user_list(user_id, view, chosen, limit)
         except (StoreUnavailable, NoPublishedVersion) as exc:
             return self._fallback(exc, genre, limit)
-        if lists is not None:
-            personal = lists.must_watch if chosen is None else lists.by_genre.get(chosen, ())
-            if personal:
-                return Answer(Source.PERSONAL, view, chosen, personal[:limit])
+        if personal is not None and personal[0]:
+            ids, overlay = personal
+            return Answer(Source.OVERLAY if overlay else Source.PERSONAL, view, chosen, ids)
         return Answer(Source.COLD_START, view, chosen, view.cold_list(chosen)[:limit])
 
     def _genre_lists(self, user_id: str) -> GenreAnswer:
@@ -181,7 +185,7 @@ class RecommendationService:
             snapshot = self._snapshot_or_raise(exc)
             return GenreAnswer(Source.FALLBACK, snapshot, dict(snapshot.cold.by_genre))
         if lists is not None and lists.by_genre:
-            return GenreAnswer(Source.PERSONAL, view, dict(lists.by_genre))
+            return GenreAnswer(Source.OVERLAY if lists.overlay else Source.PERSONAL, view, dict(lists.by_genre))
         return GenreAnswer(Source.COLD_START, view, dict(view.cold.by_genre))
 
     def _cold_start(self, genre: str | None, limit: int) -> Answer:
@@ -192,8 +196,21 @@ class RecommendationService:
         chosen = view.genre(genre)
         return Answer(Source.COLD_START, view, chosen, view.cold_list(chosen)[:limit])
 
+    def down_reason(self) -> str | None:
+        """Why the store is not being asked right now (the breaker is open after a failure), else None."""
+        if self._clock() < self._down_until:
+            return self._down_reason or "recommendation store unreachable"
+        return None
+
     def readiness(self) -> Readiness:
-        """Ready when the store answers and holds a published version (always asks the store)."""
+        """Ready when the store answers and holds a published version. While the breaker is open the
+        answer comes from it and the store is not asked. Blocking (up to two socket timeouts when the
+        store hangs): call it off the event loop; it only opens or closes the breaker, so it may run
+        in a worker thread while requests are answered."""
+        try:
+            self._pass_breaker()
+        except StoreUnavailable as exc:  # open: answered without asking (and without extending it)
+            return Readiness(False, f"recommendation store unreachable: {exc}")
         try:
             self._store.ping()
             meta = self._store.current()
@@ -214,21 +231,21 @@ class RecommendationService:
 
     # ----- version cache -----
     def _current(self) -> VersionView:
+        self._pass_breaker()
         now = self._clock()
-        if now < self._down_until:
-            raise StoreUnavailable(self._down_reason or "recommendation store unreachable")
         view = self._view
         if view is not None and now - self._resolved_at < self._refresh_s:
             return view
         try:
             meta = self._store.current()
-            if meta is None:
-                raise NoPublishedVersion("no version is published in the recommendation store yet")
-            view = self._views.get(meta.version) or self._load(meta)
+            loaded = None if meta is None else self._views.get(meta.version) or self._load(meta)
         except StoreUnavailable as exc:
             self._mark_down(exc)
             raise
-        self._mark_up()
+        self._mark_up()  # the store answered, even if nothing is published
+        if meta is None or loaded is None:
+            raise NoPublishedVersion("no version is published in the recommendation store yet")
+        view = loaded
         self._resolved_at = now
         if self._view is None or self._view.meta.version != view.meta.version:
             log.info("serving version %s (model %s)", meta.version, meta.model_version)
@@ -236,6 +253,15 @@ class RecommendationService:
             if self._on_new_version is not None:
                 self._on_new_version(meta)
         return view
+
+    def _user_list(
+        self, user_id: str, view: VersionView, genre: str | None, limit: int | None
+    ) -> tuple[tuple[str, ...], bool] | None:
+        try:
+            return self._store.user_list(user_id, view.meta, view.films, genre, limit)
+        except StoreUnavailable as exc:
+            self._mark_down(exc)
+            raise
 
     def _user_lists(self, user_id: str, view: VersionView) -> UserLists | None:
         try:
@@ -252,6 +278,18 @@ class RecommendationService:
         return view
 
     # ----- store health -----
+    def _pass_breaker(self) -> None:
+        """Raise StoreUnavailable while the breaker is open. Once ``retry_s`` has passed, one caller at a
+        time goes on to probe the store (its outcome closes or reopens the breaker); the callers after
+        it keep answering from the snapshot until then, so a hung store stalls one probe, not everyone."""
+        if self._down_reason is None:  # closed
+            return
+        with self._probe_lock:
+            now = self._clock()
+            if now < self._down_until:
+                raise StoreUnavailable(self._down_reason or "recommendation store unreachable")
+            self._down_until = now + self._retry_s  # this caller probes
+
     def _mark_down(self, exc: StoreUnavailable) -> None:
         if self._down_reason is None:
             log.warning("recommendation store unavailable, answering from the snapshot: %s", exc)

@@ -10,7 +10,8 @@ and the HTTP edges all call these validators):
   exactly the text that prints on one line of a log and encodes to UTF-8, which is what Kafka keys,
   JSON and ClickHouse ``String`` columns carry. Letters of any script, digits, spaces and
   punctuation are allowed, so seed ids such as ``ml100k:1`` and ``rt-critic:Jane Doe`` are valid.
-* A user id must not hold ``/``: the APIs put user ids in URL paths, and routers decode a
+* A user id must not hold the line and paragraph separators (U+2028, U+2029) either (they break
+  a log line as a newline does), nor ``/``: the APIs put user ids in URL paths, and routers decode a
   percent-encoded ``%2F`` before matching (Starlette does), so such a user could never read the
   lists published for them; refusing it at every edge (tokens, rating events, stores) means no such
   list is ever published. The other reserved URL characters (``? # % &`` and the rest) are allowed:
@@ -39,9 +40,11 @@ USER_ID_MAX_LEN = 128
 EVENT_ID_MAX_LEN = 128
 #: The characters no identifier may hold: control characters (Cc) and surrogates (not UTF-8 text).
 FORBIDDEN_ID_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-#: The characters no user id may hold: those, and "/".
-FORBIDDEN_IN_USER_ID = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff/]")
+#: The characters no user id may hold: those, the line and paragraph separators (they break a log
+#: line as a newline does), and "/".
+FORBIDDEN_IN_USER_ID = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff/]")
 PATH_SEPARATOR = "/"
+_LINE_SEPARATORS = ("\u2028", "\u2029")
 
 _SURROGATES = ("\ud800", "\udfff")
 _forbidden_character = FORBIDDEN_ID_CHARACTERS.search
@@ -87,6 +90,8 @@ def validate_user_id(value: object) -> str:
     user_id = _identifier("user id", value, USER_ID_MAX_LEN)
     if PATH_SEPARATOR in user_id:
         raise ValueError("user id must not contain '/'")
+    if any(separator in user_id for separator in _LINE_SEPARATORS):
+        raise ValueError("user id must not contain control characters")
     return user_id
 
 

@@ -93,3 +93,41 @@ def decode(record: bytes, layout: ListLayout, films: Sequence[str]) -> UserLists
             by_genre[genre] = chosen
         start += layout.genre_len
     return UserLists(must_watch=must_watch, by_genre=by_genre)
+
+
+#: Index dtypes and padding values by index width, looked up once (the API's hot path decodes per request).
+_DTYPES: dict[int, np.dtype[np.unsignedinteger]] = {2: np.dtype("<u2"), 4: np.dtype("<u4")}
+_PADS = {width: int(np.iinfo(dtype).max) for width, dtype in _DTYPES.items()}
+
+
+def decode_list(
+    record: bytes, layout: ListLayout, films: Sequence[str], genre: str | None, limit: int | None = None
+) -> tuple[str, ...]:
+    """One list of a user's record as film ids: the must-watch list (``genre`` None) or that genre's
+    (empty for a genre outside the layout), ``limit`` ids at most. The API answers one list per
+    request: decoding only it costs a fifth of ``decode``. ValueError when the record does not fit."""
+    if len(record) != layout.record_bytes:
+        raise ValueError(f"record has {len(record)} bytes, layout expects {layout.record_bytes}")
+    if genre is None:
+        start, length = 0, layout.must_watch_len
+    elif genre in layout.genres:
+        start, length = layout.must_watch_len + layout.genres.index(genre) * layout.genre_len, layout.genre_len
+    else:
+        return ()
+    dtype = _DTYPES[layout.index_bytes]
+    values: list[int] = np.frombuffer(record, dtype=dtype, count=length, offset=start * layout.index_bytes).tolist()
+    pad = _PADS[layout.index_bytes]
+    wanted = length if limit is None else limit
+    ids: list[str] = []
+    if wanted <= 0:
+        return ()
+    try:
+        for index in values:
+            if index != pad:
+                ids.append(films[index])
+                if len(ids) == wanted:  # the API asks for 20 of 100: stop there
+                    break
+    except IndexError:
+        bad = max(i for i in values if i != pad)
+        raise ValueError(f"record refers to film index {bad}, the film table has {len(films)} films") from None
+    return tuple(ids)

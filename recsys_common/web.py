@@ -8,6 +8,11 @@ handlers and rewrites the OpenAPI document so every error response declares that
 ``RequestLimits`` is a pure ASGI middleware that refuses oversized requests before the application
 reads them: 431 when the request's headers exceed ``max_header_bytes``, 413 when the body exceeds
 ``max_body_bytes`` (announced by ``Content-Length`` or counted while it streams in).
+``install_request_limits`` adds it and declares both answers on every operation.
+
+Also here: readable operation ids (``operation_id``), a 422 about one field (``invalid``), and
+``read_json_body`` for routes that must authenticate before they read a body (FastAPI reads a
+declared body before it solves the dependencies, so an anonymous client's body would be read first).
 """
 
 from __future__ import annotations
@@ -15,16 +20,20 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from recsys_common.ids import USER_ID_MAX_LEN
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +45,18 @@ MAX_ERRORS = 20
 #: Defaults of the request limits (settings of each API override them).
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 DEFAULT_MAX_HEADER_BYTES = 16 * 1024
+JSON_MEDIA_TYPE = "application/json"
+FASTAPI_422_DESCRIPTION = "Validation Error"
+VALIDATION_DESCRIPTION = "Invalid request: `errors` says where and why (the values sent are never echoed)"
+#: Where ``install_request_limits`` leaves the limits for the OpenAPI document (``app.state``).
+_LIMITS_STATE = "recsys_request_limits"
+
+_M = TypeVar("_M", bound=BaseModel)
+
+#: ``recsys_common.ids.validate_user_id`` as a JSON Schema for path parameters (ECMA-262 pattern). A URL
+#: path cannot carry a lone surrogate (it is percent-decoded as UTF-8), so the pattern leaves them out.
+USER_ID_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f\u2028\u2029/]+$"
+USER_ID_SCHEMA: dict[str, Any] = {"minLength": 1, "maxLength": USER_ID_MAX_LEN, "pattern": USER_ID_PATTERN}
 
 
 class Problem(BaseModel):
@@ -98,6 +119,47 @@ def _invalid_fields(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return fields
 
 
+def invalid(loc: Sequence[str | int], message: str, kind: str = "value_error") -> RequestValidationError:
+    """A 422 about one field, answered like FastAPI's own (``loc`` starts with ``path``, ``query``,
+    ``header`` or ``body``; ``message`` says what is allowed)."""
+    return RequestValidationError([{"loc": tuple(loc), "msg": message, "type": kind}])
+
+
+def operation_id(route: APIRoute) -> str:
+    """A route's OpenAPI operation id: its endpoint function's name (``get_user_recommendations``), so
+    generated clients read well. Pass it as FastAPI's ``generate_unique_id_function``; FastAPI warns
+    when two routes of one app share a name."""
+    return route.name
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """``application/json`` or a ``+json`` type, with any parameters (``; charset=utf-8``)."""
+    media_type = content_type.partition(";")[0].strip().lower()
+    return media_type == JSON_MEDIA_TYPE or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
+async def read_json_body(request: Request, model: type[_M]) -> _M:
+    """The request's JSON body validated by ``model``: 415 for another media type, 422 naming the
+    invalid fields (``body``, then the field). Read it only once the caller may send one (after
+    authentication); ``RequestLimits`` stops it at its limit while it streams in."""
+    content_type = request.headers.get("content-type")
+    if content_type is not None and not is_json_media_type(content_type):
+        raise HTTPException(415, f"the body must be {JSON_MEDIA_TYPE}")
+    raw = await request.body()
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False, include_context=False)
+        raise RequestValidationError([{**error, "loc": ("body", *error["loc"])} for error in errors]) from None
+
+
+def json_body_openapi(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` of a route that reads its body with ``read_json_body``: the body it documents
+    (list ``model`` in ``install_problem_handlers(documented_models=...)`` so its schema is a component)."""
+    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {JSON_MEDIA_TYPE: {"schema": schema}}}}
+
+
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail, default=str)
@@ -118,34 +180,68 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return problem(500, "internal error; it was logged")
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+def install_problem_handlers(app: FastAPI, documented_models: Sequence[type[BaseModel]] = ()) -> None:
     """Answer every HTTP error, invalid request and unexpected exception with problem details, and
-    declare the problem schemas in the app's OpenAPI document."""
+    declare the problem schemas in the app's OpenAPI document (with ``documented_models``: bodies
+    that routes read themselves, see ``json_body_openapi``)."""
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(Exception, _unexpected)
-    app.openapi = _problem_openapi(app)  # type: ignore[method-assign]
+    app.openapi = _problem_openapi(app, documented_models)  # type: ignore[method-assign]
 
 
-def _problem_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+@dataclass(frozen=True)
+class _Limits:
+    max_body_bytes: int
+    max_header_bytes: int
+
+
+def install_request_limits(app: FastAPI, max_body_bytes: int, max_header_bytes: int) -> None:
+    """Add ``RequestLimits`` to the app and declare its 413 and 431 on every operation (any request
+    can carry a body or headers)."""
+    app.add_middleware(RequestLimits, max_body_bytes=max_body_bytes, max_header_bytes=max_header_bytes)
+    setattr(app.state, _LIMITS_STATE, _Limits(max_body_bytes, max_header_bytes))
+
+
+def _component(model: type[BaseModel], components: dict[str, Any]) -> None:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(schema.pop("$defs", {}))
+    components[model.__name__] = schema
+
+
+def _problem_openapi(app: FastAPI, documented_models: Sequence[type[BaseModel]]) -> Callable[[], dict[str, Any]]:
     """The app's OpenAPI document with every 4xx/5xx response declared as problem details."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
-        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            openapi_version=app.openapi_version,
+            summary=app.summary,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+            servers=app.servers,
+            separate_input_output_schemas=app.separate_input_output_schemas,
+        )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-        validation = ValidationProblem.model_json_schema(ref_template="#/components/schemas/{model}")
-        components.update(validation.pop("$defs", {}))
-        components["ValidationProblem"] = validation
+        models: list[type[BaseModel]] = [Problem, ValidationProblem, *documented_models]
+        for model in models:
+            _component(model, components)
         for components_name in ("HTTPValidationError", "ValidationError"):
             components.pop(components_name, None)
+        limits: _Limits | None = getattr(app.state, _LIMITS_STATE, None)
         for path in schema.get("paths", {}).values():
             for operation in path.values():
+                if limits is not None:
+                    _declare_limits(operation.setdefault("responses", {}), limits)
                 for code, response in operation.get("responses", {}).items():
                     if code[:1] not in ("4", "5"):
                         continue
+                    if code == "422" and response.get("description") == FASTAPI_422_DESCRIPTION:
+                        response["description"] = VALIDATION_DESCRIPTION
                     content = response.setdefault("content", {})
                     body = content.pop("application/json", None)
                     ref = "ValidationProblem" if code == "422" else "Problem"
@@ -162,6 +258,15 @@ def _problem_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
         return schema
 
     return openapi
+
+
+def _declare_limits(responses: dict[str, Any], limits: _Limits) -> None:
+    described = {
+        "413": f"The request body exceeds {limits.max_body_bytes} bytes",
+        "431": f"The request headers exceed {limits.max_header_bytes} bytes",
+    }
+    for code, description in described.items():
+        responses.setdefault(code, {"description": description})
 
 
 class BodyTooLarge(HTTPException):

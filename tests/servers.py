@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import Any, Literal
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -17,12 +17,12 @@ START_TIMEOUT_S = 10.0
 
 
 @contextmanager
-def serve_in_thread(app: ASGIApp, lifespan: Literal["auto", "on", "off"] = "off") -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 and yield its base URL; stop it on exit."""
+def serve_in_thread(app: ASGIApp, lifespan: Literal["auto", "on", "off"] = "off", **options: Any) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 and yield its base URL; stop it on exit. ``options`` go to ``uvicorn.Config``."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan, **options))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + START_TIMEOUT_S

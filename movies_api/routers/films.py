@@ -12,8 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from movies_api.deps import CatalogDep
-from movies_api.schemas import FilmCard, FilmPageOut, Problem
+from movies_api.schemas import FilmCard, FilmPageOut
 from recsys_common.ports.catalog import MAX_PAGE_SIZE, CatalogView, SortOrder
+from recsys_common.web import Problem
 
 router = APIRouter(prefix="/api/v1/films", tags=["films"])
 

@@ -9,7 +9,8 @@ from fastapi import APIRouter, HTTPException, Path, status
 
 from movies_api.deps import CatalogDep
 from movies_api.routers.films import ERRORS_503
-from movies_api.schemas import GenreOut, Problem
+from movies_api.schemas import GenreOut
+from recsys_common.web import Problem
 
 router = APIRouter(prefix="/api/v1/genres", tags=["genres"])
 

@@ -16,7 +16,7 @@ OK = "ok"
 
 
 @router.get("/health/live", response_model=Health, summary="The process answers")
-def live() -> Health:
+def get_liveness() -> Health:
     return Health(status="ok")
 
 
@@ -26,7 +26,7 @@ def live() -> Health:
     responses={503: {"model": Health, "description": "A dependency is down: `checks` says which and why"}},
     summary="The catalogue answers and the publisher accepts ratings",
 )
-def ready(catalog: CatalogDep, publisher: PublisherDep, settings: SettingsDep, response: Response) -> Health:
+def get_readiness(catalog: CatalogDep, publisher: PublisherDep, settings: SettingsDep, response: Response) -> Health:
     checks: dict[str, str] = {}
     try:
         catalog.ping()
@@ -45,5 +45,5 @@ def ready(catalog: CatalogDep, publisher: PublisherDep, settings: SettingsDep, r
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(registry: MetricsDep) -> Response:
+def get_metrics(registry: MetricsDep) -> Response:
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)

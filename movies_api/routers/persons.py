@@ -17,7 +17,8 @@ from movies_api.routers.films import (
     StdPageSize,
     page_of,
 )
-from movies_api.schemas import FilmCard, PersonOut, PersonPageOut, Problem
+from movies_api.schemas import FilmCard, PersonOut, PersonPageOut
+from recsys_common.web import Problem
 
 router = APIRouter(prefix="/api/v1/persons", tags=["persons"])
 

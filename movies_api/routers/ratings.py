@@ -1,23 +1,34 @@
-"""A viewer rates a film: the rating is published as an event (Kafka, or the embedded rating store)."""
+"""A viewer rates a film: the rating is published as an event (Kafka, or the embedded rating store).
+
+The body is read only once the bearer token is valid (FastAPI would read a declared body before it
+authenticates), so an anonymous client's upload is refused without being read.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 
 from movies_api.deps import CatalogDep, MetricsDep, PublisherDep, SettingsDep, ViewerDep
 from movies_api.routers.films import FilmIdPath
-from movies_api.schemas import Problem, RatingAccepted, RatingIn
+from movies_api.schemas import RatingAccepted, RatingIn
 from recsys_common.domain import RatingEvent
 from recsys_common.events import InvalidEvent
 from recsys_common.ports.publisher import PublishError
+from recsys_common.web import Problem, invalid, json_body_openapi, read_json_body
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/films", tags=["ratings"])
+
+
+async def rating_body(_: ViewerDep, request: Request) -> RatingIn:
+    """The rating in the body, read after the viewer is authenticated (the viewer is a sub-dependency)."""
+    return await read_json_body(request, RatingIn)
 
 
 @router.post(
@@ -25,16 +36,18 @@ router = APIRouter(prefix="/api/v1/films", tags=["ratings"])
     status_code=status.HTTP_202_ACCEPTED,
     response_model=RatingAccepted,
     responses={
-        401: {"model": Problem, "description": "Missing, expired or forged bearer token"},
+        401: {"model": Problem, "description": "Missing, expired or forged bearer token; the body is not read"},
         404: {"model": Problem, "description": "No film with that id"},
+        415: {"model": Problem, "description": "The body is not application/json"},
         503: {"model": Problem, "description": "The rating was NOT accepted (publisher or catalogue down); retry"},
     },
+    openapi_extra=json_body_openapi(RatingIn),
     summary="Rate a film (1..10) as the viewer of the bearer token",
 )
 def rate_film(
     film_id: FilmIdPath,
-    body: RatingIn,
     viewer: ViewerDep,
+    body: Annotated[RatingIn, Depends(rating_body)],
     catalog: CatalogDep,
     publisher: PublisherDep,
     settings: SettingsDep,
@@ -54,7 +67,7 @@ def rate_film(
     try:
         publisher.publish(event, settings.publish_timeout_s)
     except InvalidEvent as exc:  # the event schema refuses what the API let through: still the input's fault
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+        raise invalid(("body",), str(exc)) from exc
     except PublishError as exc:
         metrics.ratings.labels("publisher_unavailable").inc()
         log.warning("rating %s not accepted: %s", event.event_id, exc)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from starlette.concurrency import run_in_threadpool
 
 from movies_api.deps import CatalogDep, OperatorDep, RecommendationsDep, ViewerDep
 from movies_api.routers.films import ERRORS_503, MAX_GENRE_LENGTH
-from movies_api.schemas import FilmCard, Problem, RecommendationsOut
+from movies_api.schemas import FilmCard, RecommendationsOut
 from recsys_common.ids import USER_ID_MAX_LEN, validate_user_id
 from recsys_common.ports.catalog import CatalogReader
+from recsys_common.web import USER_ID_SCHEMA, Problem, invalid
 
 router = APIRouter(prefix="/api/v1/users", tags=["recommendations"])
 
@@ -23,11 +24,28 @@ GenreQuery = Annotated[
     Query(max_length=MAX_GENRE_LENGTH, description="Only this genre (any case); default: the must-watch list"),
 ]
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="How many films")]
+#: Documented with the alphabet's schema, checked by ``checked_user_id`` (its messages say what is wrong).
+UserIdPath = Annotated[
+    str,
+    Path(
+        description=f"The user's id: 1..{USER_ID_MAX_LEN} characters, no control characters, no '/'",
+        examples=["42"],
+        json_schema_extra=USER_ID_SCHEMA,
+    ),
+]
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "Missing, expired or forged bearer token"},
     404: {"model": Problem, "description": "Unknown genre: the message lists the catalogue's genres"},
     **ERRORS_503,
 }
+
+
+def checked_user_id(user_id: str) -> str:
+    """The user id unchanged, or a 422 saying what the alphabet allows."""
+    try:
+        return validate_user_id(user_id)
+    except ValueError as exc:
+        raise invalid(("path", "user_id"), str(exc)) from exc
 
 
 async def _canonical_genre(catalog: CatalogReader, genre: str | None) -> str | None:
@@ -62,7 +80,7 @@ async def _recommend(
     responses=ERRORS,
     summary="The viewer's recommendations (bearer token)",
 )
-async def my_recommendations(
+async def get_my_recommendations(
     viewer: ViewerDep,
     catalog: CatalogDep,
     service: RecommendationsDep,
@@ -80,16 +98,20 @@ async def my_recommendations(
     responses={**ERRORS, 403: {"model": Problem, "description": "The token lacks the operator role"}},
     summary="Any user's recommendations (operators: a token with the `operator` role)",
 )
-async def user_recommendations(
-    user_id: Annotated[str, Path(max_length=USER_ID_MAX_LEN, description="The user's id", examples=["42"])],
+async def get_user_recommendations(
+    user_id: UserIdPath,
     operator: OperatorDep,
     catalog: CatalogDep,
     service: RecommendationsDep,
     genre: GenreQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> RecommendationsOut:
-    try:
-        validate_user_id(user_id)
-    except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
-    return await _recommend(user_id, genre, limit, catalog, service)
+    return await _recommend(checked_user_id(user_id), genre, limit, catalog, service)
+
+
+@router.get("/{user_id:path}/recommendations", include_in_schema=False, response_model=None)
+async def refuse_user_id(user_id: str, operator: OperatorDep) -> NoReturn:
+    """An empty id, or one holding '/' (sent as %2F, decoded before routing), reaches no route above:
+    operators learn what is wrong instead of a bare 404."""
+    checked_user_id(user_id)
+    raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such route")  # unreachable: the id is invalid

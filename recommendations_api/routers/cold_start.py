@@ -12,7 +12,7 @@ router = APIRouter(prefix="/api/v1", tags=["cold start"])
 
 
 @router.get("/cold-start", response_model=ColdStart, responses=ERRORS, summary="IMDb-top films, overall or of a genre")
-async def cold_start(service: ServiceDep, limit: LimitQuery = DEFAULT_LIMIT, genre: GenreQuery = None) -> ColdStart:
+async def get_cold_start(service: ServiceDep, limit: LimitQuery = DEFAULT_LIMIT, genre: GenreQuery = None) -> ColdStart:
     answer = service.cold_start(genre, limit)
     return ColdStart(
         genre=answer.genre,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 
-from recommendations_api.deps import ServiceDep
+from recommendations_api.deps import ServiceDep, UserIdPath
 from recommendations_api.schemas import LegacyResponse, LegacyResult
 from recommendations_api.service import ServiceUnavailable
 from recsys_common.ids import validate_user_id
@@ -22,7 +22,7 @@ router = APIRouter(tags=["legacy"])
     },
     summary="Must-watch list in the original system's shape",
 )
-async def legacy_user(user_id: str, service: ServiceDep) -> LegacyResponse | JSONResponse:
+async def get_legacy_user(user_id: UserIdPath, service: ServiceDep) -> LegacyResponse | JSONResponse:
     """``{"result": {"must_watch": [...]}, "error": null}``: the whole must-watch list (personal,
     else cold start, else fallback). Errors keep the shape: ``{"result": null, "error": "..."}``."""
     try:
@@ -36,9 +36,14 @@ async def legacy_user(user_id: str, service: ServiceDep) -> LegacyResponse | JSO
     return LegacyResponse(result=LegacyResult(must_watch=list(answer.film_ids)), error=None)
 
 
-@router.get("/v1/user/", include_in_schema=False)
-async def legacy_empty_user() -> JSONResponse:
-    return _error(status.HTTP_422_UNPROCESSABLE_CONTENT, "user id must not be empty")
+@router.get("/v1/user/{user_id:path}", include_in_schema=False)
+async def refuse_legacy_user_id(user_id: str) -> JSONResponse:
+    """An empty id, or one holding '/' (decoded from %2F before routing): the legacy 422 saying why."""
+    try:
+        validate_user_id(user_id)
+    except ValueError as exc:
+        return _error(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+    return _error(status.HTTP_404_NOT_FOUND, "no such route")  # unreachable: valid ids match the route above
 
 
 def _error(code: int, message: str) -> JSONResponse:

@@ -1,13 +1,28 @@
-"""A user's recommendations: must-watch (or one genre) and all genre lists."""
+"""A user's recommendations: must-watch (or one genre) and all genre lists.
+
+``GET /api/v1/users/{user_id}/recommendations`` is what the Movies API calls for every page, so it
+is written to be cheap within FastAPI: no dependency (the service comes from ``app.state``), the
+answer serialised once by pydantic's serializer into the response bytes (``response_model`` stays
+for the documentation, nothing re-validates it), and the store read as its only I/O.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 
-from recommendations_api.deps import DEFAULT_LIMIT, GenreQuery, LimitQuery, ServiceDep, UserIdDep
-from recommendations_api.schemas import GenreRecommendations, Problem, Recommendations
+from recommendations_api.deps import (
+    DEFAULT_LIMIT,
+    GenreQuery,
+    LimitQuery,
+    ServiceDep,
+    UserIdPath,
+    checked_user_id,
+)
+from recommendations_api.schemas import GenreRecommendations, Recommendations
+from recommendations_api.service import RecommendationService
+from recsys_common.web import JSON_MEDIA_TYPE, Problem
 
 router = APIRouter(prefix="/api/v1/users", tags=["recommendations"])
 
@@ -15,6 +30,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "Unknown genre: the message lists the allowed genres"},
     503: {"model": Problem, "description": "The store is unreachable and no snapshot was read since start"},
 }
+_RECOMMENDATIONS_JSON = Recommendations.__pydantic_serializer__
 
 
 @router.get(
@@ -23,14 +39,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     responses=ERRORS,
     summary="A user's must-watch list, or their list of one genre",
 )
-async def user_recommendations(
-    user_id: UserIdDep, service: ServiceDep, limit: LimitQuery = DEFAULT_LIMIT, genre: GenreQuery = None
-) -> Recommendations:
+async def get_user_recommendations(
+    user_id: UserIdPath, request: Request, limit: LimitQuery = DEFAULT_LIMIT, genre: GenreQuery = None
+) -> Response:
     """The user's personal list when they have one (``source: personal``), otherwise the IMDb-top
     cold-start list (``cold_start``); while the store is unreachable, the cold-start list of the
     last version read (``fallback``)."""
-    answer = service.recommendations(user_id, genre, limit)
-    return Recommendations(
+    service: RecommendationService = request.app.state.service
+    answer = service.recommendations(checked_user_id(user_id), genre, limit)
+    body = Recommendations.model_construct(
         user_id=user_id,
         genre=answer.genre,
         source=answer.source,
@@ -38,6 +55,7 @@ async def user_recommendations(
         generated_at=answer.generated_at,
         film_ids=list(answer.film_ids),
     )
+    return Response(_RECOMMENDATIONS_JSON.to_json(body), media_type=JSON_MEDIA_TYPE)
 
 
 @router.get(
@@ -46,8 +64,8 @@ async def user_recommendations(
     responses=ERRORS,
     summary="All of a user's per-genre lists",
 )
-async def user_genre_recommendations(user_id: UserIdDep, service: ServiceDep) -> GenreRecommendations:
-    answer = service.genre_lists(user_id)
+async def get_user_genre_recommendations(user_id: UserIdPath, service: ServiceDep) -> GenreRecommendations:
+    answer = service.genre_lists(checked_user_id(user_id))
     return GenreRecommendations(
         user_id=user_id,
         source=answer.source,
@@ -57,8 +75,10 @@ async def user_genre_recommendations(user_id: UserIdDep, service: ServiceDep) ->
     )
 
 
-@router.get("//recommendations", include_in_schema=False)
-@router.get("//recommendations/genres", include_in_schema=False)
-async def empty_user_id() -> None:
-    """An empty path segment would otherwise be a bare 404: say what is wrong instead."""
-    raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="user id must not be empty")
+@router.get("/{user_id:path}/recommendations", include_in_schema=False, response_model=None)
+@router.get("/{user_id:path}/recommendations/genres", include_in_schema=False, response_model=None)
+async def refuse_user_id(user_id: str) -> NoReturn:
+    """An empty id, or one holding '/' (sent as %2F, which is decoded before routing), reaches no
+    route above: say what is wrong instead of a bare 404."""
+    checked_user_id(user_id)
+    raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such route")  # unreachable: the id is invalid

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recsys_common.domain import ColdStartLists, UserLists
-from recsys_common.listcodec import UINT16_LIMIT, ListLayout, decode, encode_block
+from recsys_common.listcodec import UINT16_LIMIT, ListLayout, decode, decode_list, encode_block
 
 
 class StoreUnavailable(RuntimeError):
@@ -180,6 +180,18 @@ class RecStore(abc.ABC):
             raise ValueError(f"an overlay refers to a film index beyond the {meta.n_films} films of {meta.version}")
         [record] = encode_block(must_watch[None, :], None if by_genre is None else by_genre[None, :], meta.layout)
         self._put_overlay(meta.version, user_id, record)
+
+    def user_list(
+        self, user_id: str, meta: VersionMeta, films: Sequence[str], genre: str | None, limit: int | None = None
+    ) -> tuple[tuple[str, ...], bool] | None:
+        """One of the user's lists in version ``meta`` (must-watch, or ``genre``'s), ``limit`` ids at
+        most, and whether it is their overlay; None when the user has neither an overlay nor a batch
+        record there. One read, and only that list decoded."""
+        found = self._user_record(meta.version, user_id)
+        if found is None:
+            return None
+        record, overlay = found
+        return decode_list(record, meta.layout, films, genre, limit), overlay
 
     def cold_start(self, version: str) -> ColdStartLists | None:
         text = self._cold_start(version)

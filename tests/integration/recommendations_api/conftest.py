@@ -1,17 +1,24 @@
 """Fixtures of the API's integration tests: real Redis (own key prefix) or a SQLite file, lists
-published through the RecStore writer API, and a TCP proxy in front of Redis that a test can cut."""
+published through the RecStore writer API, a TCP proxy in front of Redis that a test can cut, and a
+private redis-server that a test can freeze (SIGSTOP: the shared server is never stopped)."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import signal
 import socket
+import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import pytest
+import redis
 
 from recsys_common.adapters.redis_recstore import RedisRecStore
 from recsys_common.adapters.sqlite_recstore import SqliteRecStore
@@ -26,6 +33,8 @@ COLD = ColdStartLists(
     overall=tuple(FILMS[30:40]), by_genre={"Comedy": tuple(FILMS[30:33]), "Drama": tuple(FILMS[33:36])}
 )
 PROXY_CHUNK = 65_536
+REDIS_START_TIMEOUT_S = 10.0
+REDIS_STOP_TIMEOUT_S = 5.0
 
 
 @pytest.fixture(params=["sqlite", "redis"])
@@ -164,3 +173,57 @@ def redis_proxy(redis_url: str) -> Iterator[TcpProxy]:
     proxy.start()
     yield proxy
     proxy.stop()
+
+
+class PrivateRedis:
+    """A redis-server of this test on a free port, without persistence; ``freeze`` stops the process
+    (SIGSTOP: connections stay open and go unanswered, like a hung server), ``thaw`` resumes it."""
+
+    def __init__(self, workdir: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("this test needs the redis-server binary (apt-get install redis-server)")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self._process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.frozen = False
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
+        deadline = time.monotonic() + REDIS_START_TIMEOUT_S
+        try:
+            while True:
+                try:
+                    client.ping()
+                    return
+                except redis.exceptions.ConnectionError:
+                    if time.monotonic() > deadline or self._process.poll() is not None:
+                        self.stop()
+                        pytest.fail(f"redis-server did not answer on port {self.port}")
+                    time.sleep(0.02)
+        finally:
+            client.close()
+
+    def freeze(self) -> None:
+        os.kill(self._process.pid, signal.SIGSTOP)
+        self.frozen = True
+
+    def thaw(self) -> None:
+        if self.frozen:
+            os.kill(self._process.pid, signal.SIGCONT)
+            self.frozen = False
+
+    def stop(self) -> None:
+        self.thaw()
+        self._process.terminate()
+        try:
+            self._process.wait(REDIS_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path)
+    yield server
+    server.stop()

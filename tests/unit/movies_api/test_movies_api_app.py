@@ -102,3 +102,27 @@ def test_openapi_documents_every_route_with_examples(client) -> None:
     assert schema["components"]["schemas"]["RatingIn"]["examples"] == [{"score": 8}]
     assert "examples" in schema["components"]["schemas"]["FilmCard"]
     assert "401" in schema["paths"]["/api/v1/films/{film_id}/rating"]["post"]["responses"]
+
+
+def test_openapi_is_truthful_about_the_rating_body_errors_and_user_ids(client) -> None:
+    spec = client.get("/openapi.json").json()
+    rating = spec["paths"]["/api/v1/films/{film_id}/rating"]["post"]
+    assert rating["operationId"] == "rate_film"
+    assert rating["requestBody"] == {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RatingIn"}}},
+    }
+    assert set(rating["responses"]) == {"202", "401", "404", "413", "415", "422", "431", "503"}
+    assert all(
+        set(rating["responses"][code]["content"]) == {"application/problem+json"}
+        for code in rating["responses"]
+        if code != "202"
+    )
+    operator = spec["paths"]["/api/v1/users/{user_id}/recommendations"]["get"]
+    user_id = next(p for p in operator["parameters"] if p["name"] == "user_id")["schema"]
+    assert (user_id["minLength"], user_id["maxLength"]) == (1, 128)
+    assert "/" in user_id["pattern"]
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    assert {tag["name"] for tag in spec["tags"]} >= {"films", "ratings", "recommendations"}
+    operation_ids = [op["operationId"] for path in spec["paths"].values() for op in path.values()]
+    assert len(operation_ids) == len(set(operation_ids))

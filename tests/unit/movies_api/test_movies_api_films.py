@@ -52,7 +52,7 @@ def test_search_defaults(client, catalog) -> None:
 def test_bad_search_parameters_are_422_naming_the_parameter(client, catalog, params, field) -> None:
     response = client.get("/api/v1/films", params=params)
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["query", field]
+    assert response.json()["errors"][0]["loc"] == ["query", field]
     assert catalog.searches == []
 
 
@@ -71,13 +71,18 @@ def test_film_id_in_any_uuid_spelling_is_canonical(client) -> None:
 def test_unknown_film_is_404(client) -> None:
     response = client.get(f"/api/v1/films/{film_id_for('api:unknown')}")
     assert response.status_code == 404
-    assert response.json() == {"detail": f"film {film_id_for('api:unknown')} not found"}
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": f"film {film_id_for('api:unknown')} not found",
+    }
 
 
 def test_malformed_film_id_is_422(client) -> None:
     response = client.get("/api/v1/films/not-a-uuid")
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["path", "film_id"]
+    assert response.json()["errors"][0]["loc"] == ["path", "film_id"]
 
 
 def test_genres_with_counts(client) -> None:
@@ -93,7 +98,8 @@ def test_catalogue_down_is_503_with_retry_after(client, catalog, settings, path)
     response = client.get(path)
     assert response.status_code == 503
     assert response.headers["Retry-After"] == str(settings.retry_after_s)
-    assert response.json() == {"detail": "the catalogue is unavailable, retry later"}
+    assert response.json()["detail"] == "the catalogue is unavailable, retry later"
+    assert response.headers["content-type"] == "application/problem+json"
 
 
 def test_standard_parameters_are_aliases_of_ours(client, catalog) -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 import uuid
 
@@ -8,6 +10,7 @@ import pytest
 
 from movies_api.auth import issue_token
 from recsys_common.ids import film_id_for
+from tests.unit.movies_api.conftest import SECRET
 
 FILM = film_id_for("api:1")
 URL = f"/api/v1/films/{FILM}/rating"
@@ -99,7 +102,12 @@ def test_missing_or_forged_token_is_401(client, publisher, headers, reason) -> N
 def test_expired_token_is_401(client, auth) -> None:
     response = client.post(URL, json={"score": 5}, headers=auth(now=time.time() - 7200, ttl_s=60))
     assert response.status_code == 401
-    assert response.json() == {"detail": "token has expired"}
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Unauthorized",
+        "status": 401,
+        "detail": "token has expired",
+    }
 
 
 def test_auth_is_checked_before_the_body(client) -> None:
@@ -126,4 +134,76 @@ def test_event_the_schema_refuses_is_422_not_500(client, publisher, auth) -> Non
     publisher.refuse_with = "user_id must be at most 128 characters, got 300"
     response = client.post(URL, json={"score": 5}, headers=auth())
     assert response.status_code == 422
-    assert response.json() == {"detail": "user_id must be at most 128 characters, got 300"}
+    assert response.json()["errors"] == [
+        {"loc": ["body"], "msg": "user_id must be at most 128 characters, got 300", "type": "value_error"}
+    ]
+
+
+@pytest.mark.parametrize(
+    "raw", [b'{"score": NaN}', b'{"score": Infinity}', b'{"score": -Infinity}', b'{"score": 1e400}']
+)
+def test_scores_that_are_not_finite_numbers_are_422_not_500(client, publisher, auth, raw) -> None:
+    response = client.post(URL, content=raw, headers={**auth(), "Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"] == [
+        {"loc": ["body", "score"], "msg": "Input should be a finite number", "type": "finite_number"}
+    ]
+    assert publisher.events == []
+
+
+def test_a_body_that_is_not_utf8_json_is_422(client, publisher, auth) -> None:
+    response = client.post(URL, content=b"\xff\xfe{", headers={**auth(), "Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["body"]
+    assert publisher.events == []
+
+
+def test_a_body_of_another_media_type_is_415(client, publisher, auth) -> None:
+    response = client.post(
+        URL, content=b"score=5", headers={**auth(), "Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert response.status_code == 415
+    assert response.json()["detail"] == "the body must be application/json"
+    assert client.post(URL, content=b'{"score": 5}', headers=auth()).status_code == 202  # no media type: JSON
+    assert len(publisher.events) == 1
+
+
+def token_with(claims_json: bytes) -> dict[str, str]:
+    """A correctly signed token whose claims are exactly these JSON bytes (escapes kept as written)."""
+    header = jwt.utils.base64url_encode(b'{"alg":"HS256","typ":"JWT"}')
+    claims = jwt.utils.base64url_encode(claims_json)
+    signature = jwt.utils.base64url_encode(hmac.new(SECRET.encode(), header + b"." + claims, hashlib.sha256).digest())
+    return {"Authorization": f"Bearer {(header + b'.' + claims + b'.' + signature).decode()}"}
+
+
+@pytest.mark.parametrize(
+    ("subject", "reason"),
+    [
+        (rb'"\ud800"', "invalid token subject: user id must not contain surrogates"),
+        (rb'"a\udfffb"', "invalid token subject: user id must not contain surrogates"),
+        (b'"team/alice"', "invalid token subject: user id must not contain '/'"),
+        (rb'"a\u0000b"', "invalid token subject: user id must not contain control characters"),
+        (rb'"\u2028"', "invalid token subject: user id must not contain control characters"),
+        (b'""', "invalid token subject: user id must not be empty"),
+        (b"42", "invalid token: Subject must be a string"),
+        (b'["alice"]', "invalid token: Subject must be a string"),
+    ],
+)
+def test_a_subject_outside_the_user_id_alphabet_is_401_with_a_message(client, publisher, subject, reason) -> None:
+    headers = token_with(b'{"sub": %s, "exp": %d}' % (subject, int(time.time()) + 60))
+    for response in (
+        client.post(URL, json={"score": 5}, headers=headers),
+        client.get("/api/v1/users/me/recommendations", headers=headers),
+    ):
+        assert response.status_code == 401
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["detail"] == reason
+    assert publisher.events == []
+
+
+@pytest.mark.parametrize("claim", [b'"exp": 1e400', b'"exp": "soon"', b'"exp": 99999999999999999999999999'])
+def test_malformed_expiry_claims_are_401(client, claim) -> None:
+    response = client.get("/api/v1/users/me/recommendations", headers=token_with(b'{"sub": "alice", %s}' % claim))
+    assert response.status_code == 401
+    assert response.json()["detail"].startswith("invalid token")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from recsys_common.ids import film_id_for
 
 
@@ -64,3 +66,18 @@ def test_fallbacks_are_counted_with_their_reason(client, auth) -> None:
     client.get("/api/v1/users/me/recommendations", headers=auth())
     text = client.get("/metrics").text
     assert 'movies_api_recommendations_total{reason="unreachable",source="fallback"} 1.0' in text
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("/api/v1/users/a%2Fb/recommendations", "user id must not contain '/'"),
+        ("/api/v1/users/%00/recommendations", "user id must not contain control characters"),
+        ("/api/v1/users//recommendations", "user id must not be empty"),
+    ],
+)
+def test_operator_route_says_why_a_user_id_is_refused(client, auth, path, reason) -> None:
+    assert client.get(path).status_code == 401  # the operator is authenticated first
+    response = client.get(path, headers=auth("ops", operator=True))
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"loc": ["path", "user_id"], "msg": reason, "type": "value_error"}]

@@ -7,47 +7,17 @@ from fastapi.testclient import TestClient
 
 from recommendations_api.bootstrap import create_app
 from recommendations_api.settings import ApiSettings
+from recsys_common.web import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEADER_BYTES, PROBLEM_MEDIA_TYPE, USER_ID_PATTERN
 
 ALICE = ([1, 2, 3], [[5, 6], [7]])
 
 
-@pytest.fixture(params=[True, False], ids=["fast-path", "fastapi-only"])
-def client(request, fake_store, publish, tmp_path):
-    """Every test runs with the hot route's fast path on and off: both must behave the same."""
+@pytest.fixture
+def client(fake_store, publish, tmp_path):
     publish(fake_store, "v1", {"alice": ALICE})
-    settings = ApiSettings(data_dir=tmp_path, current_refresh_ms=0, store_retry_ms=60_000, api_fast_path=request.param)
+    settings = ApiSettings(data_dir=tmp_path, current_refresh_ms=0, store_retry_ms=60_000)
     with TestClient(create_app(settings, store=fake_store)) as test_client:
         yield test_client
-
-
-SAME_BYTES_PATHS = [
-    "/api/v1/users/alice/recommendations",
-    "/api/v1/users/alice/recommendations?limit=2",
-    "/api/v1/users/alice/recommendations?genre=drama",
-    "/api/v1/users/alice/recommendations?genre=Comedy&limit=1",
-    "/api/v1/users/stranger/recommendations?limit=500",
-    "/api/v1/users/%C5%81ukasz%20K./recommendations",
-    "/api/v1/users/alice/recommendations?genre=Western",
-    "/api/v1/users/alice/recommendations?genre=Dr%61ma",
-    "/api/v1/users/alice/recommendations?limit=007",
-    "/api/v1/users/alice/recommendations?limit=501",
-    "/api/v1/users/alice/recommendations?limit=2&limit=3",
-    "/api/v1/users/alice/recommendations?limit",
-    "/api/v1/users/alice/recommendations?other=1",
-    "/api/v1/users/%00/recommendations",
-]
-
-
-@pytest.mark.parametrize("path", SAME_BYTES_PATHS)
-def test_fast_path_answers_exactly_like_the_fastapi_route(fake_store, publish, tmp_path, path):
-    publish(fake_store, "v1", {"alice": ALICE})
-    answers = []
-    for fast in (True, False):
-        settings = ApiSettings(data_dir=tmp_path, api_fast_path=fast)
-        with TestClient(create_app(settings, store=fake_store)) as test_client:
-            response = test_client.get(path)
-            answers.append((response.status_code, response.headers["content-type"], response.content))
-    assert answers[0] == answers[1]
 
 
 def test_recommendations_shape(client, fake_store, films):
@@ -93,6 +63,8 @@ GARBAGE_USER_PATHS = [
     "/api/v1/users/%00/recommendations/genres",
     "/api/v1/users//recommendations",
     "/api/v1/users//recommendations/genres",
+    "/api/v1/users/a%2Fb/recommendations",
+    "/api/v1/users/a%2Fb/recommendations/genres",
 ]
 
 
@@ -100,11 +72,16 @@ GARBAGE_USER_PATHS = [
 def test_malformed_user_ids_get_422_saying_what_is_allowed(client, path):
     response = client.get(path)
     assert response.status_code == 422
-    assert response.json()["detail"] in {
+    assert response.headers["content-type"] == "application/problem+json"
+    [error] = response.json()["errors"]
+    assert error["loc"] == ["path", "user_id"]
+    assert error["msg"] in {
         "user id must not contain control characters",
         "user id must be at most 128 characters, got 129",
         "user id must not be empty",
+        "user id must not contain '/'",
     }
+    assert response.json()["detail"] == f"invalid request: path.user_id: {error['msg']}"
 
 
 @pytest.mark.parametrize(
@@ -142,7 +119,6 @@ def test_unknown_genre_is_404_listing_the_allowed_genres(client, genre):
         "/api/v1/users/%FF%FE/recommendations",  # not UTF-8: decoded with replacement characters
         "/api/v1/users/%E2%80%AE/recommendations",  # a right-to-left override is not a control character
         "/api/v1/users/%F0%9F%8E%AC/recommendations",
-        "/api/v1/users/a%2Fb/recommendations",
         "/api/v1/users/alice/recommendations?limit=5&limit=abc",
         "/api/v1/users/alice/recommendations?unknown=1",
         "/api/v1/users/%20/recommendations",
@@ -160,6 +136,9 @@ def test_legacy_route_keeps_its_shape_on_errors(client):
     empty = client.get("/v1/user/")
     assert empty.status_code == 422
     assert empty.json() == {"result": None, "error": "user id must not be empty"}
+    slash = client.get("/v1/user/a%2Fb")
+    assert slash.status_code == 422
+    assert slash.json() == {"result": None, "error": "user id must not contain '/'"}
 
 
 def test_store_never_reached_is_503_with_a_message(fake_store, tmp_path):
@@ -228,3 +207,53 @@ def test_openapi_documents_every_route_with_examples(client):
     for name in ("Recommendations", "GenreRecommendations", "ColdStart", "LegacyResponse"):
         assert schemas[name]["examples"], name
     assert client.get("/docs").status_code == 200
+
+
+def test_oversized_headers_are_431_and_bodies_413_as_problem_documents(client):
+    for path in ("/api/v1/users/alice/recommendations", "/v1/user/alice"):
+        response = client.get(path, headers={"X-Padding": "p" * DEFAULT_MAX_HEADER_BYTES})
+        assert response.status_code == 431
+        assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+        assert response.json()["detail"] == f"request headers exceed {DEFAULT_MAX_HEADER_BYTES} bytes"
+    response = client.request("GET", "/api/v1/users/alice/recommendations", content=b" " * (DEFAULT_MAX_BODY_BYTES + 1))
+    assert response.status_code == 413
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+
+
+def test_errors_are_problem_documents_except_on_the_legacy_route(client):
+    unknown = client.get("/api/v1/users/alice/recommendations", params={"genre": "Western"})
+    assert unknown.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert unknown.json() == {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "unknown genre 'Western'; allowed genres: Comedy, Drama",
+    }
+    invalid = client.get("/api/v1/cold-start", params={"limit": 0})
+    assert invalid.json()["errors"] == [
+        {"loc": ["query", "limit"], "msg": "Input should be greater than or equal to 1", "type": "greater_than_equal"}
+    ]
+    assert client.get("/v1/user/%00").headers["content-type"] == "application/json"
+
+
+def test_openapi_is_truthful_about_errors_and_the_user_id(client):
+    spec = client.get("/openapi.json").json()
+    hot = spec["paths"]["/api/v1/users/{user_id}/recommendations"]["get"]
+    assert hot["operationId"] == "get_user_recommendations"
+    user_id = next(p for p in hot["parameters"] if p["name"] == "user_id")["schema"]
+    assert (user_id["minLength"], user_id["maxLength"], user_id["pattern"]) == (1, 128, USER_ID_PATTERN)
+    problem = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    assert {code: hot["responses"][code]["content"] for code in ("404", "413", "431", "503")} == dict.fromkeys(
+        ("404", "413", "431", "503"), problem
+    )
+    assert hot["responses"]["422"]["content"] == {
+        PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ValidationProblem"}}
+    }
+    assert hot["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Recommendations"
+    }
+    legacy = spec["paths"]["/v1/user/{user_id}"]["get"]["responses"]
+    assert legacy["422"]["content"] == {"application/json": {"schema": {"$ref": "#/components/schemas/LegacyResponse"}}}
+    assert {tag["name"] for tag in spec["tags"]} == {"recommendations", "cold start", "legacy", "operations"}
+    operation_ids = [op["operationId"] for path in spec["paths"].values() for op in path.values()]
+    assert len(operation_ids) == len(set(operation_ids))

@@ -134,15 +134,22 @@ def test_store_down_answers_from_the_snapshot_and_recovers(fake_store, clock, pu
     assert sources[-1] is Source.PERSONAL
 
 
-def test_readiness_closes_the_breaker_at_once(fake_store, clock, publish):
+def test_readiness_answers_from_the_open_breaker_then_closes_it_once_the_retry_is_due(fake_store, clock, publish):
     publish(fake_store, "v1", {"alice": ALICE})
     service = make(fake_store, clock)
     service.warm_up()
     fake_store.down = True
     assert service.recommendations("alice", None, limit=5).source is Source.FALLBACK
     fake_store.down = False
-    readiness = service.readiness()
-    assert (readiness.ready, readiness.reason) == (True, "ok")
+    fake_store.calls.clear()
+    readiness = service.readiness()  # the breaker is open: the store is not asked
+    assert (readiness.ready, readiness.reason) == (False, "recommendation store unreachable: fake store is down")
+    assert service.down_reason() == "fake store is down"
+    assert sum(fake_store.calls.values()) == 0
+
+    clock.advance(RETRY_S)  # half-open: readiness may probe, and its success closes the breaker
+    assert service.down_reason() is None
+    assert (service.readiness().ready, service.readiness().reason) == (True, "ok")
     assert service.recommendations("alice", None, limit=5).source is Source.PERSONAL
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from recsys_common.listcodec import ListLayout, decode, encode_block
+from recsys_common.listcodec import ListLayout, decode, decode_list, encode_block
 
 FILMS = [f"film-{i}" for i in range(10)]
 
@@ -41,3 +41,28 @@ def test_genre_count_mismatch_is_refused():
 def test_budget_of_realistic_record():
     layout = ListLayout.for_catalogue(1682, 100, 20, [f"g{i}" for i in range(18)])
     assert layout.record_bytes <= 1024
+
+
+@pytest.mark.parametrize("index_films", [len(FILMS), 70_000])
+def test_decode_list_agrees_with_decode_list_by_list(index_films):
+    layout = ListLayout.for_catalogue(index_films, must_watch_len=4, genre_len=3, genres=["Comedy", "Drama", "Noir"])
+    films = [f"film-{i}" for i in range(max(index_films, len(FILMS)))]
+    must_watch = np.array([[3, -1, 1, 7], [0, 2, 4, 5]])
+    by_genre = np.array([[[1, -1, 2], [-1, -1, -1], [9, 8, 7]], [[2, 4, -1], [5, 0, 6], [-1, -1, 3]]])
+    for record in encode_block(must_watch, by_genre, layout):
+        whole = decode(record, layout, films)
+        assert decode_list(record, layout, films, None) == whole.must_watch
+        for genre in layout.genres:
+            assert decode_list(record, layout, films, genre) == whole.by_genre.get(genre, ())
+        assert decode_list(record, layout, films, None, limit=2) == whole.must_watch[:2]
+        assert decode_list(record, layout, films, None, limit=0) == ()
+        assert decode_list(record, layout, films, "Western") == ()
+
+
+def test_decode_list_refuses_records_that_do_not_fit():
+    layout = ListLayout.for_catalogue(len(FILMS), 2, 1, ["Comedy"])
+    with pytest.raises(ValueError, match="layout expects"):
+        decode_list(b"\x00", layout, FILMS, None)
+    (record,) = encode_block(np.array([[1, 9]]), np.array([[[2]]]), layout)
+    with pytest.raises(ValueError, match="film index 9"):
+        decode_list(record, layout, FILMS[:5], None)

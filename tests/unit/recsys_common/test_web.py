@@ -3,15 +3,28 @@ the input, oversized requests are refused before the app reads them, OpenAPI dec
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Annotated
 
 import pytest
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.testclient import TestClient
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from recsys_common.web import PROBLEM_MEDIA_TYPE, RequestLimits, install_problem_handlers
+from recsys_common.ids import validate_user_id
+from recsys_common.web import (
+    PROBLEM_MEDIA_TYPE,
+    USER_ID_PATTERN,
+    USER_ID_SCHEMA,
+    RequestLimits,
+    install_problem_handlers,
+    install_request_limits,
+    invalid,
+    json_body_openapi,
+    operation_id,
+    read_json_body,
+)
 
 MAX_BODY = 1000
 MAX_HEADERS = 2000
@@ -113,3 +126,93 @@ def test_openapi_declares_problem_documents_for_errors(client: TestClient) -> No
         "detail",
         "errors",
     }
+
+
+class Rating(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    score: float = Field(ge=1, le=10, allow_inf_nan=False)
+
+
+def _reading_app() -> FastAPI:
+    app = FastAPI(generate_unique_id_function=operation_id, openapi_tags=[{"name": "things", "description": "All"}])
+    install_problem_handlers(app, documented_models=[Rating])
+    install_request_limits(app, max_body_bytes=MAX_BODY, max_header_bytes=MAX_HEADERS)
+
+    @app.post("/ratings", tags=["things"], openapi_extra=json_body_openapi(Rating))
+    async def post_rating(request: Request) -> dict[str, float]:
+        return {"score": (await read_json_body(request, Rating)).score}
+
+    return app
+
+
+def test_read_json_body_validates_with_the_model_and_says_where() -> None:
+    with TestClient(_reading_app()) as client:
+        assert client.post("/ratings", json={"score": 5}).json() == {"score": 5.0}
+        assert (
+            client.post(
+                "/ratings", content=b'{"score": 5}', headers={"content-type": "application/vnd.x+json"}
+            ).status_code
+            == 200
+        )
+        cases = {
+            b'{"score": NaN}': ["body", "score"],
+            b'{"score": 11}': ["body", "score"],
+            b'{"score": 5, "extra": 1}': ["body", "extra"],
+            b"{": ["body"],
+            b"\xff": ["body"],
+        }
+        for raw, loc in cases.items():
+            response = client.post("/ratings", content=raw, headers={"content-type": "application/json"})
+            assert response.status_code == 422, raw
+            assert response.json()["errors"][0]["loc"] == loc
+        form = client.post("/ratings", content=b"score=5", headers={"content-type": "text/plain"})
+        assert (form.status_code, form.json()["detail"]) == (415, "the body must be application/json")
+
+
+def test_the_openapi_document_has_readable_ids_tags_bodies_and_the_limits() -> None:
+    spec = _reading_app().openapi()
+    operation = spec["paths"]["/ratings"]["post"]
+    assert operation["operationId"] == "post_rating"
+    assert spec["tags"] == [{"name": "things", "description": "All"}]
+    assert operation["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Rating"}
+    assert spec["components"]["schemas"]["Rating"]["properties"]["score"]["maximum"] == 10
+    assert operation["responses"]["413"]["description"] == f"The request body exceeds {MAX_BODY} bytes"
+    assert operation["responses"]["431"]["content"] == {
+        PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}
+    }
+
+
+def test_invalid_names_one_field() -> None:
+    assert invalid(("path", "user_id"), "user id must not be empty").errors() == [
+        {"loc": ("path", "user_id"), "msg": "user id must not be empty", "type": "value_error"}
+    ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "42",
+        "Łukasz K.",
+        "a" * 128,
+        "",
+        "a" * 129,
+        "a/b",
+        "a\x00b",
+        "\x1f",
+        "\x7f",
+        "\x85",
+        "\u2028",
+        "\u2029",
+        "🎬",
+        " ",
+    ],
+)
+def test_the_documented_user_id_pattern_agrees_with_validate_user_id(value: str) -> None:
+    try:
+        validate_user_id(value)
+        valid = True
+    except ValueError:
+        valid = False
+    matches = USER_ID_SCHEMA["minLength"] <= len(value) <= USER_ID_SCHEMA["maxLength"]
+    assert (matches and re.fullmatch(USER_ID_PATTERN, value) is not None) == valid
