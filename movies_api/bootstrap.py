@@ -12,17 +12,19 @@ from fastapi.responses import JSONResponse
 from movies_api.auth import DEV_JWT_SECRET, TokenPolicy
 from movies_api.breaker import CircuitBreaker
 from movies_api.metrics import Metrics, metrics_middleware
-from movies_api.recommendations import ImdbTopCache, RecommendationsClient, RecommendationService
+from movies_api.recommendations import FALLBACK_DEPTH, ImdbTopCache, RecommendationsClient, RecommendationService
 from movies_api.routers import films, genres, health, persons, ratings, users
 from movies_api.schemas import RatingIn
 from movies_api.settings import MoviesApiSettings
+from recsys_common.adapters.clickhouse_ratings import ClickHouseRatingStore
 from recsys_common.adapters.embedded_publisher import EmbeddedRatingPublisher
 from recsys_common.adapters.es_catalog import ElasticsearchCatalog
 from recsys_common.adapters.kafka_publisher import KafkaRatingPublisher
 from recsys_common.adapters.sqlite_catalog import SqliteCatalog
 from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
-from recsys_common.ports.catalog import MAX_PAGE_SIZE, CatalogUnavailable, CatalogView
+from recsys_common.ports.catalog import CatalogUnavailable, CatalogView
 from recsys_common.ports.publisher import RatingPublisher
+from recsys_common.ports.ratings import RatingSource, RatingStore
 from recsys_common.web import install_problem_handlers, install_request_limits, operation_id, problem
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,14 @@ def build_catalog(settings: MoviesApiSettings) -> CatalogView:
     return SqliteCatalog(settings.catalog_db)
 
 
+def build_rating_store(settings: MoviesApiSettings) -> RatingStore:
+    """Where viewers' ratings are read (the films to leave out of their answers): ClickHouse when
+    ``RECSYS_CLICKHOUSE_URL`` is set, else the embedded rating store."""
+    if settings.clickhouse_url:
+        return ClickHouseRatingStore(settings.clickhouse_url)
+    return SqliteRatingStore(settings.ratings_db)
+
+
 def build_publisher(settings: MoviesApiSettings) -> RatingPublisher:
     """Kafka when ``RECSYS_KAFKA_BOOTSTRAP`` is set, else straight into the embedded rating store."""
     if settings.kafka_bootstrap:
@@ -102,12 +112,14 @@ def create_app(
     *,
     catalog: CatalogView | None = None,
     publisher: RatingPublisher | None = None,
+    rating_reader: RatingSource | None = None,
 ) -> FastAPI:
     """Build the app from the settings; ``catalog`` and ``publisher`` replace the adapters the settings
     choose (tests, the end-to-end run). Nothing connects here: adapters connect on first use."""
     settings = settings if settings is not None else MoviesApiSettings()
     jwt_secret = jwt_secret_of(settings)
     catalog = catalog if catalog is not None else build_catalog(settings)
+    rating_reader = rating_reader if rating_reader is not None else build_rating_store(settings)
     publisher = publisher if publisher is not None else build_publisher(settings)
     metrics = Metrics()
     client = RecommendationsClient(settings.recommendations_api_url, settings.recommendations_timeout_s)
@@ -135,7 +147,7 @@ def create_app(
     app.state.catalog = catalog
     app.state.publisher = publisher
     app.state.metrics = metrics
-    imdb_top = ImdbTopCache(catalog, MAX_PAGE_SIZE, settings.imdb_top_ttl_s)
+    imdb_top = ImdbTopCache(catalog, FALLBACK_DEPTH, settings.imdb_top_ttl_s)
     breaker = CircuitBreaker(
         settings.recommendations_circuit_failures,
         settings.recommendations_circuit_cool_down_s,
@@ -146,6 +158,7 @@ def create_app(
         catalog,
         imdb_top,
         breaker,
+        rating_reader,
         on_answer=lambda source, reason: metrics.recommendations.labels(source, reason).inc(),
     )
     install_problem_handlers(app, documented_models=[RatingIn])

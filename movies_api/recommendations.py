@@ -21,13 +21,22 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from movies_api.breaker import CircuitBreaker
+from recsys_common.columns import Columns
 from recsys_common.domain import Film
 from recsys_common.imdb_top import imdb_top_of
 from recsys_common.ports.catalog import CatalogReader
+from recsys_common.ports.ratings import RatingSource, RatingSourceError
 
 log = logging.getLogger(__name__)
 
 HTTP_OK = 200
+#: The most films a viewer's ratings lengthen the list asked for (a viewer who rated thousands of
+#: films gets the first films of the longer list that they have not rated).
+MAX_EXTRA = 400
+#: The Recommendations API's largest ``limit``.
+MAX_ASKED = 500
+#: How deep the IMDb-top fallback lists are kept (enough to fill a page after leaving rated films out).
+FALLBACK_DEPTH = MAX_ASKED
 HTTP_SERVER_ERROR = 500
 FALLBACK: Literal["fallback"] = "fallback"
 #: Fallback reason (metric label) while the breaker keeps requests away from the API.
@@ -142,19 +151,33 @@ class ImdbTopCache:
 
 
 class RecommendationService:
+    """Every answer (personal, overlay, cold start, fallback) leaves out the films the viewer rated:
+    their ratings are read from the rating store, and the list asked for is longer by as many (up to
+    ``MAX_EXTRA``) so the answer still has ``limit`` films."""
+
     def __init__(
         self,
         client: RecommendationsClient,
         catalog: CatalogReader,
         imdb_top: ImdbTopCache,
         breaker: CircuitBreaker,
+        ratings: RatingSource,
         on_answer: Callable[[str, str], None] = lambda source, reason: None,
     ) -> None:
         self._client = client
         self._catalog = catalog
         self._imdb_top = imdb_top
         self._breaker = breaker
+        self._ratings = ratings
         self._on_answer = on_answer
+
+    def _rated(self, user_id: str) -> set[str]:
+        """The films the viewer rated (none when the rating store cannot be read: the answer goes on)."""
+        try:
+            return set(self._ratings.read_user(user_id)[Columns.Item].astype(str))
+        except RatingSourceError as exc:
+            log.warning("cannot read the ratings of %r, their rated films may be recommended: %s", user_id, exc)
+            return set()
 
     async def recommend(self, user_id: str, genre: str | None, limit: int) -> Recommended:
         """Film cards of the user's list, in its order; IMDb-top of the catalogue when the API fails
@@ -162,29 +185,33 @@ class RecommendationService:
 
         Raises CatalogUnavailable when the catalogue cannot be read.
         """
+        rated = await run_in_threadpool(self._rated, user_id)
+        asked = min(limit + len(rated), limit + MAX_EXTRA, MAX_ASKED)
         if not self._breaker.allow():
-            return await self._fallback(genre, limit, CIRCUIT_OPEN)
+            return await self._fallback(genre, limit, rated, CIRCUIT_OPEN)
         try:
-            answer = await self._client.fetch(user_id, genre, limit)
+            answer = await self._client.fetch(user_id, genre, asked)
         except RecommendationsUnavailable as exc:
             if exc.api_failed:
                 self._breaker.failed()
             else:
                 self._breaker.succeeded()
             log.warning("recommendations for %r fall back to IMDb-top: %s", user_id, exc)
-            return await self._fallback(genre, limit, exc.reason)
+            return await self._fallback(genre, limit, rated, exc.reason)
         except BaseException:
             self._breaker.abandoned()  # cancelled (the client went away) or a bug: no outcome to record
             raise
         self._breaker.succeeded()
-        films = await run_in_threadpool(self._catalog.get_many, answer.film_ids[:limit])
+        unrated = [film for film in answer.film_ids if film not in rated][:limit]
+        films = await run_in_threadpool(self._catalog.get_many, unrated)
         if answer.film_ids and not films:
             log.warning("none of the %d recommended films is in the catalogue", len(answer.film_ids))
-            return await self._fallback(genre, limit, "unknown_films")
+            return await self._fallback(genre, limit, rated, "unknown_films")
         self._on_answer(answer.source, "ok")
         return Recommended(answer.source, answer.model_version, answer.generated_at, films)
 
-    async def _fallback(self, genre: str | None, limit: int, reason: str) -> Recommended:
-        films = await run_in_threadpool(self._imdb_top.top, genre, limit)
+    async def _fallback(self, genre: str | None, limit: int, rated: set[str], reason: str) -> Recommended:
+        top = await run_in_threadpool(self._imdb_top.top, genre, limit + min(len(rated), MAX_EXTRA))
+        films = [film for film in top if film.film_id not in rated][:limit]
         self._on_answer(FALLBACK, reason)
         return Recommended(FALLBACK, None, _utc_now_iso(), films)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 
+from movies_api.bootstrap import create_app
+from recsys_common.columns import Columns
 from recsys_common.ids import film_id_for
+from tests.fakes import FakeRatingStore
 
 
 def test_unreachable_recommendations_api_falls_back_to_imdb_top(client, auth) -> None:
@@ -81,3 +86,13 @@ def test_operator_route_says_why_a_user_id_is_refused(client, auth, path, reason
     response = client.get(path, headers=auth("ops", operator=True))
     assert response.status_code == 422
     assert response.json()["errors"] == [{"loc": ["path", "user_id"], "msg": reason, "type": "value_error"}]
+
+
+def test_films_the_viewer_rated_are_left_out_of_the_fallback(settings, catalog, publisher, auth) -> None:
+    ratings = FakeRatingStore()
+    rated = film_id_for("api:1")
+    ratings.append(pd.DataFrame([["viewer-9", rated, 9.0, 1]], columns=list(Columns.RATINGS)))
+    with TestClient(create_app(settings, catalog=catalog, publisher=publisher, rating_reader=ratings)) as client:
+        body = client.get("/api/v1/users/me/recommendations", params={"limit": 2}, headers=auth("viewer-9")).json()
+    assert body["source"] == "fallback"
+    assert [f["film_id"] for f in body["films"]] == [film_id_for("api:2"), film_id_for("api:3")]
