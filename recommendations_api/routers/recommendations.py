@@ -1,9 +1,11 @@
 """A user's recommendations: must-watch (or one genre) and all genre lists.
 
 ``GET /api/v1/users/{user_id}/recommendations`` is what the Movies API calls for every page, so it
-is written to be cheap within FastAPI: no dependency (the service comes from ``app.state``), the
-answer serialised once by pydantic's serializer into the response bytes (``response_model`` stays
-for the documentation, nothing re-validates it), and the store read as its only I/O.
+is written to be cheap within FastAPI: no dependency (the service comes from ``app.state``), its
+parameters read by the route itself (``deps.QueryParameter``: pydantic validation and the OpenAPI
+schema from one type, without FastAPI's per-request parameter solving), the answer serialised once
+by pydantic's serializer into the response bytes (``response_model`` stays for the documentation,
+nothing re-validates it), and one store read as its only I/O.
 """
 
 from __future__ import annotations
@@ -12,17 +14,10 @@ from typing import Any, NoReturn
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
-from recommendations_api.deps import (
-    DEFAULT_LIMIT,
-    GenreQuery,
-    LimitQuery,
-    ServiceDep,
-    UserIdPath,
-    checked_user_id,
-)
+from recommendations_api.deps import GENRE, LIMIT, USER_ID_PARAMETER, ServiceDep, UserIdPath, checked_user_id
 from recommendations_api.schemas import GenreRecommendations, Recommendations
 from recommendations_api.service import RecommendationService
-from recsys_common.web import JSON_MEDIA_TYPE, Problem
+from recsys_common.web import JSON_MEDIA_TYPE, VALIDATION_DESCRIPTION, Problem, ValidationProblem
 
 router = APIRouter(prefix="/api/v1/users", tags=["recommendations"])
 
@@ -36,17 +31,17 @@ _RECOMMENDATIONS_JSON = Recommendations.__pydantic_serializer__
 @router.get(
     "/{user_id}/recommendations",
     response_model=Recommendations,
-    responses=ERRORS,
+    responses={**ERRORS, 422: {"model": ValidationProblem, "description": VALIDATION_DESCRIPTION}},
     summary="A user's must-watch list, or their list of one genre",
+    openapi_extra={"parameters": [USER_ID_PARAMETER, LIMIT.openapi(), GENRE.openapi()]},
 )
-async def get_user_recommendations(
-    user_id: UserIdPath, request: Request, limit: LimitQuery = DEFAULT_LIMIT, genre: GenreQuery = None
-) -> Response:
+async def get_user_recommendations(request: Request) -> Response:
     """The user's personal list when they have one (``source: personal``), otherwise the IMDb-top
     cold-start list (``cold_start``); while the store is unreachable, the cold-start list of the
     last version read (``fallback``)."""
     service: RecommendationService = request.app.state.service
-    answer = service.recommendations(checked_user_id(user_id), genre, limit)
+    user_id = checked_user_id(request.path_params["user_id"])
+    answer = service.recommendations(user_id, GENRE.parse(request), LIMIT.parse(request))
     body = Recommendations.model_construct(
         user_id=user_id,
         genre=answer.genre,
