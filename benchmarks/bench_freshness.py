@@ -194,9 +194,8 @@ def bench_fold_in_cost(n_films: int) -> dict[str, Any]:
     features = build_item_features(films, FeatureFlags(), rating_counts=np.ones(n_films))
     n_features = features.n_features
     users = 10
-    history = sp.random(
-        users, n_films, density=FOLD_IN_RATINGS / n_films, format="csr", random_state=1, dtype=np.float32
-    )
+    rated = rng.random((users, n_films)) < FOLD_IN_RATINGS / n_films
+    history = sp.csr_matrix(np.where(rated, rng.integers(1, 11, size=rated.shape), 0).astype(np.float32))
     params = HybridParams(
         user_embeddings=rng.normal(size=(users, FACTORS)).astype(np.float32),
         user_biases=np.zeros(users, dtype=np.float32),

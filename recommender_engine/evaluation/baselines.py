@@ -20,7 +20,7 @@ from implicit.cpu.als import AlternatingLeastSquares
 from threadpoolctl import threadpool_limits
 
 from recommender_engine.lists import genre_groups
-from recommender_engine.model.dataset import Dataset
+from recommender_engine.model.dataset import Csr, Dataset
 from recommender_engine.model.ease import EASE_DEFAULT_LAMBDA, ease_weights
 from recommender_engine.model.hybrid import ModelConfig, NotFittedError, rating_counts
 from recsys_common.bayes import catalogue_prior, weighted_rating
@@ -54,7 +54,7 @@ class Recommender(Protocol):
     def score_block(self, user_index: npt.NDArray[np.integer]) -> FloatArray: ...
 
 
-def _binary(matrix: Any) -> Any:
+def _binary(matrix: Csr) -> Csr:
     binary = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
     binary.data[:] = 1.0
     return binary
@@ -158,7 +158,7 @@ class EaseModel:
         return np.asarray(self._history[np.asarray(user_index)] @ self._weights, dtype=SCORE_DTYPE)
 
 
-def _genre_membership(dataset: Dataset) -> Any:
+def _genre_membership(dataset: Dataset) -> Csr:
     """(n_films, n_genres) float32 CSR, 1 where the film has the genre (``lists.genre_groups``)."""
     _, groups = genre_groups(dataset.films)
     rows = np.concatenate([members for members in groups]) if groups else np.zeros(0, dtype=np.int32)

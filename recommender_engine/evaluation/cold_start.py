@@ -35,7 +35,7 @@ from tqdm import tqdm
 from recommender_engine.evaluation.baselines import GenreAffinityModel, GenrePopularityModel, RandomModel, Recommender
 from recommender_engine.evaluation.metrics import MetricAccumulator, RankingMetrics
 from recommender_engine.evaluation.runner import ENGINE, MAP_DEFINITION, SCORE_BLOCK_USERS, aligned_table
-from recommender_engine.model.dataset import Dataset, build_dataset
+from recommender_engine.model.dataset import Csr, Dataset, build_dataset
 from recommender_engine.model.hybrid import HybridModel, ModelConfig
 from recommender_engine.ranking import mask_seen, select_top_k
 from recsys_common.columns import Columns
@@ -206,7 +206,7 @@ class _MixedAccumulator:
         self._percentile: list[float] = []
         self._relevant_rank: list[int] = []
 
-    def add(self, scores: npt.NDArray[np.float32], seen: Any, relevant: Any) -> None:
+    def add(self, scores: npt.NDArray[np.float32], seen: Csr, relevant: Csr) -> None:
         """``scores`` (n, n_films) are modified (training films masked); ``relevant`` (n, n_films)."""
         mask_seen(scores, seen)
         order = np.argsort(-scores, axis=1, kind="stable")
@@ -243,7 +243,7 @@ class _MixedAccumulator:
 
 
 def _evaluate(
-    model: Recommender, train: Dataset, test: Any, users: npt.NDArray[np.int64], held_out: npt.NDArray[np.int64], k: int
+    model: Recommender, train: Dataset, test: Csr, users: npt.NDArray[np.int64], held_out: npt.NDArray[np.int64], k: int
 ) -> tuple[RankingMetrics, MixedRanking]:
     accumulator = MetricAccumulator(k=k, n_films=len(held_out))
     mixed = _MixedAccumulator(held_out, train.n_films)

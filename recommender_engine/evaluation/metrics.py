@@ -11,10 +11,11 @@ catalogue's films that appear in at least one user's top-k.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from recommender_engine.model.dataset import Csr
 
 IntArray = npt.NDArray[np.integer]
 
@@ -39,7 +40,7 @@ class MetricAccumulator:
     _users: int = 0
     _recommended: set[int] = field(default_factory=set)
 
-    def add(self, top: IntArray, relevant: Any) -> None:
+    def add(self, top: IntArray, relevant: Csr) -> None:
         """``top`` is (n, k) film indices (-1 padded); ``relevant`` the (n, n_films) CSR of test films."""
         if top.shape[0] != relevant.shape[0]:
             raise ValueError(f"{top.shape[0]} top-k rows for {relevant.shape[0]} relevance rows")

@@ -165,7 +165,7 @@ def _arrays(params: HybridParams, user_ids: StrArray, film_ids: StrArray) -> dic
         "features_indices": features.indices.astype(np.int64),
         "features_indptr": features.indptr.astype(np.int64),
     }
-    if params.ease is not None:
+    if params.ease is not None and params.history is not None:
         history = sp.csr_matrix(params.history)
         arrays["ease"] = params.ease
         arrays["history_data"] = history.data.astype(_HISTORY_DTYPE)

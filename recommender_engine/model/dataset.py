@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -13,6 +13,9 @@ import scipy.sparse as sp
 
 from recsys_common.columns import Columns
 from recsys_common.domain import RATING_MAX, RATING_MIN
+
+#: A users x films (or films x features) sparse matrix of float32 values, rows compressed.
+Csr: TypeAlias = "sp.csr_matrix[np.float32]"
 
 StrArray = npt.NDArray[np.str_]
 IndexArray = npt.NDArray[np.int64]
@@ -34,7 +37,7 @@ class Dataset:
 
     user_ids: StrArray
     film_ids: StrArray
-    matrix: Any  # scipy.sparse.csr_matrix (n_users, n_films), float32
+    matrix: Csr  # (n_users, n_films)
     films: pd.DataFrame
 
     @property
@@ -57,7 +60,7 @@ class Dataset:
         """Film id -> column index."""
         return {str(film): col for col, film in enumerate(self.film_ids)}
 
-    def with_ratings(self, ratings: pd.DataFrame) -> Any:
+    def with_ratings(self, ratings: pd.DataFrame) -> Csr:
         """A CSR matrix of ``ratings`` over this dataset's id maps (users and films must be known).
 
         Used by the evaluation to lay out test ratings with the training id maps.
@@ -181,7 +184,7 @@ def _lookup(values: pd.Series, ids: StrArray, what: str) -> IndexArray:
     return positions.astype(np.int64)
 
 
-def _csr(rows: IndexArray, cols: IndexArray, values: npt.NDArray[np.float64], n_rows: int, n_cols: int) -> Any:
+def _csr(rows: IndexArray, cols: IndexArray, values: npt.NDArray[np.float64], n_rows: int, n_cols: int) -> Csr:
     matrix = sp.csr_matrix((values.astype(MATRIX_DTYPE), (rows, cols)), shape=(n_rows, n_cols), dtype=MATRIX_DTYPE)
     matrix.sort_indices()
     return matrix

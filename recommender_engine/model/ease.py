@@ -7,12 +7,11 @@ time, 4 n_films^2 bytes), so it is only fitted for catalogues up to ``EASE_MAX_F
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from recommender_engine.model.dataset import Csr
 from recsys_common.domain import RATING_MAX
 
 #: Largest catalogue whose dense n x n weight matrix (float32: 4 n^2 bytes, 1.6 GB at 20,000) is built.
@@ -21,7 +20,7 @@ EASE_MAX_FILMS = 20_000
 EASE_DEFAULT_LAMBDA = 500.0
 
 
-def ease_history(ratings: Any, rating_weighted: bool) -> Any:
+def ease_history(ratings: Csr, rating_weighted: bool) -> Csr:
     """The float32 users x films CSR that EASE is fitted on and scores: 1 per rating, or
     rating / RATING_MAX when ``rating_weighted``."""
     history = sp.csr_matrix(ratings, dtype=np.float32, copy=True)
@@ -32,7 +31,7 @@ def ease_history(ratings: Any, rating_weighted: bool) -> Any:
     return history
 
 
-def scaled_lambda(history: Any, regularisation: float) -> float:
+def scaled_lambda(history: Csr, regularisation: float) -> float:
     """``regularisation`` times the mean squared entry of ``history``.
 
     The Gram matrix's diagonal grows with the square of the entries, so this keeps a λ tuned on the
@@ -44,7 +43,7 @@ def scaled_lambda(history: Any, regularisation: float) -> float:
     return regularisation * float(np.mean(data * data))
 
 
-def ease_weights(binary: Any, regularisation: float) -> npt.NDArray[np.float32]:
+def ease_weights(binary: Csr, regularisation: float) -> npt.NDArray[np.float32]:
     """Fit EASE on a binary users x films CSR matrix; return the (n_films, n_films) weights."""
     n_films = binary.shape[1]
     if n_films > EASE_MAX_FILMS:

@@ -30,6 +30,7 @@ import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
+from recommender_engine.model.dataset import Csr
 from recsys_common.columns import Columns
 from recsys_common.ids import person_id_for
 
@@ -67,7 +68,7 @@ class FeatureFlags:
 class ItemFeatures:
     """``matrix`` is (n_films, n_features) float32 CSR; ``names[k]`` names feature column ``k``."""
 
-    matrix: Any
+    matrix: Csr
     names: tuple[str, ...]
 
     @property
@@ -164,7 +165,7 @@ def has_side_features(features: ItemFeatures) -> npt.NDArray[np.bool_]:
     return present
 
 
-def _divide_rows(matrix: Any, divisors: npt.NDArray[np.float64]) -> Any:
+def _divide_rows(matrix: sp.csr_matrix[np.float64], divisors: npt.NDArray[np.float64]) -> sp.csr_matrix[np.float64]:
     scale = np.divide(1.0, divisors, out=np.zeros_like(divisors), where=divisors > 0)
     return sp.csr_matrix(sp.diags(scale) @ matrix)
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from lightfm import LightFM
 from pydantic import BaseModel, ConfigDict, Field
 
-from recommender_engine.model.dataset import Dataset
+from recommender_engine.model.dataset import Csr, Dataset
 from recommender_engine.model.ease import EASE_MAX_FILMS, ease_history, ease_weights, scaled_lambda
 from recommender_engine.model.features import FeatureFlags, ItemFeatures, build_item_features, has_side_features
 from recsys_common.domain import RATING_MAX
@@ -151,7 +151,7 @@ class HybridParams:
     feature_biases: FloatArray  # (n_features,)
     item_features: ItemFeatures  # (n_films, n_features)
     ease: FloatArray | None = None  # (n_films, n_films) when blending
-    history: Any = None  # (n_users, n_films) float32 CSR that EASE scores (``ease.ease_history``) when blending
+    history: Csr | None = None  # (n_users, n_films) float32 CSR that EASE scores (``ease.ease_history``) when blending
 
     @property
     def n_users(self) -> int:
@@ -177,7 +177,7 @@ class HybridParams:
         }
         if (self.ease is None) != (self.history is None):
             raise ValueError("EASE weights and the users' history come together or not at all")
-        if self.ease is not None:
+        if self.ease is not None and self.history is not None:
             expected["ease"] = (self.ease.shape, (n_films, n_films))
             expected["history"] = (self.history.shape, (n_users, n_films))
         for name, (shape, wanted) in expected.items():
@@ -294,7 +294,7 @@ class HybridModel:
         scores += params.user_biases[users][:, None]
         return self._blend(scores, None if params.history is None else params.history[users])
 
-    def fold_in(self, ratings: Any, seed: int = 0) -> FloatArray:
+    def fold_in(self, ratings: Csr, seed: int = 0) -> FloatArray:
         """Scores of shape (n, n_films) for users the model was not trained on, from their ratings
         (an (n, n_films) CSR on the platform scale): the online loop's scorer, no retraining.
 
@@ -321,7 +321,7 @@ class HybridModel:
         ease_rows = ease_history(history, self.config.ease_rating_weights) if params.ease is not None else None
         return self._blend(scores, ease_rows)
 
-    def _blend(self, scores: FloatArray, history: Any) -> FloatArray:
+    def _blend(self, scores: FloatArray, history: Csr | None) -> FloatArray:
         """LightFM scores blended with the EASE scores of ``history`` (rows of ``ease_history``)."""
         params = self.params
         if params.ease is not None and history is not None:
@@ -351,7 +351,7 @@ def _bpr_fold_in(
     return np.asarray(vector, dtype=SCORE_DTYPE)
 
 
-def rating_counts(matrix: Any) -> npt.NDArray[np.int64]:
+def rating_counts(matrix: Csr) -> npt.NDArray[np.int64]:
     """Number of ratings of every film (column) of a users x films matrix."""
     return np.asarray(np.diff(sp.csc_matrix(matrix).indptr), dtype=np.int64)
 

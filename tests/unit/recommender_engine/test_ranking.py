@@ -67,7 +67,7 @@ def test_k_larger_than_catalogue_returns_every_film():
 
 def test_mask_seen_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="shape"):
-        mask_seen(np.zeros((2, 3), dtype=np.float32), sp.csr_matrix((2, 4), dtype=np.float32))
+        mask_seen(np.zeros((2, 3), dtype=np.float32), sp.csr_matrix(np.zeros((2, 4), dtype=np.float32)))
 
 
 @pytest.mark.parametrize("pool", [1, 12, 60])

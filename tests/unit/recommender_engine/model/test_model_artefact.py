@@ -156,6 +156,7 @@ def test_rating_weighted_history_round_trips(fitted, saved):
     model, _ = fitted
     path, _ = saved
     loaded, _, _ = load_artefact(path)
+    assert loaded.params.history is not None and model.params.history is not None
     assert np.array_equal(loaded.params.history.toarray(), model.params.history.toarray())
     assert len(np.unique(loaded.params.history.data)) > 1
 
@@ -169,4 +170,5 @@ def test_history_without_values_loads_as_binary(saved):
 
     _rewrite(path, drop_values)
     loaded, _, _ = load_artefact(path)
+    assert loaded.params.history is not None
     assert np.all(loaded.params.history.data == 1.0)

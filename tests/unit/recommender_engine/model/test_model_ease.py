@@ -45,4 +45,4 @@ def test_lambda_is_scaled_by_the_mean_squared_entry():
     weighted = sp.csr_matrix(np.array([[0.5, 0.0], [0.0, 1.0]], dtype=np.float32))
     assert ease.scaled_lambda(weighted, 100.0) == pytest.approx(100.0 * (0.25 + 1.0) / 2)
     assert ease.scaled_lambda(_binary(), 100.0) == 100.0
-    assert ease.scaled_lambda(sp.csr_matrix((3, 3), dtype=np.float32), 100.0) == 100.0
+    assert ease.scaled_lambda(sp.csr_matrix(np.zeros((3, 3), dtype=np.float32)), 100.0) == 100.0

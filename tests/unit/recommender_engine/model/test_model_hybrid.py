@@ -74,6 +74,7 @@ def test_blend_adds_standardised_ease_scores(dataset):
     users = np.arange(5)
     lightfm = plain.score_block(users)
     params = blended.params
+    assert params.history is not None and params.ease is not None
     ease = np.asarray(params.history[users] @ params.ease)
 
     def z(x: np.ndarray) -> np.ndarray:
@@ -118,6 +119,7 @@ def test_side_features_are_used_when_enabled(dataset):
 @pytest.mark.parametrize("rating_weights", [True, False])
 def test_ease_scores_the_rating_weighted_or_binary_history(dataset, rating_weights):
     model = _fit(dataset, blend_weight=0.3, epochs=1, ease_rating_weights=rating_weights)
+    assert model.params.history is not None
     history = model.params.history.toarray()
     ratings = dataset.matrix.toarray()
     expected = ratings / RATING_MAX if rating_weights else (ratings > 0).astype(np.float32)
@@ -165,6 +167,7 @@ def test_the_blend_scores_an_unrated_film_by_lightfm_alone(taste_ratings, films)
     blended = _fit(dataset, blend_weight=0.5)
     users = np.arange(6)
     lightfm = plain.score_block(users)
+    assert blended.params.history is not None and blended.params.ease is not None
     ease = np.asarray(blended.params.history[users] @ blended.params.ease)
     assert np.all(ease[:, unrated] == 0)  # EASE knows nothing of them
 
