@@ -16,11 +16,10 @@ from movies_api.recommendations import FALLBACK_DEPTH, ImdbTopCache, Recommendat
 from movies_api.routers import films, genres, health, persons, ratings, users
 from movies_api.schemas import RatingIn
 from movies_api.settings import MoviesApiSettings
+from recsys_common.adapters.catalogs import open_catalog
 from recsys_common.adapters.clickhouse_ratings import ClickHouseRatingStore
 from recsys_common.adapters.embedded_publisher import EmbeddedRatingPublisher
-from recsys_common.adapters.es_catalog import ElasticsearchCatalog
 from recsys_common.adapters.kafka_publisher import KafkaRatingPublisher
-from recsys_common.adapters.sqlite_catalog import SqliteCatalog
 from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
 from recsys_common.ports.catalog import CatalogUnavailable, CatalogView
 from recsys_common.ports.publisher import RatingPublisher
@@ -55,19 +54,6 @@ TAGS = [
 
 class ConfigurationError(RuntimeError):
     """The settings cannot run the API (e.g. production adapters without a JWT secret)."""
-
-
-def build_catalog(settings: MoviesApiSettings) -> CatalogView:
-    """Elasticsearch when ``RECSYS_ELASTICSEARCH_URL`` is set, else the SQLite catalogue file."""
-    if settings.elasticsearch_url:
-        return ElasticsearchCatalog(
-            settings.elasticsearch_url,
-            index=settings.elasticsearch_index,
-            genres_index=settings.elasticsearch_genres_index,
-            persons_index=settings.elasticsearch_persons_index,
-            timeout_s=settings.elasticsearch_timeout_s,
-        )
-    return SqliteCatalog(settings.catalog_db)
 
 
 def build_rating_store(settings: MoviesApiSettings) -> RatingStore:
@@ -118,7 +104,7 @@ def create_app(
     choose (tests, the end-to-end run). Nothing connects here: adapters connect on first use."""
     settings = settings if settings is not None else MoviesApiSettings()
     jwt_secret = jwt_secret_of(settings)
-    catalog = catalog if catalog is not None else build_catalog(settings)
+    catalog = catalog if catalog is not None else open_catalog(settings)
     rating_reader = rating_reader if rating_reader is not None else build_rating_store(settings)
     publisher = publisher if publisher is not None else build_publisher(settings)
     metrics = Metrics()

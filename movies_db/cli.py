@@ -32,13 +32,12 @@ from movies_db.etl import SourceUnavailable, run_etl
 from movies_db.export import DATA_SQL_PATH, STANDARD_DUMP_PATH, export_sql, export_standard_dump
 from movies_db.postgres import PostgresFilmSource, apply_sql, delete_film, save_film
 from movies_db.settings import MoviesDbSettings
-from recsys_common.adapters.es_catalog import ElasticsearchCatalog
-from recsys_common.adapters.sqlite_catalog import SqliteCatalog
+from recsys_common.adapters.catalogs import open_catalog
 from recsys_common.columns import Columns
 from recsys_common.domain import Film
 from recsys_common.ids import film_id_for, parse_film_id
 from recsys_common.observability import configure_logging
-from recsys_common.ports.catalog import Catalog, CatalogUnavailable
+from recsys_common.ports.catalog import CatalogUnavailable
 from recsys_datasets import DataFormatError, load_seed
 from recsys_datasets.frames import FilmFrameError, film_from_record
 
@@ -54,20 +53,6 @@ EXIT_BAD_DATA = 3
 ADDED_SOURCE = "added"
 
 app = typer.Typer(help=__doc__.split("\n\n")[0], no_args_is_help=True, add_completion=False)
-
-
-def open_catalog(settings: MoviesDbSettings) -> Catalog:
-    """The catalogue the settings name: Elasticsearch when its URL is set, else the SQLite file."""
-    if settings.elasticsearch_url:
-        return ElasticsearchCatalog(
-            settings.elasticsearch_url,
-            state_file=settings.etl_state_path,
-            index=settings.elasticsearch_index,
-            genres_index=settings.elasticsearch_genres_index,
-            persons_index=settings.elasticsearch_persons_index,
-            timeout_s=settings.elasticsearch_timeout_s,
-        )
-    return SqliteCatalog(settings.catalog_db)
 
 
 def added_film_id(title: str, year: int | None) -> str:
@@ -164,7 +149,7 @@ def etl(
         )
     interval = settings.etl_interval_s if every is None else every
     source = PostgresFilmSource(settings.postgres_dsn)
-    catalog = open_catalog(settings)
+    catalog = open_catalog(settings, state_file=settings.etl_state_path)
     try:
         with _errors():
             while True:
@@ -216,7 +201,7 @@ def _write(settings: MoviesDbSettings, film: Film) -> str:
     if settings.postgres_dsn:
         save_film(settings.postgres_dsn, film)
         return "the movies database (the ETL carries it into the catalogue)"
-    catalog = open_catalog(settings)
+    catalog = open_catalog(settings, state_file=settings.etl_state_path)
     try:
         catalog.upsert([film])
     finally:
@@ -238,7 +223,7 @@ def delete_film_command(
         if settings.postgres_dsn:
             found = delete_film(settings.postgres_dsn, film_id)
         else:
-            catalog = open_catalog(settings)
+            catalog = open_catalog(settings, state_file=settings.etl_state_path)
             try:
                 found = catalog.delete([film_id]) > 0
             finally:

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from recommender_engine.cycle import CycleJournal, Engine, ListConfig
 from recommender_engine.online import OnlineUpdater, RatingFeed, StoreFeed
 from recommender_engine.settings import EngineSettings
+from recsys_common.adapters.catalogs import open_catalog
 from recsys_common.adapters.clickhouse_ratings import ClickHouseRatingStore
-from recsys_common.adapters.es_catalog import ElasticsearchCatalog
 from recsys_common.adapters.kafka_feed import KafkaRatingFeed
 from recsys_common.adapters.redis_recstore import RedisRecStore
-from recsys_common.adapters.sqlite_catalog import SqliteCatalog
 from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
 from recsys_common.adapters.sqlite_recstore import SqliteRecStore
 from recsys_common.ports.catalog import Catalog
@@ -35,20 +34,6 @@ def rec_store(settings: EngineSettings) -> RecStore:
     if settings.redis_url:
         return RedisRecStore(settings.redis_url, prefix=settings.redis_prefix)
     return SqliteRecStore(settings.recstore_db)
-
-
-def catalog(settings: EngineSettings) -> Catalog:
-    """The film registry: Elasticsearch when its URL is set, else the embedded SQLite catalogue.
-    The cycle reads films from it; ``recsys data`` writes the seed films into it."""
-    if settings.elasticsearch_url:
-        return ElasticsearchCatalog(
-            settings.elasticsearch_url,
-            index=settings.elasticsearch_index,
-            genres_index=settings.elasticsearch_genres_index,
-            persons_index=settings.elasticsearch_persons_index,
-            timeout_s=settings.elasticsearch_timeout_s,
-        )
-    return SqliteCatalog(settings.catalog_db)
 
 
 @dataclass
@@ -92,7 +77,7 @@ def online(settings: EngineSettings | None = None) -> OnlineApp:
     settings = settings or EngineSettings()
     ratings = rating_store(settings)
     store = rec_store(settings)
-    films = catalog(settings)
+    films = open_catalog(settings)
     feed: RatingFeed = KafkaRatingFeed(settings.kafka_bootstrap) if settings.kafka_bootstrap else StoreFeed(ratings)
     updater = OnlineUpdater(ratings, store, feed, lambda: frame_of_films(films.films()), settings.artefact_dir)
     return OnlineApp(settings, updater, feed, store, films)
@@ -103,7 +88,7 @@ def bootstrap(settings: EngineSettings | None = None, progress: bool = False) ->
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ratings = rating_store(settings)
     store = rec_store(settings)
-    films = catalog(settings)
+    films = open_catalog(settings)
     lists = ListConfig(**settings.model_dump(include=set(ListConfig.model_fields)))
     engine = Engine(
         ratings=ratings,
