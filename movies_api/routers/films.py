@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 
 from movies_api.deps import CatalogDep
 from movies_api.schemas import FilmCard, FilmPageOut
@@ -60,9 +60,18 @@ StdPageNumber = Annotated[int | None, Query(alias="page[number]", ge=1, le=MAX_P
 StdPageSize = Annotated[int | None, Query(alias="page[size]", ge=1, le=MAX_PAGE_SIZE)]
 
 
-def page_of(number: int | None, std_number: int | None, size: int | None, std_size: int | None) -> tuple[int, int]:
-    """The page asked for in either spelling (``page_number`` wins over ``page[number]``)."""
-    return number or std_number or 1, size or std_size or DEFAULT_PAGE_SIZE
+async def page_of(
+    page_number: PageNumber = None,
+    page_size: PageSize = None,
+    std_page_number: StdPageNumber = None,
+    std_page_size: StdPageSize = None,
+) -> tuple[int, int]:
+    """The page (number, size) asked for in either spelling (``page_number`` wins over ``page[number]``)."""
+    return page_number or std_page_number or 1, page_size or std_page_size or DEFAULT_PAGE_SIZE
+
+
+#: The page a route is asked for: ``page_number``/``page_size`` or ``page[number]``/``page[size]``.
+PageDep = Annotated[tuple[int, int], Depends(page_of)]
 
 
 def genre_name(catalog: CatalogView, genre: str | None) -> str | None:
@@ -92,33 +101,25 @@ def _search(
 @router.get("", response_model=FilmPageOut, responses=ERRORS_503, summary="Films: search, filter by genre, sort, page")
 def search_films(
     catalog: CatalogDep,
+    page: PageDep,
     query: QueryParam = None,
     genre: GenreParam = None,
     filter_genre: GenreFilterParam = None,
     sort: SortParam = None,
-    page_number: PageNumber = None,
-    page_size: PageSize = None,
-    std_page_number: StdPageNumber = None,
-    std_page_size: StdPageSize = None,
 ) -> FilmPageOut:
     """Also takes the standard movies API's spelling: `filter[genre]`, `page[number]`, `page[size]`."""
-    page = page_of(page_number, std_page_number, page_size, std_page_size)
     return _search(catalog, query, genre or filter_genre, sort, page)
 
 
 @router.get("/search", response_model=FilmPageOut, responses=ERRORS_503, summary="Full-text search of films")
 def search_films_by_text(
     catalog: CatalogDep,
+    page: PageDep,
     query: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_LENGTH, description="Words to find")],
     genre: GenreParam = None,
     sort: SortParam = None,
-    page_number: PageNumber = None,
-    page_size: PageSize = None,
-    std_page_number: StdPageNumber = None,
-    std_page_size: StdPageSize = None,
 ) -> FilmPageOut:
     """The standard movies API's search route: `/api/v1/films` with a required query."""
-    page = page_of(page_number, std_page_number, page_size, std_page_size)
     return _search(catalog, query, genre, sort, page)
 
 

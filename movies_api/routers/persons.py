@@ -8,15 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from movies_api.deps import CatalogDep
-from movies_api.routers.films import (
-    ERRORS_503,
-    MAX_QUERY_LENGTH,
-    PageNumber,
-    PageSize,
-    StdPageNumber,
-    StdPageSize,
-    page_of,
-)
+from movies_api.routers.films import ERRORS_503, MAX_QUERY_LENGTH, PageDep
 from movies_api.schemas import FilmCard, PersonOut, PersonPageOut
 from recsys_common.web import Problem
 
@@ -29,16 +21,13 @@ NOT_FOUND = {404: {"model": Problem, "description": "No film of the catalogue cr
 @router.get("/search", response_model=PersonPageOut, responses=ERRORS_503, summary="Search people by name")
 def search_persons(
     catalog: CatalogDep,
+    page: PageDep,
     query: Annotated[
         str, Query(min_length=1, max_length=MAX_QUERY_LENGTH, description="Words of the name", examples=["lucas"])
     ],
-    page_number: PageNumber = None,
-    page_size: PageSize = None,
-    std_page_number: StdPageNumber = None,
-    std_page_size: StdPageSize = None,
 ) -> PersonPageOut:
     """People whose name holds every word of the query (case and diacritics folded), each with their films."""
-    number, size = page_of(page_number, std_page_number, page_size, std_page_size)
+    number, size = page
     found = catalog.search_persons(query, number, size)
     return PersonPageOut(
         total=found.total,
