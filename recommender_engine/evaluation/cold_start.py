@@ -34,7 +34,15 @@ from tqdm import tqdm
 
 from recommender_engine.evaluation.baselines import GenreAffinityModel, GenrePopularityModel, RandomModel, Recommender
 from recommender_engine.evaluation.metrics import MetricAccumulator, RankingMetrics
-from recommender_engine.evaluation.runner import ENGINE, MAP_DEFINITION, SCORE_BLOCK_USERS, aligned_table
+from recommender_engine.evaluation.runner import (
+    ENGINE,
+    MAP_DEFINITION,
+    SCORE_BLOCK_USERS,
+    ModelResult,
+    aligned_table,
+    metrics_table,
+    result_dict,
+)
 from recommender_engine.model.dataset import Csr, Dataset, build_dataset
 from recommender_engine.model.hybrid import HybridModel, ModelConfig
 from recommender_engine.ranking import mask_seen, select_top_k
@@ -66,13 +74,8 @@ class MixedRanking:
 
 
 @dataclass(frozen=True)
-class ColdStartResult:
-    name: str
-    metrics: RankingMetrics
+class ColdStartResult(ModelResult):
     mixed: MixedRanking
-    fit_seconds: float
-    score_seconds: float
-    config: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -84,21 +87,6 @@ class ColdStartReport:
     def to_table(self) -> str:
         """Two aligned text tables, one row per model: the held-out-only metrics, then the mixed
         ranking."""
-        k = self.protocol["k"]
-        header = ("model", f"P@{k}", f"R@{k}", f"nDCG@{k}", f"MAP@{k}", "coverage", "fit s", "score s")
-        rows = [
-            (
-                result.name,
-                f"{result.metrics.precision:.4f}",
-                f"{result.metrics.recall:.4f}",
-                f"{result.metrics.ndcg:.4f}",
-                f"{result.metrics.map:.4f}",
-                f"{result.metrics.coverage:.3f}",
-                f"{result.fit_seconds:.2f}",
-                f"{result.score_seconds:.2f}",
-            )
-            for result in self.results
-        ]
         lengths = MIXED_LIST_LENGTHS
         mixed_header = (
             "mixed ranking",
@@ -127,7 +115,13 @@ class ColdStartReport:
         )
         mixed_caption = "the same scores over the whole catalogue minus training films (medians and means over users)"
         return "\n".join(
-            [caption, *aligned_table(header, rows), "", mixed_caption, *aligned_table(mixed_header, mixed_rows)]
+            [
+                caption,
+                *metrics_table(self.protocol["k"], self.results),
+                "",
+                mixed_caption,
+                *aligned_table(mixed_header, mixed_rows),
+            ]
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,14 +131,11 @@ class ColdStartReport:
             "dataset": dict(self.dataset),
             "models": {
                 result.name: {
-                    **asdict(result.metrics),
+                    **result_dict(result),
                     "mixed": {
                         **asdict(result.mixed),
                         "top_share": {str(n): share for n, share in result.mixed.top_share.items()},
                     },
-                    "fit_seconds": round(result.fit_seconds, 3),
-                    "score_seconds": round(result.score_seconds, 3),
-                    "config": result.config,
                 }
                 for result in self.results
             },
@@ -298,7 +289,7 @@ def run_item_cold_start(
         started = time.perf_counter()
         metrics, mixed = _evaluate(model, train, test, users, held_out, k)
         score_seconds = time.perf_counter() - started
-        results.append(ColdStartResult(name, metrics, mixed, fit_seconds, score_seconds, config))
+        results.append(ColdStartResult(name, metrics, fit_seconds, score_seconds, config, mixed))
     bar.close()
 
     protocol = {

@@ -54,44 +54,50 @@ class EvaluationReport:
 
     def to_table(self) -> str:
         """An aligned text table, one row per model."""
-        k = self.protocol["k"]
-        header = ("model", f"P@{k}", f"R@{k}", f"nDCG@{k}", f"MAP@{k}", "coverage", "fit s", "score s")
-        rows = [
-            (
-                result.name,
-                f"{result.metrics.precision:.4f}",
-                f"{result.metrics.recall:.4f}",
-                f"{result.metrics.ndcg:.4f}",
-                f"{result.metrics.map:.4f}",
-                f"{result.metrics.coverage:.3f}",
-                f"{result.fit_seconds:.2f}",
-                f"{result.score_seconds:.2f}",
-            )
-            for result in self.results
-        ]
         stats = self.dataset
         caption = (
             f"{stats['users']} users, {stats['films']} films, {stats['train_ratings']} train / "
             f"{stats['test_ratings']} test ratings; per-user random split "
             f"{self.protocol['test_fraction']:g} test, seed {self.protocol['seed']}"
         )
-        return "\n".join([caption, *aligned_table(header, rows)])
+        return "\n".join([caption, *metrics_table(self.protocol["k"], self.results)])
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: protocol, dataset stats and per-model metrics, times and config."""
         return {
             "protocol": dict(self.protocol),
             "dataset": dict(self.dataset),
-            "models": {
-                result.name: {
-                    **asdict(result.metrics),
-                    "fit_seconds": round(result.fit_seconds, 3),
-                    "score_seconds": round(result.score_seconds, 3),
-                    "config": result.config,
-                }
-                for result in self.results
-            },
+            "models": {result.name: result_dict(result) for result in self.results},
         }
+
+
+def metrics_table(k: int, results: Sequence[ModelResult]) -> list[str]:
+    """Lines of an aligned table of the models' metrics at ``k`` and times, one row per model."""
+    header = ("model", f"P@{k}", f"R@{k}", f"nDCG@{k}", f"MAP@{k}", "coverage", "fit s", "score s")
+    rows = [
+        (
+            result.name,
+            f"{result.metrics.precision:.4f}",
+            f"{result.metrics.recall:.4f}",
+            f"{result.metrics.ndcg:.4f}",
+            f"{result.metrics.map:.4f}",
+            f"{result.metrics.coverage:.3f}",
+            f"{result.fit_seconds:.2f}",
+            f"{result.score_seconds:.2f}",
+        )
+        for result in results
+    ]
+    return aligned_table(header, rows)
+
+
+def result_dict(result: ModelResult) -> dict[str, Any]:
+    """One model's metrics, times and config, JSON-ready."""
+    return {
+        **asdict(result.metrics),
+        "fit_seconds": round(result.fit_seconds, 3),
+        "score_seconds": round(result.score_seconds, 3),
+        "config": result.config,
+    }
 
 
 def aligned_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
