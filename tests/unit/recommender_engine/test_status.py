@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,7 +15,8 @@ from recsys_common.ports.catalog import CatalogUnavailable
 from tests.datasets import synthetic_films, synthetic_ratings
 from tests.fakes import FakeRatingStore, FakeRecStore
 
-NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+#: When status is asked: after every version the tests publish (a fixed date would be passed by the wall clock).
+NOW = datetime.now(UTC) + timedelta(hours=1)
 
 
 def _engine(tmp_path, store, films) -> Engine:
