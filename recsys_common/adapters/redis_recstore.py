@@ -172,14 +172,6 @@ class RedisRecStore(RecStore):
                 self._point = None
         self._client.close()
 
-    def users_memory_bytes(self, version: str) -> int:
-        """Server memory of the version's users hash (``MEMORY USAGE``, every field sampled)."""
-        with self._guard():
-            used = self._client.memory_usage(self._key(version, "users"), samples=0)
-        if used is None:
-            raise UnknownVersion(version)
-        return int(used)
-
     # ----- primitives: writing -----
     def _start_pending(self, version: str, started_at: float) -> None:
         with self._guard():
