@@ -7,12 +7,14 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 
 from exam_api.state import ExamStore, ExamStoreUnavailable, UserRecord
 from movies_db.etl import FilmBatch, FilmSource
 from recsys_common.columns import Columns
 from recsys_common.domain import Film, RatingEvent
+from recsys_common.events import RatingRows, as_rating_rows, ratings_frame
 from recsys_common.ports.catalog import EtlState
 from recsys_common.ports.publisher import PublishError, RatingPublisher
 from recsys_common.ports.ratings import RatingStore
@@ -20,31 +22,38 @@ from recsys_common.ports.recstore import RecStore, StoreUnavailable, UnknownVers
 from recsys_datasets.frames import films_from_frame, frame_of_films
 
 
-def _empty_ratings() -> pd.DataFrame:
-    return pd.DataFrame(
-        {c: pd.Series(dtype=t) for c, t in zip(Columns.RATINGS, ["str", "str", "float64", "int64"], strict=True)}
-    )
-
-
 class FakeRatingStore(RatingStore):
-    """Rows in a frame; ``positions[i]`` is row i's watermark position (they keep growing after ``clear``)."""
+    """Rows in a frame, through the same contract suite as the adapters. ``positions[i]`` is row i's
+    watermark position (positions keep growing after ``clear``); an event id is stored once."""
 
     def __init__(self) -> None:
-        self.rows = _empty_ratings()
+        self.rows = ratings_frame([], [], [], [])
         self.positions: list[int] = []
+        self.event_ids: set[str] = set()
         self._last_position = 0
 
-    def append(self, ratings: pd.DataFrame) -> int:
-        frame = ratings[list(Columns.RATINGS)]
+    def append(self, ratings: pd.DataFrame | RatingRows) -> int:
+        rows = as_rating_rows(ratings)
+        fresh = ~pd.Index(rows.event_id).duplicated() & ~np.isin(rows.event_id, list(self.event_ids))
+        self.event_ids.update(rows.event_id[fresh].tolist())
+        return self.load_unchecked(
+            ratings_frame(rows.user_id[fresh], rows.film_id[fresh], rows.rating[fresh], rows.timestamp[fresh])
+        )
+
+    def load_unchecked(self, frame: pd.DataFrame) -> int:
+        """Rows that reached the storage without ``append``'s checks (another writer, an older
+        schema): how a test gives the engine malformed ratings to read."""
+        frame = frame[list(Columns.RATINGS)].reset_index(drop=True)
         start = self._last_position
         self.positions.extend(range(start + 1, start + 1 + len(frame)))
         self._last_position = start + len(frame)
-        self.rows = pd.concat([self.rows, frame], ignore_index=True) if len(self.rows) else frame.reset_index(drop=True)
+        self.rows = pd.concat([self.rows, frame], ignore_index=True) if len(self.rows) else frame
         return len(frame)
 
     def clear(self) -> None:
-        self.rows = _empty_ratings()
+        self.rows = ratings_frame([], [], [], [])
         self.positions = []
+        self.event_ids = set()
 
     def read_all(self) -> pd.DataFrame:
         latest = self.rows.sort_values(Columns.Timestamp, kind="stable")
