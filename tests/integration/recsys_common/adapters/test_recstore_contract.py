@@ -1,4 +1,6 @@
-"""One contract for every RecStore adapter: each test runs against SQLite and against real Redis."""
+"""One contract for every RecStore: each test runs against SQLite, real Redis and the unit tests' fake.
+
+Tests of what only a real adapter has (another process, memory, the URL) run against the adapters."""
 
 from __future__ import annotations
 
@@ -22,8 +24,9 @@ from recsys_common.domain import ColdStartLists
 from recsys_common.ids import film_id_for
 from recsys_common.listcodec import ListLayout
 from recsys_common.ports.recstore import RecStore, StoreUnavailable, UnknownVersion, VersionMeta
+from tests.fakes import FakeRecStore
 
-# ----- fixtures: every test runs once per adapter, on a real server / file -----
+# ----- fixtures: every test runs once per adapter (on a real server / file) and on the fake -----
 
 
 @dataclass
@@ -48,26 +51,30 @@ def store_from_spec(spec: dict[str, Any]) -> RecStore:
 
 
 def _kind(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreKind]:
-    if request.param == "sqlite":
-        spec: dict[str, Any] = {"kind": "sqlite", "path": str(tmp_path / "recstore.sqlite")}
+    if request.param == "fake":
+        fake = FakeRecStore()  # its storage is the object: every "connection" is the same one
+        store_kind = StoreKind("fake", lambda: fake, {"kind": "fake"})
     else:
-        url = request.getfixturevalue("redis_url")
-        spec = {"kind": "redis", "url": url, "prefix": request.getfixturevalue("redis_prefix")}
-    store_kind = StoreKind(request.param, lambda: store_from_spec(spec), spec)
+        if request.param == "sqlite":
+            spec: dict[str, Any] = {"kind": "sqlite", "path": str(tmp_path / "recstore.sqlite")}
+        else:
+            url = request.getfixturevalue("redis_url")
+            spec = {"kind": "redis", "url": url, "prefix": request.getfixturevalue("redis_prefix")}
+        store_kind = StoreKind(request.param, lambda: store_from_spec(spec), spec)
     yield store_kind
     for store in store_kind.opened:
         store.close()
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "fake"])
 def kind(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreKind]:
     yield from _kind(request, tmp_path)
 
 
-@pytest.fixture
-def real_kind(kind: StoreKind) -> StoreKind:
+@pytest.fixture(params=["sqlite", "redis"])
+def real_kind(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreKind]:
     """The adapters only: for what needs another process or a server."""
-    return kind
+    yield from _kind(request, tmp_path)
 
 
 @pytest.fixture
@@ -445,7 +452,13 @@ def test_records_that_do_not_fit_the_layout_are_refused_clearly(store: RecStore)
 
 def test_unreachable_store_raises_store_unavailable(kind: StoreKind, tmp_path: Path) -> None:
     unreachable: RecStore
-    if kind.name == "redis":
+    if kind.name == "fake":
+        dead = FakeRecStore()
+        dead.down = True
+        unreachable = dead
+        with pytest.raises(StoreUnavailable, match="down"):
+            unreachable.current()
+    elif kind.name == "redis":
         unreachable = RedisRecStore("redis://:s3cret@127.0.0.1:1/0", prefix="x", connect_timeout_s=0.2)
         with pytest.raises(StoreUnavailable, match=r"redis://:\*\*\*@127\.0\.0\.1:1/0") as info:
             unreachable.current()
