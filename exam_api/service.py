@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from exam_api.ranking import CANDIDATES_PER_SLOT, diversified, explore
 from exam_api.shown import ShownWriter
@@ -35,7 +35,7 @@ from recsys_common.ids import film_id_for
 from recsys_common.ports.catalog import Catalog, CatalogUnavailable
 from recsys_common.ports.publisher import PublishError, RatingPublisher
 from recsys_common.ports.ratings import RatingSourceError, RatingStore
-from recsys_common.ports.recstore import RecStore, StoreUnavailable, UnknownVersion, VersionMeta
+from recsys_common.ports.recstore import RecReader, StoreUnavailable, UnknownVersion, VersionMeta
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,13 @@ def _names(ids: Sequence[int]) -> str:
     return shown + (", ..." if len(set(ids)) > MAX_NAMED_IDS else "")
 
 
+class ServingStore(RecReader, Protocol):
+    """The RecStore roles the exam uses: reading the serving lists, and ``clear`` for ``/cleanup``."""
+
+    def clear(self) -> None:
+        """As ``RecAdmin.clear``."""
+
+
 class ExamService:
     def __init__(
         self,
@@ -111,7 +118,7 @@ class ExamService:
         catalog: Catalog,
         publisher: RatingPublisher,
         ratings: RatingStore,
-        recstore: RecStore,
+        recstore: ServingStore,
         config: ExamConfig,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,

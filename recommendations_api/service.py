@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from recsys_common.domain import ColdStartLists, UserLists
-from recsys_common.ports.recstore import RecStore, StoreUnavailable, VersionMeta
+from recsys_common.ports.recstore import RecReader, StoreUnavailable, VersionMeta
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ _A = TypeVar("_A", Answer, GenreAnswer)
 class RecommendationService:
     def __init__(
         self,
-        store: RecStore,
+        store: RecReader,
         refresh_s: float,
         retry_s: float,
         clock: Callable[[], float] = time.monotonic,

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -37,7 +37,7 @@ from recsys_common.columns import Columns
 from recsys_common.listcodec import ListLayout
 from recsys_common.ports.catalog import CatalogUnavailable
 from recsys_common.ports.ratings import RatingSource, RatingSourceError
-from recsys_common.ports.recstore import RecStore, StoreUnavailable, VersionMeta
+from recsys_common.ports.recstore import RecAdmin, RecPublisher, StoreUnavailable, VersionMeta
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +122,15 @@ def utc_iso(now: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
 
 
+class PublishingStore(RecPublisher, RecAdmin, Protocol):
+    """The RecStore roles a cycle uses: publishing a version, dropping and pruning old ones."""
+
+
 class Engine:
     def __init__(
         self,
         ratings: RatingSource,
-        store: RecStore,
+        store: PublishingStore,
         films: Callable[[], pd.DataFrame],
         lists: ListConfig,
         model: ModelConfig,

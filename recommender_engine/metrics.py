@@ -24,7 +24,7 @@ from prometheus_client.registry import Collector
 from recommender_engine.cycle import CycleJournal
 from recommender_engine.online import OnlineUpdater
 from recommender_engine.status import parse_time
-from recsys_common.ports.recstore import RecStore, StoreUnavailable
+from recsys_common.ports.recstore import RecReader, StoreUnavailable
 
 #: The loop steps at least every poll; this long without a step means it is stuck.
 STALL_AFTER_S = 30.0
@@ -44,7 +44,7 @@ VERSION_FIGURES = {
 
 
 class EngineCollector(Collector):
-    def __init__(self, store: RecStore, journal: CycleJournal) -> None:
+    def __init__(self, store: RecReader, journal: CycleJournal) -> None:
         self._store = store
         self._journal = journal
 

@@ -37,7 +37,7 @@ from recommender_engine.ranking import GenreIndex, rank_lists
 from recsys_common.columns import Columns
 from recsys_common.domain import RatingEvent
 from recsys_common.ports.ratings import RatingSource, RatingSourceError
-from recsys_common.ports.recstore import RecStore, StoreUnavailable, UnknownVersion, VersionMeta
+from recsys_common.ports.recstore import OverlayWriter, RecReader, StoreUnavailable, UnknownVersion, VersionMeta
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +116,15 @@ class _Serving:
     genres: GenreIndex
 
 
+class OverlayStore(RecReader, OverlayWriter, Protocol):
+    """The RecStore roles the updater uses: reading the serving version, writing overlays into it."""
+
+
 class OnlineUpdater:
     def __init__(
         self,
         ratings: RatingSource,
-        store: RecStore,
+        store: OverlayStore,
         feed: RatingFeed,
         films: Callable[[], pd.DataFrame],
         artefact_dir: Path,

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from recommender_engine.cycle import CycleJournal
-from recsys_common.ports.recstore import RecStore, VersionMeta
+from recsys_common.ports.recstore import RecAdmin, VersionMeta
 
 FAILED = "failed"
 
@@ -85,7 +85,7 @@ def parse_time(text: str) -> datetime | None:
     return None
 
 
-def engine_status(store: RecStore, journal: CycleJournal, store_location: str, now: datetime) -> EngineStatus:
+def engine_status(store: RecAdmin, journal: CycleJournal, store_location: str, now: datetime) -> EngineStatus:
     """Read the serving version and the journal; raise StoreUnavailable when the store cannot be read."""
     serving = store.current()
     versions = store.versions()

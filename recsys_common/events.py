@@ -1,7 +1,7 @@
 """The rating event's schema: its JSON wire form on Kafka and its column form in rating stores.
 
 Shared by the Kafka publisher (``encode_event``), the UGC loader (``EventDecoder``) and the rating
-stores (``validate_event``, ``prepare_rating_rows``), so all of them accept and reject the same
+stores (``validate_event``, ``prepare_rating_rows``, ``as_rating_rows``), so all of them accept and reject the same
 things; the identifier rule they apply is ``recsys_common.ids``'.
 
 Wire form: one UTF-8 JSON object per Kafka message, keyed by ``user_id``::
@@ -226,8 +226,8 @@ class RatingRows:
         return len(self.event_id)
 
     @staticmethod
-    def from_events(events: Sequence[WireEvent]) -> RatingRows:
-        """Rows of decoded events (``EventDecoder`` results)."""
+    def from_events(events: Sequence[WireEvent] | Sequence[RatingEvent]) -> RatingRows:
+        """Rows of valid events (``EventDecoder`` or ``validate_event`` results)."""
         count = len(events)
         return RatingRows(
             np.array([event.event_id for event in events], dtype=object),
@@ -317,6 +317,11 @@ def prepare_rating_rows(frame: pd.DataFrame) -> RatingRows:
     else:
         event_ids = np.array(event_ids_for(user_array, film_array, timestamps), dtype=object)
     return RatingRows(event_ids, user_array, film_array, ratings, timestamps)
+
+
+def as_rating_rows(ratings: pd.DataFrame | RatingRows) -> RatingRows:
+    """What ``RatingStore.append`` writes: rows as they are, a frame validated by ``prepare_rating_rows``."""
+    return ratings if isinstance(ratings, RatingRows) else prepare_rating_rows(ratings)
 
 
 def ratings_frame(

@@ -6,45 +6,64 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from exam_api.state import ExamStore, ExamStoreUnavailable, UserRecord
 from movies_db.etl import FilmBatch, FilmSource
 from recsys_common.columns import Columns
-from recsys_common.domain import Film, RatingEvent
+from recsys_common.domain import ColdStartLists, Film, RatingEvent
+from recsys_common.events import RatingRows, as_rating_rows, ratings_frame
 from recsys_common.ports.catalog import EtlState
 from recsys_common.ports.publisher import PublishError, RatingPublisher
 from recsys_common.ports.ratings import RatingStore
-from recsys_common.ports.recstore import RecStore, StoreUnavailable, UnknownVersion, VersionMeta
+from recsys_common.ports.recstore import Indices, StoreUnavailable, UnknownVersion, VersionMeta, VersionWriter
+from recsys_common.versions import (
+    PendingVersion,
+    RecordLists,
+    cold_start_from_json,
+    encode_overlay,
+    newest_first,
+    pending_meta,
+    prunable,
+)
 from recsys_datasets.frames import films_from_frame, frame_of_films
 
 
-def _empty_ratings() -> pd.DataFrame:
-    return pd.DataFrame(
-        {c: pd.Series(dtype=t) for c, t in zip(Columns.RATINGS, ["str", "str", "float64", "int64"], strict=True)}
-    )
-
-
 class FakeRatingStore(RatingStore):
-    """Rows in a frame; ``positions[i]`` is row i's watermark position (they keep growing after ``clear``)."""
+    """Rows in a frame, through the same contract suite as the adapters. ``positions[i]`` is row i's
+    watermark position (positions keep growing after ``clear``); an event id is stored once."""
 
     def __init__(self) -> None:
-        self.rows = _empty_ratings()
+        self.rows = ratings_frame([], [], [], [])
         self.positions: list[int] = []
+        self.event_ids: set[str] = set()
         self._last_position = 0
 
-    def append(self, ratings: pd.DataFrame) -> int:
-        frame = ratings[list(Columns.RATINGS)]
+    def append(self, ratings: pd.DataFrame | RatingRows) -> int:
+        rows = as_rating_rows(ratings)
+        fresh = ~pd.Index(rows.event_id).duplicated() & ~np.isin(rows.event_id, list(self.event_ids))
+        self.event_ids.update(rows.event_id[fresh].tolist())
+        return self.load_unchecked(
+            ratings_frame(rows.user_id[fresh], rows.film_id[fresh], rows.rating[fresh], rows.timestamp[fresh])
+        )
+
+    def load_unchecked(self, frame: pd.DataFrame) -> int:
+        """Rows that reached the storage without ``append``'s checks (another writer, an older
+        schema): how a test gives the engine malformed ratings to read."""
+        frame = frame[list(Columns.RATINGS)].reset_index(drop=True)
         start = self._last_position
         self.positions.extend(range(start + 1, start + 1 + len(frame)))
         self._last_position = start + len(frame)
-        self.rows = pd.concat([self.rows, frame], ignore_index=True) if len(self.rows) else frame.reset_index(drop=True)
+        self.rows = pd.concat([self.rows, frame], ignore_index=True) if len(self.rows) else frame
         return len(frame)
 
     def clear(self) -> None:
-        self.rows = _empty_ratings()
+        self.rows = ratings_frame([], [], [], [])
         self.positions = []
+        self.event_ids = set()
 
     def read_all(self) -> pd.DataFrame:
         latest = self.rows.sort_values(Columns.Timestamp, kind="stable")
@@ -62,9 +81,13 @@ class FakeRatingStore(RatingStore):
         return self._last_position
 
 
-class FakeRecStore(RecStore):
-    """Implements the primitives with dicts. ``down = True`` makes every call fail like a dead
-    server; ``fail_after_records`` makes a publish die halfway; ``calls`` counts primitive calls."""
+class FakeRecStore(RecordLists):
+    """Every RecStore role over dicts, through the same contract suite as the adapters.
+
+    ``down = True`` makes every call fail like a dead server; ``fail_after_records`` makes a publish
+    die once a version holds that many users; ``calls`` counts calls by the store operation they
+    stand for (``current_name``, ``films``, ``record``, ...).
+    """
 
     def __init__(self, fail_after_records: int | None = None) -> None:
         self.down = False
@@ -72,7 +95,7 @@ class FakeRecStore(RecStore):
         self.calls: Counter[str] = Counter()
         self.current_name: str | None = None
         self.metas: dict[str, VersionMeta] = {}
-        self.film_tables: dict[str, list[str]] = {}
+        self.film_tables: dict[str, tuple[str, ...]] = {}
         self.records: dict[str, dict[str, bytes]] = {}
         self.cold: dict[str, str] = {}
         self.overlays: dict[str, dict[str, bytes]] = {}
@@ -87,56 +110,120 @@ class FakeRecStore(RecStore):
     def ping(self) -> None:
         self._call("ping")
 
-    def _start_pending(self, version: str, started_at: float) -> None:
+    def close(self) -> None:
+        pass
+
+    # ----- publishing -----
+    def begin(self, meta: VersionMeta, films: Sequence[str]) -> VersionWriter:
         self._call("start_pending")
-        self.pending_versions[version] = started_at
-        self.records[version] = {}
+        if meta.version in self.metas or meta.version in self.pending_versions:
+            raise ValueError(f"version {meta.version} already exists")
+        meta = pending_meta(meta, films)
+        self.pending_versions[meta.version] = time.time()
+        self.film_tables[meta.version] = tuple(films)
+        self.records[meta.version] = {}
+        return _FakeVersionWriter(meta, self)
 
-    def _put_films(self, version: str, films: list[str]) -> None:
-        self._call("put_films")
-        self.film_tables[version] = films
-
-    def _put_records(self, version: str, records: Iterable[tuple[str, bytes]]) -> None:
+    def store_records(self, version: str, records: list[tuple[str, bytes]]) -> None:
+        """A pending version's records (``fail_after_records`` applies)."""
         self._call("put_records")
+        stored = self.records[version]
         for user, record in records:
-            if self.fail_after_records is not None and len(self.records[version]) >= self.fail_after_records:
+            if self.fail_after_records is not None and len(stored) >= self.fail_after_records:
                 raise StoreUnavailable("fake store died mid-publish")
-            self.records[version][user] = record
+            if user in stored:
+                raise ValueError(f"user id {user} was already stored in version {version}")
+            stored[user] = record
 
-    def _put_cold_start(self, version: str, text: str) -> None:
+    def store_cold_start(self, version: str, text: str) -> None:
         self._call("put_cold_start")
         self.cold[version] = text
 
-    def _commit(self, meta: VersionMeta) -> None:
+    def store_commit(self, meta: VersionMeta) -> None:
         self._call("commit")
+        if self.pending_versions.pop(meta.version, None) is None:
+            raise ValueError(f"version {meta.version} is not pending (aborted, pruned or already committed)")
         self.metas[meta.version] = meta
-        del self.pending_versions[meta.version]
-        self._set_current(meta.version, time.time())
+        self._point_at(meta.version)
 
-    def _set_current(self, version: str, retired_at: float) -> None:
+    def put_overlay(self, meta: VersionMeta, user_id: str, must_watch: Indices, by_genre: Indices | None) -> None:
+        self._call("put_overlay")
+        record = encode_overlay(meta, must_watch, by_genre)
+        if meta.version not in self.metas:
+            raise UnknownVersion(meta.version)
+        self.overlays.setdefault(meta.version, {})[user_id] = record
+
+    # ----- lifecycle -----
+    def activate(self, version: str) -> VersionMeta:
         self._call("set_current")
+        if version not in self.metas:
+            raise UnknownVersion(version)
+        self._point_at(version)
+        return self.metas[version]
+
+    def _point_at(self, version: str) -> None:
         if self.current_name not in (None, version):
-            self.retired[str(self.current_name)] = retired_at
+            self.retired[str(self.current_name)] = time.time()
         self.retired.pop(version, None)
         self.current_name = version
 
-    def _current_name(self) -> str | None:
-        self._call("current_name")
-        return self.current_name
-
-    def _meta(self, version: str) -> VersionMeta | None:
-        self._call("meta")
-        return self.metas.get(version)
-
-    def _all_meta(self) -> list[VersionMeta]:
+    def versions(self) -> list[VersionMeta]:
         self._call("all_meta")
-        return list(self.metas.values())
+        return newest_first(self.metas.values())
 
-    def _films(self, version: str) -> list[str]:
+    def pending(self) -> dict[str, float]:
+        self._call("pending")
+        return dict(self.pending_versions)
+
+    def drop_pending(self) -> list[str]:
+        names = sorted(self.pending())
+        for name in names:
+            self.delete(name)
+        return names
+
+    def prune(self, keep: int, grace_s: float, now: float | None = None) -> list[str]:
+        doomed = prunable(self.versions(), self.current_name, self.retired, self.pending(), keep, grace_s, now)
+        for name in doomed:
+            self.delete(name)
+        return doomed
+
+    def delete(self, version: str) -> None:
+        """Drop every table's entry of the version (never the current one)."""
+        self._call("delete")
+        if version == self.current_name:
+            raise ValueError(f"version {version} is current and cannot be deleted")
+        for table in self._tables():
+            table.pop(version, None)
+
+    def clear(self) -> None:
+        self._call("clear")
+        self.current_name = None
+        for table in self._tables():
+            table.clear()
+
+    def _tables(self) -> tuple[dict[str, Any], ...]:
+        return (
+            self.metas,
+            self.film_tables,
+            self.records,
+            self.cold,
+            self.retired,
+            self.pending_versions,
+            self.overlays,
+        )
+
+    # ----- reading -----
+    def current(self) -> VersionMeta | None:
+        self._call("current_name")
+        return None if self.current_name is None else self.metas[self.current_name]
+
+    def films(self, version: str) -> tuple[str, ...]:
         self._call("films")
+        if version not in self.film_tables:
+            raise UnknownVersion(version)
         return self.film_tables[version]
 
-    def _user_record(self, version: str, user_id: str) -> tuple[bytes, bool] | None:
+    def _record(self, version: str, user_id: str) -> tuple[bytes, bool] | None:
         self._call("record")
         overlay = self.overlays.get(version, {}).get(user_id)
         if overlay is not None:
@@ -144,47 +231,28 @@ class FakeRecStore(RecStore):
         record = self.records.get(version, {}).get(user_id)
         return None if record is None else (record, False)
 
-    def _put_overlay(self, version: str, user_id: str, record: bytes) -> None:
-        self._call("put_overlay")
-        if version not in self.metas:
-            raise UnknownVersion(version)
-        self.overlays.setdefault(version, {})[user_id] = record
-
-    def _cold_start(self, version: str) -> str | None:
+    def cold_start(self, version: str) -> ColdStartLists | None:
         self._call("cold_start")
-        return self.cold.get(version)
+        text = self.cold.get(version)
+        return None if text is None else cold_start_from_json(text)
 
-    def _retired(self) -> dict[str, float]:
-        return dict(self.retired)
 
-    def _pending(self) -> dict[str, float]:
-        return dict(self.pending_versions)
+class _FakeVersionWriter(PendingVersion):
+    def __init__(self, meta: VersionMeta, store: FakeRecStore) -> None:
+        super().__init__(meta)
+        self._store = store
 
-    def _clear(self) -> None:
-        self._call("clear")
-        self.current_name = None
-        for table in (
-            self.metas,
-            self.film_tables,
-            self.records,
-            self.cold,
-            self.retired,
-            self.pending_versions,
-            self.overlays,
-        ):
-            table.clear()
+    def _store_records(self, records: list[tuple[str, bytes]]) -> None:
+        self._store.store_records(self.meta.version, records)
 
-    def _delete(self, version: str) -> None:
-        for table in (
-            self.metas,
-            self.film_tables,
-            self.records,
-            self.cold,
-            self.retired,
-            self.pending_versions,
-            self.overlays,
-        ):
-            table.pop(version, None)
+    def _store_cold_start(self, text: str) -> None:
+        self._store.store_cold_start(self.meta.version, text)
+
+    def _store_commit(self, meta: VersionMeta) -> None:
+        self._store.store_commit(meta)
+
+    def _store_drop(self) -> None:
+        self._store.delete(self.meta.version)
 
 
 class FakeFilmSource(FilmSource):

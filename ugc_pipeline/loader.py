@@ -113,9 +113,9 @@ class DeadLetterSink(Protocol):
 
 
 class RowSink(Protocol):
-    """Where valid events go (``ClickHouseRatingStore``)."""
+    """Where valid events go (``ClickHouseRatingStore``; ``RatingStore.append`` is its one write path)."""
 
-    def insert_rows(self, rows: RatingRows) -> int:
+    def append(self, ratings: RatingRows) -> int:
         """Insert all rows or raise RatingSourceError."""
 
 
@@ -306,7 +306,7 @@ class Loader:
             self.stats.dead_lettered += len(batch.dead)
             batch.dead = []
         if batch.events:
-            inserted = self._sink.insert_rows(RatingRows.from_events(batch.events))
+            inserted = self._sink.append(RatingRows.from_events(batch.events))
             self.stats.inserted += inserted
             self.stats.last_insert_time = self._wall_clock()
         if batch.offsets:

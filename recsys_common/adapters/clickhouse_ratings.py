@@ -34,7 +34,7 @@ from clickhouse_driver import Client
 from clickhouse_driver import errors as ch_errors
 from clickhouse_driver.util.helpers import parse_url
 
-from recsys_common.events import RatingRows, prepare_rating_rows, ratings_frame
+from recsys_common.events import RatingRows, as_rating_rows, ratings_frame
 from recsys_common.ports.ratings import RatingSourceError, RatingStore
 
 TABLE = "ratings"
@@ -169,16 +169,14 @@ class ClickHouseRatingStore(RatingStore):
                 self._client = None
 
     # ----- write side -----
-    def append(self, ratings: pd.DataFrame) -> int:
-        """Validate and insert rows (event ids derived when absent); returns rows sent.
+    def append(self, ratings: pd.DataFrame | RatingRows) -> int:
+        """Insert rows in one columnar INSERT (a frame's event ids derived when absent); returns rows
+        sent; raise RatingSourceError on failure.
 
         Rows whose event id is already stored are sent too, and are harmless: they carry the same
         version, so reads (and merges) keep one of the identical copies.
         """
-        return self.insert_rows(prepare_rating_rows(ratings))
-
-    def insert_rows(self, rows: RatingRows) -> int:
-        """Insert validated rows in one columnar INSERT; raise RatingSourceError on failure."""
+        rows = as_rating_rows(ratings)
         if not len(rows):
             return 0
         if not self._clock_synced:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
 from recsys_common.domain import RatingEvent
+from recsys_common.events import RatingRows, validate_event
 from recsys_common.ports.publisher import PublishError, RatingPublisher
 from recsys_common.ports.ratings import RatingSourceError
 
@@ -22,7 +23,7 @@ class EmbeddedRatingPublisher(RatingPublisher):
         """Append the event; raise InvalidEvent (a ValueError) for a bad event, PublishError when
         the file cannot be written. ``timeout_s`` bounds nothing more than SQLite's own lock wait."""
         try:
-            self._store.append_events([event])
+            self._store.append(RatingRows.from_events([validate_event(event)]))
         except RatingSourceError as exc:
             raise PublishError(f"rating not stored: {exc}") from exc
 
@@ -30,7 +31,7 @@ class EmbeddedRatingPublisher(RatingPublisher):
         """Append every event in one transaction: all of them are stored, or none (InvalidEvent for
         a bad one, PublishError when the file cannot be written)."""
         try:
-            self._store.append_events(events)
+            self._store.append(RatingRows.from_events([validate_event(event) for event in events]))
         except RatingSourceError as exc:
             raise PublishError(f"ratings not stored: {exc}") from exc
 

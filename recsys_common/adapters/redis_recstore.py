@@ -24,9 +24,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from itertools import islice
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -34,7 +33,20 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from recsys_common.ports.recstore import RecStore, StoreUnavailable, UnknownVersion, VersionMeta
+from recsys_common.domain import ColdStartLists
+from recsys_common.ports.recstore import Indices, StoreUnavailable, UnknownVersion, VersionMeta, VersionWriter
+from recsys_common.versions import (
+    Found,
+    PendingVersion,
+    RecordLists,
+    cold_start_from_json,
+    encode_overlay,
+    meta_from_json,
+    meta_to_json,
+    newest_first,
+    pending_meta,
+    prunable,
+)
 
 DEFAULT_SOCKET_TIMEOUT_S = 0.5
 DEFAULT_CONNECT_TIMEOUT_S = 0.5
@@ -96,8 +108,8 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(hidden, safe="*")))
 
 
-class RedisRecStore(RecStore):
-    """RecStore over Redis (redis-py). Building it does not connect."""
+class RedisRecStore(RecordLists):
+    """RecStore (every role) over Redis (redis-py). Building it does not connect."""
 
     def __init__(
         self,
@@ -117,15 +129,9 @@ class RedisRecStore(RecStore):
             socket_connect_timeout=connect_timeout_s,
             retry=Retry(NoBackoff(), retries),
         )
+        self._server = _Server(self._client, self._url, prefix)
         self._point: redis.Redis | None = None  # see _point_client
         self._point_lock = threading.Lock()
-        self._commit_script = self._client.register_script(_COMMIT)
-        self._set_current_script = self._client.register_script(_SET_CURRENT)
-        self._delete_script = self._client.register_script(_DELETE)
-        self._meta_key = f"{prefix}:meta"
-        self._current_key = f"{prefix}:current"
-        self._retired_key = f"{prefix}:retired"
-        self._pending_key = f"{prefix}:pending"
 
     def __repr__(self) -> str:
         return f"RedisRecStore({self._url!r}, prefix={self._prefix!r})"
@@ -133,16 +139,6 @@ class RedisRecStore(RecStore):
     @property
     def prefix(self) -> str:
         return self._prefix
-
-    def _key(self, version: str, part: str) -> str:
-        return f"{self._prefix}:v:{version}:{part}"
-
-    @contextmanager
-    def _guard(self) -> Iterator[None]:
-        try:
-            yield
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-            raise StoreUnavailable(f"Redis at {self._url} is unreachable: {exc}") from exc
 
     def _point_client(self) -> redis.Redis:
         """A client that keeps one connection for the API's hot read (one HGET per request).
@@ -162,7 +158,7 @@ class RedisRecStore(RecStore):
         return point
 
     def ping(self) -> None:
-        with self._guard():
+        with self._server.guard():
             self._client.ping()
 
     def close(self) -> None:
@@ -172,31 +168,180 @@ class RedisRecStore(RecStore):
                 self._point = None
         self._client.close()
 
-    def users_memory_bytes(self, version: str) -> int:
-        """Server memory of the version's users hash (``MEMORY USAGE``, every field sampled)."""
-        with self._guard():
-            used = self._client.memory_usage(self._key(version, "users"), samples=0)
-        if used is None:
+    # ----- publishing -----
+    def begin(self, meta: VersionMeta, films: Sequence[str]) -> VersionWriter:
+        with self._server.guard():
+            if (
+                self._client.hexists(self._server.meta_key, meta.version)
+                or self._client.zscore(self._server.pending_key, meta.version) is not None
+            ):
+                raise ValueError(f"version {meta.version} already exists")
+            meta = pending_meta(meta, films)
+            if not self._client.zadd(self._server.pending_key, {meta.version: time.time()}, nx=True):
+                raise ValueError(f"version {meta.version} already exists")
+            self._client.set(self._server.key(meta.version, "films"), json.dumps(list(films)))
+        return _RedisVersionWriter(meta, self._server)
+
+    def put_overlay(self, meta: VersionMeta, user_id: str, must_watch: Indices, by_genre: Indices | None) -> None:
+        record = encode_overlay(meta, must_watch, by_genre)
+        with self._server.guard():
+            if not self._client.hexists(self._server.meta_key, meta.version):
+                raise UnknownVersion(meta.version)
+            self._client.hset(self._server.key(meta.version, "overlays"), user_id, record)
+
+    # ----- lifecycle -----
+    def activate(self, version: str) -> VersionMeta:
+        meta = self._meta(version)
+        if meta is None:
             raise UnknownVersion(version)
-        return int(used)
+        self._server.set_current(version, time.time())
+        return meta
 
-    # ----- primitives: writing -----
-    def _start_pending(self, version: str, started_at: float) -> None:
-        with self._guard():
-            added = self._client.zadd(self._pending_key, {version: started_at}, nx=True)
-        if not added:
-            raise ValueError(f"version {version} already exists")
+    def versions(self) -> list[VersionMeta]:
+        with self._server.guard():
+            raw: dict[Any, Any] = self._client.hgetall(self._server.meta_key)
+        return newest_first(meta_from_json(_text(text)) for text in raw.values())
 
-    def _put_films(self, version: str, films: list[str]) -> None:
-        with self._guard():
-            self._client.set(self._key(version, "films"), json.dumps(films))
+    def pending(self) -> dict[str, float]:
+        return self._zset(self._server.pending_key)
 
-    def _put_records(self, version: str, records: Iterable[tuple[str, bytes]]) -> None:
-        key = self._key(version, "users")
-        iterator = iter(records)
-        with self._guard():
-            while batch := list(islice(iterator, PIPELINE_RECORDS)):
-                pipe = self._client.pipeline(transaction=False)
+    def drop_pending(self) -> list[str]:
+        names = sorted(self.pending())
+        for name in names:
+            self._server.delete(name)
+        return names
+
+    def prune(self, keep: int, grace_s: float, now: float | None = None) -> list[str]:
+        current = self._current_name()
+        doomed = prunable(
+            self.versions(), current, self._zset(self._server.retired_key), self.pending(), keep, grace_s, now
+        )
+        for name in doomed:
+            self._server.delete(name)
+        return doomed
+
+    def clear(self) -> None:
+        with self._server.guard():
+            self._client.unlink(self._server.current_key)
+            names = {_text(name) for name in self._client.hkeys(self._server.meta_key)}
+            names |= set(self._zset(self._server.pending_key)) | set(self._zset(self._server.retired_key))
+            keys = [self._server.key(name, part) for name in sorted(names) for part in VERSION_PARTS]
+            pattern = f"{_glob_escape(self._prefix)}:v:*"
+            keys.extend(_text(key) for key in self._client.scan_iter(match=pattern, count=SCAN_COUNT))
+            keys.extend([self._server.meta_key, self._server.pending_key, self._server.retired_key])
+            unique = list(dict.fromkeys(keys))
+            for start in range(0, len(unique), SCAN_COUNT):
+                self._client.unlink(*unique[start : start + SCAN_COUNT])
+
+    # ----- reading -----
+    def current(self) -> VersionMeta | None:
+        name = self._current_name()
+        return None if name is None else self._meta(name)
+
+    def _current_name(self) -> str | None:
+        with self._server.guard():
+            name = self._client.get(self._server.current_key)
+        return None if name is None else _text(name)
+
+    def _meta(self, version: str) -> VersionMeta | None:
+        with self._server.guard():
+            text = self._client.hget(self._server.meta_key, version)
+        return None if text is None else meta_from_json(_text(text))
+
+    def films(self, version: str) -> tuple[str, ...]:
+        with self._server.guard():
+            text = self._client.get(self._server.key(version, "films"))
+        if text is None:
+            raise UnknownVersion(version)
+        return tuple(json.loads(text))
+
+    def _record(self, version: str, user_id: str) -> Found | None:
+        """The user's overlay when there is one, else their batch record, in one round trip."""
+        with self._server.guard():
+            pipe = self._point_client().pipeline(transaction=False)
+            pipe.hget(self._server.key(version, "overlays"), user_id)
+            pipe.hget(self._server.key(version, "users"), user_id)
+            overlay, record = pipe.execute()
+        if overlay is not None:
+            return _bytes(overlay), True
+        return None if record is None else (_bytes(record), False)
+
+    def cold_start(self, version: str) -> ColdStartLists | None:
+        with self._server.guard():
+            text = self._client.get(self._server.key(version, "cold"))
+        return None if text is None else cold_start_from_json(_text(text))
+
+    def _zset(self, key: str) -> dict[str, float]:
+        with self._server.guard():
+            pairs: list[tuple[Any, Any]] = self._client.zrange(key, 0, -1, withscores=True)  # type: ignore[assignment]
+        return {_text(name): float(score) for name, score in pairs}
+
+
+class _Server:
+    """The pooled client, its scripts and the key names: what the store and its writers share."""
+
+    def __init__(self, client: redis.Redis, url: str, prefix: str) -> None:
+        self.client = client
+        self.url = url
+        self.prefix = prefix
+        self.meta_key = f"{prefix}:meta"
+        self.current_key = f"{prefix}:current"
+        self.retired_key = f"{prefix}:retired"
+        self.pending_key = f"{prefix}:pending"
+        self._commit = client.register_script(_COMMIT)
+        self._set_current = client.register_script(_SET_CURRENT)
+        self._delete = client.register_script(_DELETE)
+
+    def key(self, version: str, part: str) -> str:
+        return f"{self.prefix}:v:{version}:{part}"
+
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        try:
+            yield
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            raise StoreUnavailable(f"Redis at {self.url} is unreachable: {exc}") from exc
+
+    def commit(self, meta: VersionMeta) -> None:
+        """Store ``meta``, clear it from pending, retire the old current and point at it: one step."""
+        keys = [self.meta_key, self.pending_key, self.current_key, self.retired_key]
+        with self.guard():
+            done = self._commit(keys=keys, args=[meta.version, meta_to_json(meta), repr(time.time())])
+        if not done:
+            raise ValueError(f"version {meta.version} is not pending (aborted, pruned or already committed)")
+
+    def set_current(self, version: str, retired_at: float) -> None:
+        """Retire the old current at ``retired_at``, un-retire and point at ``version``: one step."""
+        keys = [self.meta_key, self.current_key, self.retired_key]
+        with self.guard():
+            done = self._set_current(keys=keys, args=[version, repr(retired_at)])
+        if not done:
+            raise UnknownVersion(version)
+
+    def delete(self, version: str) -> None:
+        """Remove every key of the version (pending or committed, never current): one step."""
+        keys = [self.meta_key, self.current_key, self.retired_key, self.pending_key]
+        keys += [self.key(version, part) for part in ("users", "films", "cold", "overlays")]
+        with self.guard():
+            done = self._delete(keys=keys, args=[version])
+        if not done:
+            raise ValueError(f"version {version} is current and cannot be deleted")
+
+
+class _RedisVersionWriter(PendingVersion):
+    """A pending version's keys; records go in pipelined HSETs."""
+
+    def __init__(self, meta: VersionMeta, server: _Server) -> None:
+        super().__init__(meta)
+        self._server = server
+
+    def _store_records(self, records: list[tuple[str, bytes]]) -> None:
+        server, version = self._server, self.meta.version
+        key = server.key(version, "users")
+        with server.guard():
+            for first in range(0, len(records), PIPELINE_RECORDS):
+                batch = records[first : first + PIPELINE_RECORDS]
+                pipe = server.client.pipeline(transaction=False)
                 for start in range(0, len(batch), HSET_CHUNK):
                     chunk = batch[start : start + HSET_CHUNK]
                     mapping = dict(chunk)
@@ -207,108 +352,15 @@ class RedisRecStore(RecStore):
                 if added != len(batch):
                     raise ValueError(f"{len(batch) - added} user ids were already stored in version {version}")
 
-    def _put_cold_start(self, version: str, text: str) -> None:
-        with self._guard():
-            self._client.set(self._key(version, "cold"), text)
+    def _store_cold_start(self, text: str) -> None:
+        with self._server.guard():
+            self._server.client.set(self._server.key(self.meta.version, "cold"), text)
 
-    def _commit(self, meta: VersionMeta) -> None:
-        keys = [self._meta_key, self._pending_key, self._current_key, self._retired_key]
-        with self._guard():
-            done = self._commit_script(keys=keys, args=[meta.version, meta.to_json(), repr(time.time())])
-        if not done:
-            raise ValueError(f"version {meta.version} is not pending (aborted, pruned or already committed)")
+    def _store_commit(self, meta: VersionMeta) -> None:
+        self._server.commit(meta)
 
-    def _set_current(self, version: str, retired_at: float) -> None:
-        keys = [self._meta_key, self._current_key, self._retired_key]
-        with self._guard():
-            done = self._set_current_script(keys=keys, args=[version, repr(retired_at)])
-        if not done:
-            raise UnknownVersion(version)
-
-    def _delete(self, version: str) -> None:
-        keys = [
-            self._meta_key,
-            self._current_key,
-            self._retired_key,
-            self._pending_key,
-            self._key(version, "users"),
-            self._key(version, "films"),
-            self._key(version, "cold"),
-            self._key(version, "overlays"),
-        ]
-        with self._guard():
-            done = self._delete_script(keys=keys, args=[version])
-        if not done:
-            raise ValueError(f"version {version} is current and cannot be deleted")
-
-    def _clear(self) -> None:
-        with self._guard():
-            self._client.unlink(self._current_key)
-            names = {_text(name) for name in self._client.hkeys(self._meta_key)}
-            names |= set(self._zset(self._pending_key)) | set(self._zset(self._retired_key))
-            keys = [self._key(name, part) for name in sorted(names) for part in VERSION_PARTS]
-            pattern = f"{_glob_escape(self._prefix)}:v:*"
-            keys.extend(_text(key) for key in self._client.scan_iter(match=pattern, count=SCAN_COUNT))
-            keys.extend([self._meta_key, self._pending_key, self._retired_key])
-            unique = list(dict.fromkeys(keys))
-            for start in range(0, len(unique), SCAN_COUNT):
-                self._client.unlink(*unique[start : start + SCAN_COUNT])
-
-    # ----- primitives: reading -----
-    def _current_name(self) -> str | None:
-        with self._guard():
-            name = self._client.get(self._current_key)
-        return None if name is None else _text(name)
-
-    def _meta(self, version: str) -> VersionMeta | None:
-        with self._guard():
-            text = self._client.hget(self._meta_key, version)
-        return None if text is None else VersionMeta.from_json(_text(text))
-
-    def _all_meta(self) -> list[VersionMeta]:
-        with self._guard():
-            raw: dict[Any, Any] = self._client.hgetall(self._meta_key)
-        return [VersionMeta.from_json(_text(text)) for text in raw.values()]
-
-    def _films(self, version: str) -> list[str]:
-        with self._guard():
-            text = self._client.get(self._key(version, "films"))
-        if text is None:
-            raise UnknownVersion(version)
-        films: list[str] = json.loads(text)
-        return films
-
-    def _user_record(self, version: str, user_id: str) -> tuple[bytes, bool] | None:
-        with self._guard():
-            pipe = self._point_client().pipeline(transaction=False)
-            pipe.hget(self._key(version, "overlays"), user_id)
-            pipe.hget(self._key(version, "users"), user_id)
-            overlay, record = pipe.execute()
-        if overlay is not None:
-            return _bytes(overlay), True
-        return None if record is None else (_bytes(record), False)
-
-    def _put_overlay(self, version: str, user_id: str, record: bytes) -> None:
-        with self._guard():
-            if not self._client.hexists(self._meta_key, version):
-                raise UnknownVersion(version)
-            self._client.hset(self._key(version, "overlays"), user_id, record)
-
-    def _cold_start(self, version: str) -> str | None:
-        with self._guard():
-            text = self._client.get(self._key(version, "cold"))
-        return None if text is None else _text(text)
-
-    def _retired(self) -> dict[str, float]:
-        return self._zset(self._retired_key)
-
-    def _pending(self) -> dict[str, float]:
-        return self._zset(self._pending_key)
-
-    def _zset(self, key: str) -> dict[str, float]:
-        with self._guard():
-            pairs: list[tuple[Any, Any]] = self._client.zrange(key, 0, -1, withscores=True)  # type: ignore[assignment]
-        return {_text(name): float(score) for name, score in pairs}
+    def _store_drop(self) -> None:
+        self._server.delete(self.meta.version)
 
 
 def _glob_escape(text: str) -> str:

@@ -13,7 +13,7 @@ Every operation opens its own short connection, so one store object may be share
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
@@ -21,8 +21,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_common.columns import Columns
-from recsys_common.domain import RatingEvent
-from recsys_common.events import RatingRows, prepare_rating_rows, ratings_frame, validate_event
+from recsys_common.events import RatingRows, as_rating_rows, ratings_frame
 from recsys_common.ports.ratings import RatingSourceError, RatingStore
 
 #: Seconds a writer waits for another writer's lock before failing.
@@ -79,16 +78,9 @@ class SqliteRatingStore(RatingStore):
             raise RatingSourceError(f"rating store {self._path}: {exc}") from exc
 
     # ----- write side -----
-    def append(self, ratings: pd.DataFrame) -> int:
-        """Validate and append rows; duplicates of a stored event id are ignored. Returns rows added."""
-        return self._insert(prepare_rating_rows(ratings))
-
-    def append_events(self, events: Iterable[RatingEvent]) -> int:
-        """Append validated events (the embedded publisher's path); returns rows added."""
-        checked = [validate_event(event) for event in events]
-        return self._execute_insert([(e.event_id, e.user_id, e.film_id, e.rating, e.timestamp) for e in checked])
-
-    def _insert(self, rows: RatingRows) -> int:
+    def append(self, ratings: pd.DataFrame | RatingRows) -> int:
+        """Append rows in one transaction; duplicates of a stored event id are ignored. Returns rows added."""
+        rows = as_rating_rows(ratings)
         if not len(rows):
             return 0
         first_copies = ~pd.Index(rows.event_id).duplicated(keep="first")
@@ -99,9 +91,9 @@ class SqliteRatingStore(RatingStore):
             rows.rating[first_copies].tolist(),
             rows.timestamp[first_copies].tolist(),
         )
-        return self._execute_insert(list(zip(*columns, strict=True)))
+        return self._insert(list(zip(*columns, strict=True)))
 
-    def _execute_insert(self, rows: list[tuple[str, str, str, float, int]]) -> int:
+    def _insert(self, rows: list[tuple[str, str, str, float, int]]) -> int:
         with self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")  # the emptiness check and the insert see the same table
             before = conn.total_changes

@@ -13,13 +13,25 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from itertools import islice
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from recsys_common.adapters.sqlite_files import open_wal
-from recsys_common.ports.recstore import RecStore, StoreUnavailable, UnknownVersion, VersionMeta
+from recsys_common.domain import ColdStartLists
+from recsys_common.ports.recstore import Indices, StoreUnavailable, UnknownVersion, VersionMeta, VersionWriter
+from recsys_common.versions import (
+    Found,
+    PendingVersion,
+    RecordLists,
+    cold_start_from_json,
+    encode_overlay,
+    meta_from_json,
+    meta_to_json,
+    newest_first,
+    pending_meta,
+    prunable,
+)
 
 #: How long a connection waits for another process's write lock before giving up.
 DEFAULT_BUSY_TIMEOUT_S = 5.0
@@ -59,8 +71,8 @@ CREATE TABLE IF NOT EXISTS pointer (
 """
 
 
-class SqliteRecStore(RecStore):
-    """RecStore over a SQLite file; safe to share between threads and processes."""
+class SqliteRecStore(RecordLists):
+    """RecStore (every role) over a SQLite file; safe to share between threads and processes."""
 
     def __init__(self, path: Path | str, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
         self._path = Path(path)
@@ -120,110 +132,91 @@ class SqliteRecStore(RecStore):
                 self._conn.close()
                 self._conn = None
 
-    # ----- primitives: writing -----
-    def _start_pending(self, version: str, started_at: float) -> None:
+    # ----- publishing -----
+    def begin(self, meta: VersionMeta, films: Sequence[str]) -> VersionWriter:
         with self._write() as conn:
             try:
                 conn.execute(
                     "INSERT INTO versions (version, state, started_at) VALUES (?, ?, ?)",
-                    (version, PENDING, started_at),
+                    (meta.version, PENDING, time.time()),
                 )
             except sqlite3.IntegrityError as exc:
-                raise ValueError(f"version {version} already exists") from exc
+                raise ValueError(f"version {meta.version} already exists") from exc
+            meta = pending_meta(meta, films)
+            conn.execute("UPDATE versions SET films = ? WHERE version = ?", (json.dumps(list(films)), meta.version))
+        return _SqliteVersionWriter(meta, self._write)
 
-    def _put_films(self, version: str, films: list[str]) -> None:
+    def put_overlay(self, meta: VersionMeta, user_id: str, must_watch: Indices, by_genre: Indices | None) -> None:
+        record = encode_overlay(meta, must_watch, by_genre)
         with self._write() as conn:
-            conn.execute("UPDATE versions SET films = ? WHERE version = ?", (json.dumps(films), version))
-
-    def _put_records(self, version: str, records: Iterable[tuple[str, bytes]]) -> None:
-        iterator = iter(records)
-        with self._write() as conn:
-            while chunk := list(islice(iterator, INSERT_CHUNK)):
-                try:
-                    conn.executemany(
-                        "INSERT INTO records (version, user_id, record) VALUES (?, ?, ?)",
-                        [(version, user_id, record) for user_id, record in chunk],
-                    )
-                except sqlite3.IntegrityError as exc:
-                    raise ValueError(f"a user id appears twice in version {version}: {exc}") from exc
-
-    def _put_cold_start(self, version: str, text: str) -> None:
-        with self._write() as conn:
-            conn.execute("UPDATE versions SET cold_start = ? WHERE version = ?", (text, version))
-
-    def _commit(self, meta: VersionMeta) -> None:
-        with self._write() as conn:
-            row = conn.execute("SELECT state FROM versions WHERE version = ?", (meta.version,)).fetchone()
-            if row is None or row[0] != PENDING:
-                raise ValueError(f"version {meta.version} is not pending (aborted, pruned or already committed)")
+            if _state(conn, meta.version) != COMMITTED:
+                raise UnknownVersion(meta.version)
             conn.execute(
-                "UPDATE versions SET state = ?, meta = ?, retired_at = NULL WHERE version = ?",
-                (COMMITTED, meta.to_json(), meta.version),
+                "INSERT INTO overlays (version, user_id, record) VALUES (?, ?, ?) "
+                "ON CONFLICT (version, user_id) DO UPDATE SET record = excluded.record",
+                (meta.version, user_id, record),
             )
-            self._point_at(conn, meta.version, time.time())
 
-    def _set_current(self, version: str, retired_at: float) -> None:
+    # ----- lifecycle -----
+    def activate(self, version: str) -> VersionMeta:
         with self._write() as conn:
-            row = conn.execute("SELECT state FROM versions WHERE version = ?", (version,)).fetchone()
-            if row is None or row[0] != COMMITTED:
+            row = conn.execute(
+                "SELECT meta FROM versions WHERE version = ? AND state = ?", (version, COMMITTED)
+            ).fetchone()
+            if row is None:
                 raise UnknownVersion(version)
-            self._point_at(conn, version, retired_at)
+            _point_at(conn, version, time.time())
+        return meta_from_json(row[0])
 
-    @staticmethod
-    def _point_at(conn: sqlite3.Connection, version: str, retired_at: float) -> None:
-        """Inside a write transaction: retire the old current, un-retire ``version``, point at it."""
-        conn.execute(
-            "UPDATE versions SET retired_at = ? WHERE version = "
-            "(SELECT version FROM pointer WHERE name = ?) AND version != ?",
-            (retired_at, CURRENT, version),
-        )
-        conn.execute("UPDATE versions SET retired_at = NULL WHERE version = ?", (version,))
-        conn.execute("INSERT OR REPLACE INTO pointer (name, version) VALUES (?, ?)", (CURRENT, version))
+    def versions(self) -> list[VersionMeta]:
+        with self._read() as conn:
+            rows = conn.execute("SELECT meta FROM versions WHERE state = ?", (COMMITTED,)).fetchall()
+        return newest_first(meta_from_json(text) for (text,) in rows)
 
-    def _delete(self, version: str) -> None:
+    def pending(self) -> dict[str, float]:
+        with self._read() as conn:
+            rows = conn.execute("SELECT version, started_at FROM versions WHERE state = ?", (PENDING,)).fetchall()
+        return {str(name): float(at) for name, at in rows}
+
+    def drop_pending(self) -> list[str]:
+        names = sorted(self.pending())
         with self._write() as conn:
-            if self._current_in(conn) == version:
-                raise ValueError(f"version {version} is current and cannot be deleted")
-            conn.execute("DELETE FROM records WHERE version = ?", (version,))
-            conn.execute("DELETE FROM overlays WHERE version = ?", (version,))
-            conn.execute("DELETE FROM versions WHERE version = ?", (version,))
+            for name in names:
+                _delete(conn, name)
+        return names
 
-    def _clear(self) -> None:
+    def prune(self, keep: int, grace_s: float, now: float | None = None) -> list[str]:
+        with self._write() as conn:  # one transaction: the choice and the deletes see the same rows
+            retired = conn.execute(
+                "SELECT version, retired_at FROM versions WHERE state = ? AND retired_at IS NOT NULL", (COMMITTED,)
+            ).fetchall()
+            doomed = prunable(self.versions(), _current_in(conn), dict(retired), self.pending(), keep, grace_s, now)
+            for name in doomed:
+                _delete(conn, name)
+        return doomed
+
+    def clear(self) -> None:
         with self._write() as conn:  # one transaction: readers see everything or nothing
             for table in ("pointer", "overlays", "records", "versions"):
                 conn.execute(f"DELETE FROM {table}")
 
-    # ----- primitives: reading -----
-    @staticmethod
-    def _current_in(conn: sqlite3.Connection) -> str | None:
-        row = conn.execute("SELECT version FROM pointer WHERE name = ?", (CURRENT,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def _current_name(self) -> str | None:
-        with self._read() as conn:
-            return self._current_in(conn)
-
-    def _meta(self, version: str) -> VersionMeta | None:
+    # ----- reading -----
+    def current(self) -> VersionMeta | None:
         with self._read() as conn:
             row = conn.execute(
-                "SELECT meta FROM versions WHERE version = ? AND state = ?", (version, COMMITTED)
+                "SELECT v.meta FROM pointer p JOIN versions v ON v.version = p.version WHERE p.name = ?", (CURRENT,)
             ).fetchone()
-        return None if row is None else VersionMeta.from_json(row[0])
+        return None if row is None else meta_from_json(row[0])
 
-    def _all_meta(self) -> list[VersionMeta]:
-        with self._read() as conn:
-            rows = conn.execute("SELECT meta FROM versions WHERE state = ?", (COMMITTED,)).fetchall()
-        return [VersionMeta.from_json(text) for (text,) in rows]
-
-    def _films(self, version: str) -> list[str]:
+    def films(self, version: str) -> tuple[str, ...]:
         with self._read() as conn:
             row = conn.execute("SELECT films FROM versions WHERE version = ?", (version,)).fetchone()
         if row is None or row[0] is None:
             raise UnknownVersion(version)
-        films: list[str] = json.loads(row[0])
-        return films
+        return tuple(json.loads(row[0]))
 
-    def _user_record(self, version: str, user_id: str) -> tuple[bytes, bool] | None:
+    def _record(self, version: str, user_id: str) -> Found | None:
+        """The user's overlay when there is one, else their batch record, in one read."""
         with self._read() as conn:
             row = conn.execute(
                 "SELECT record, 1 FROM overlays WHERE version = ? AND user_id = ? "
@@ -232,35 +225,80 @@ class SqliteRecStore(RecStore):
             ).fetchone()
         return None if row is None else (bytes(row[0]), bool(row[1]))
 
-    def _put_overlay(self, version: str, user_id: str, record: bytes) -> None:
-        with self._write() as conn:
-            known = conn.execute(
-                "SELECT 1 FROM versions WHERE version = ? AND state = ?", (version, COMMITTED)
-            ).fetchone()
-            if known is None:
-                raise UnknownVersion(version)
-            conn.execute(
-                "INSERT INTO overlays (version, user_id, record) VALUES (?, ?, ?) "
-                "ON CONFLICT (version, user_id) DO UPDATE SET record = excluded.record",
-                (version, user_id, record),
-            )
-
-    def _cold_start(self, version: str) -> str | None:
+    def cold_start(self, version: str) -> ColdStartLists | None:
         with self._read() as conn:
             row = conn.execute("SELECT cold_start FROM versions WHERE version = ?", (version,)).fetchone()
-        return None if row is None or row[0] is None else str(row[0])
+        return None if row is None or row[0] is None else cold_start_from_json(row[0])
 
-    def _retired(self) -> dict[str, float]:
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT version, retired_at FROM versions WHERE state = ? AND retired_at IS NOT NULL", (COMMITTED,)
-            ).fetchall()
-        return {str(name): float(at) for name, at in rows}
 
-    def _pending(self) -> dict[str, float]:
-        with self._read() as conn:
-            rows = conn.execute("SELECT version, started_at FROM versions WHERE state = ?", (PENDING,)).fetchall()
-        return {str(name): float(at) for name, at in rows}
+class _SqliteVersionWriter(PendingVersion):
+    """A pending version's rows, each step in a transaction of its own."""
+
+    def __init__(
+        self, meta: VersionMeta, transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
+    ) -> None:
+        super().__init__(meta)
+        self._transaction = transaction
+
+    def _store_records(self, records: list[tuple[str, bytes]]) -> None:
+        version = self.meta.version
+        with self._transaction() as conn:
+            for start in range(0, len(records), INSERT_CHUNK):
+                try:
+                    conn.executemany(
+                        "INSERT INTO records (version, user_id, record) VALUES (?, ?, ?)",
+                        [(version, user_id, record) for user_id, record in records[start : start + INSERT_CHUNK]],
+                    )
+                except sqlite3.IntegrityError as exc:
+                    raise ValueError(f"a user id appears twice in version {version}: {exc}") from exc
+
+    def _store_cold_start(self, text: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("UPDATE versions SET cold_start = ? WHERE version = ?", (text, self.meta.version))
+
+    def _store_commit(self, meta: VersionMeta) -> None:
+        with self._transaction() as conn:
+            if _state(conn, meta.version) != PENDING:
+                raise ValueError(f"version {meta.version} is not pending (aborted, pruned or already committed)")
+            conn.execute(
+                "UPDATE versions SET state = ?, meta = ?, retired_at = NULL WHERE version = ?",
+                (COMMITTED, meta_to_json(meta), meta.version),
+            )
+            _point_at(conn, meta.version, time.time())
+
+    def _store_drop(self) -> None:
+        with self._transaction() as conn:
+            _delete(conn, self.meta.version)
+
+
+# ----- statements inside a transaction -----
+def _state(conn: sqlite3.Connection, version: str) -> str | None:
+    row = conn.execute("SELECT state FROM versions WHERE version = ?", (version,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _current_in(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute("SELECT version FROM pointer WHERE name = ?", (CURRENT,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _point_at(conn: sqlite3.Connection, version: str, retired_at: float) -> None:
+    """Retire the old current, un-retire ``version``, point at it."""
+    conn.execute(
+        "UPDATE versions SET retired_at = ? WHERE version = "
+        "(SELECT version FROM pointer WHERE name = ?) AND version != ?",
+        (retired_at, CURRENT, version),
+    )
+    conn.execute("UPDATE versions SET retired_at = NULL WHERE version = ?", (version,))
+    conn.execute("INSERT OR REPLACE INTO pointer (name, version) VALUES (?, ?)", (CURRENT, version))
+
+
+def _delete(conn: sqlite3.Connection, version: str) -> None:
+    """Remove every row of the version (pending or committed, never current)."""
+    if _current_in(conn) == version:
+        raise ValueError(f"version {version} is current and cannot be deleted")
+    for table in ("records", "overlays", "versions"):
+        conn.execute(f"DELETE FROM {table} WHERE version = ?", (version,))
 
 
 def _is_unavailable(exc: sqlite3.Error) -> bool:

@@ -6,6 +6,8 @@ import abc
 
 import pandas as pd
 
+from recsys_common.events import RatingRows
+
 
 class RatingSourceError(RuntimeError):
     """The rating source could not be read (server down, file unreadable, bad schema)."""
@@ -43,8 +45,10 @@ class RatingStore(RatingSource):
     """A rating source that also accepts rows (embedded SQLite store, ClickHouse)."""
 
     @abc.abstractmethod
-    def append(self, ratings: pd.DataFrame) -> int:
-        """Append rows with ``Columns.RATINGS`` (+ optional ``event_id``); return rows written.
+    def append(self, ratings: pd.DataFrame | RatingRows) -> int:
+        """The one way to write: validated ``RatingRows`` (decoded or validated events), or a frame
+        with ``Columns.RATINGS`` (+ optional ``event_id``) validated first (``as_rating_rows``:
+        InvalidEvent names the first bad row, and nothing is written). Returns rows written.
 
         Appending the same event id twice must not count the rating twice.
         """

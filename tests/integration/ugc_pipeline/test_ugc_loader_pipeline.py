@@ -405,8 +405,8 @@ class SimulatedCrash(BaseException):
 class CrashAfterInsert:
     store: ClickHouseRatingStore
 
-    def insert_rows(self, rows: RatingRows) -> int:
-        self.store.insert_rows(rows)
+    def append(self, rows: RatingRows) -> int:
+        self.store.append(rows)
         raise SimulatedCrash
 
 

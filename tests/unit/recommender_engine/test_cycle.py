@@ -105,7 +105,7 @@ def test_ratings_of_unknown_films_and_malformed_rows_are_left_out_counted_and_th
             Columns.Timestamp: [1, 2, 3, 4],
         }
     )
-    ratings.append(pd.concat([good, bad], ignore_index=True))
+    ratings.load_unchecked(pd.concat([good, bad], ignore_index=True))  # the stores refuse such rows
     result = _engine(tmp_path, ratings, store).run_cycle()
     assert result.status == "published"
     assert result.left_out == {"unknown_film": 2, "bad_user": 1, "bad_rating": 1}

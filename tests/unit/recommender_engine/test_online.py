@@ -137,7 +137,7 @@ def test_a_version_removed_between_polls_is_dropped_not_fatal(world):
     ratings.append(rows("newcomer", FILMS[Columns.Item].tolist()[:2]))
     original = store.current
     store.current = lambda: updater._serving.meta if updater._serving else original()
-    store._clear()  # the version goes while the updater still believes it serves
+    store.clear()  # the version goes while the updater still believes it serves
     assert updater.step() == 0  # the user was polled; the fold found no version and gave up quietly
     store.current = original
     assert updater.step() == 0

@@ -102,7 +102,7 @@ class FakeSink:
         self.failures_left = 0
         self.failed_at: list[float] = []
 
-    def insert_rows(self, rows: RatingRows) -> int:
+    def append(self, rows: RatingRows) -> int:
         if self.failures_left:
             self.failures_left -= 1
             self.failed_at.append(self.clock.now)

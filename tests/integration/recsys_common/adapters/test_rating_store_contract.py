@@ -1,4 +1,5 @@
-"""One contract for every RatingStore adapter: each test runs against a SQLite file and a real ClickHouse.
+"""One contract for every RatingStore: each test runs against a SQLite file, a real ClickHouse and the
+unit tests' fake.
 
 Adapter-specific behaviour (ClickHouse dedup internals, outages, SQLite file errors) follows below.
 """
@@ -29,6 +30,7 @@ from recsys_common.columns import Columns
 from recsys_common.events import InvalidEvent, event_id_for
 from recsys_common.ids import film_id_for
 from recsys_common.ports.ratings import RatingSourceError, RatingStore
+from tests.fakes import FakeRatingStore
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +58,7 @@ def as_set(ratings: pd.DataFrame) -> set[tuple[str, str, float, int]]:
 StoreMaker = Callable[[], RatingStore]
 
 
-@pytest.fixture(params=["sqlite", "clickhouse"])
+@pytest.fixture(params=["sqlite", "clickhouse", "fake"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreMaker]:
     """Builds stores over one storage (a second store sees what the first wrote)."""
     opened: list[RatingStore] = []
@@ -67,6 +69,12 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store
             store = SqliteRatingStore(path)
             opened.append(store)
             return store
+
+    elif request.param == "fake":
+        fake = FakeRatingStore()  # its storage is the object: a "second store" is the same one
+
+        def make() -> RatingStore:
+            return fake
 
     else:
         url = request.getfixturevalue("clickhouse_url")
