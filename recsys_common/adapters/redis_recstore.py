@@ -2,8 +2,9 @@
 
 Keys, all under a prefix ``p`` (settings ``redis_prefix``):
 
-- ``{p}:v:{version}:users``  HASH user id -> record bytes (see ``recsys_common.listcodec``)
-- ``{p}:v:{version}:overlays`` HASH user id -> record bytes written by the online loop
+- ``{p}:v:{version}:users``  HASH user id -> record bytes (see ``recsys_common.listcodec``), and
+  ``{user id}/overlay`` -> the record the online loop wrote for that user (user ids never hold '/'),
+  so the API reads a user's overlay and batch record with one HMGET
 - ``{p}:v:{version}:films``  STRING, JSON list of film ids (index -> film id)
 - ``{p}:v:{version}:cold``   STRING, JSON cold-start lists
 - ``{p}:meta``               HASH version -> metadata JSON (committed versions only)
@@ -55,7 +56,9 @@ DEFAULT_RETRIES = 1
 #: Keys per SCAN step and per UNLINK command when clearing the store.
 SCAN_COUNT = 1_000
 #: Version key parts (``{p}:v:{version}:{part}``).
-VERSION_PARTS = ("users", "overlays", "films", "cold")
+VERSION_PARTS = ("users", "films", "cold")
+#: Suffix of a user's overlay field in the version's users hash.
+OVERLAY_SUFFIX = "/overlay"
 #: Fields per HSET command and records per pipeline round trip when writing a version.
 HSET_CHUNK = 5_000
 PIPELINE_RECORDS = 20_000
@@ -82,10 +85,10 @@ redis.call('SET', KEYS[2], ARGV[1])
 return 1
 """
 
-# KEYS: meta, current, retired, pending, users, films, cold, overlays. ARGV: version.
+# KEYS: meta, current, retired, pending, users, films, cold. ARGV: version.
 _DELETE = """
 if redis.call('GET', KEYS[2]) == ARGV[1] then return 0 end
-redis.call('UNLINK', KEYS[5], KEYS[6], KEYS[7], KEYS[8])
+redis.call('UNLINK', KEYS[5], KEYS[6], KEYS[7])
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
@@ -187,7 +190,7 @@ class RedisRecStore(RecordLists):
         with self._server.guard():
             if not self._client.hexists(self._server.meta_key, meta.version):
                 raise UnknownVersion(meta.version)
-            self._client.hset(self._server.key(meta.version, "overlays"), user_id, record)
+            self._client.hset(self._server.key(meta.version, "users"), user_id + OVERLAY_SUFFIX, record)
 
     # ----- lifecycle -----
     def activate(self, version: str) -> VersionMeta:
@@ -256,12 +259,11 @@ class RedisRecStore(RecordLists):
         return tuple(json.loads(text))
 
     def _record(self, version: str, user_id: str) -> Found | None:
-        """The user's overlay when there is one, else their batch record, in one round trip."""
+        """The user's overlay when there is one, else their batch record: one HMGET."""
         with self._server.guard():
-            pipe = self._point_client().pipeline(transaction=False)
-            pipe.hget(self._server.key(version, "overlays"), user_id)
-            pipe.hget(self._server.key(version, "users"), user_id)
-            overlay, record = pipe.execute()
+            overlay, record = self._point_client().hmget(
+                self._server.key(version, "users"), [user_id + OVERLAY_SUFFIX, user_id]
+            )
         if overlay is not None:
             return _bytes(overlay), True
         return None if record is None else (_bytes(record), False)
@@ -321,7 +323,7 @@ class _Server:
     def delete(self, version: str) -> None:
         """Remove every key of the version (pending or committed, never current): one step."""
         keys = [self.meta_key, self.current_key, self.retired_key, self.pending_key]
-        keys += [self.key(version, part) for part in ("users", "films", "cold", "overlays")]
+        keys += [self.key(version, part) for part in VERSION_PARTS]
         with self.guard():
             done = self._delete(keys=keys, args=[version])
         if not done:
