@@ -150,8 +150,11 @@ class ImdbTopCache:
         return top
 
 
-class RecommendationService:
-    """Every answer (personal, overlay, cold start, fallback) leaves out the films the viewer rated:
+class PersonalFilms:
+    """A viewer's recommended films as cards: ids from the Recommendations API (``RecommendationsClient``)
+    with the catalogue's IMDb-top as the fallback, behind a circuit breaker.
+
+    Every answer (personal, overlay, cold start, fallback) leaves out the films the viewer rated:
     their ratings are read from the rating store, and the list asked for is longer by as many (up to
     ``MAX_EXTRA``) so the answer still has ``limit`` films."""
 
