@@ -18,26 +18,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TypeVar
 
-from recsys_common.domain import ColdStartLists, UserLists
+from recsys_common.domain import ColdStartLists, Source, UserLists
 from recsys_common.ports.recstore import RecStore, StoreUnavailable, VersionMeta
 
 log = logging.getLogger(__name__)
 
 #: Versions whose film tables stay cached (the serving one and those just before it).
 CACHED_VERSIONS = 3
-
-
-class Source(StrEnum):
-    """Which lists answered."""
-
-    PERSONAL = "personal"
-    #: The user's lists folded in after their latest ratings (the online loop), newer than the batch's.
-    OVERLAY = "overlay"
-    COLD_START = "cold_start"
-    FALLBACK = "fallback"
 
 
 class NoPublishedVersion(RuntimeError):
