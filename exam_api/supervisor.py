@@ -34,7 +34,7 @@ def child_environment(settings: ExamSettings, inherited: dict[str, str]) -> dict
     env["RECSYS_DATA_DIR"] = str(settings.data_dir.resolve())
     env["RECSYS_REDIS_PREFIX"] = settings.redis_prefix
     env["RECSYS_MODEL__NUM_THREADS"] = str(settings.exam_engine_threads)
-    env["RECSYS_SCORE_THREADS"] = str(settings.exam_engine_threads)
+    env["RECSYS_LISTS__SCORE_THREADS"] = str(settings.exam_engine_threads)
     if settings.exam_engine_epochs is not None:
         env["RECSYS_MODEL__EPOCHS"] = str(settings.exam_engine_epochs)
     # Retraining every few seconds: no quality gate (each cycle would fit twice), and no metrics

@@ -22,7 +22,7 @@ def test_children_share_the_data_directory_prefix_and_engine_settings(tmp_path: 
     assert env["PATH"] == "/bin"
     assert env["RECSYS_DATA_DIR"] == str((tmp_path / "exam").resolve())
     assert env["RECSYS_REDIS_PREFIX"] == "exam-x"
-    assert env["RECSYS_MODEL__NUM_THREADS"] == env["RECSYS_SCORE_THREADS"] == "2"
+    assert env["RECSYS_MODEL__NUM_THREADS"] == env["RECSYS_LISTS__SCORE_THREADS"] == "2"
     assert env["RECSYS_MODEL__EPOCHS"] == "7"
     untouched = child_environment(ExamSettings(exam_engine_epochs=None), {"RECSYS_MODEL__EPOCHS": "99"})
     assert untouched["RECSYS_MODEL__EPOCHS"] == "99"
