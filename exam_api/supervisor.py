@@ -90,9 +90,6 @@ class EngineChildren:
             if now - child.died_at >= RESTART_DELAY_S:
                 self._spawn(child)
 
-    def pids(self) -> dict[str, int]:
-        return {c.name: c.process.pid for c in self._children if c.process is not None and c.process.poll() is None}
-
     def stop(self) -> None:
         """SIGTERM every child, wait up to STOP_GRACE_S for all of them, kill the rest."""
         running = [c.process for c in self._children if c.process is not None and c.process.poll() is None]

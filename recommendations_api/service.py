@@ -131,11 +131,6 @@ class RecommendationService:
         self._down_reason: str | None = None
         self._probe_lock = threading.Lock()  # readiness probes from a worker thread
 
-    @property
-    def snapshot(self) -> VersionView | None:
-        """The last version read successfully: its cold-start lists answer while the store is down."""
-        return self._view
-
     # ----- answers -----
     def recommendations(self, user_id: str, genre: str | None, limit: int | None) -> Answer:
         """The user's must-watch list (or genre list), else the cold-start one; ``limit`` ids at most (None: all)."""
