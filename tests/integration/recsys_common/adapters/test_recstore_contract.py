@@ -23,6 +23,8 @@ from recsys_common.ids import film_id_for
 from recsys_common.listcodec import ListLayout
 from recsys_common.ports.recstore import RecStore, StoreUnavailable, UnknownVersion, VersionMeta
 
+pytestmark = pytest.mark.integration
+
 # ----- fixtures: every test runs once per adapter, on a real server / file -----
 
 
