@@ -72,10 +72,13 @@ def create_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
     return report
 
 
+#: The docstring as help, its indented examples kept line by line (typer's ``\b`` paragraph marker).
+HELP = "\n\n".join(f"\b\n{part}" if part.startswith("    ") else part for part in (__doc__ or "").split("\n\n"))
+
 app = typer.Typer(add_completion=False)
 
 
-@app.command(help=__doc__)
+@app.command(help=HELP)
 def main(
     bootstrap: Annotated[str | None, typer.Option(help="Kafka bootstrap servers, e.g. kafka:9092")] = None,
     topics_file: Annotated[Path, typer.Option()] = TOPICS_FILE,
