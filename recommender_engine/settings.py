@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from recommender_engine.cycle import ListConfig
 from recommender_engine.gate import GateConfig
 from recommender_engine.model.hybrid import ModelConfig
 from recsys_common.settings import CommonSettings
+
+#: The list variables before they moved under ``RECSYS_LISTS__``: refused, so a deployment that still
+#: sets one does not quietly run on the defaults.
+MOVED_TO_LISTS = {f"RECSYS_{name.upper()}": f"RECSYS_LISTS__{name.upper()}" for name in ListConfig.model_fields}
 
 
 class EngineSettings(CommonSettings):
@@ -34,6 +40,14 @@ class EngineSettings(CommonSettings):
     lists: ListConfig = ListConfig()
     #: The quality gate before each promotion (``RECSYS_GATE__ENABLED``, ``RECSYS_GATE__TOLERANCE``, ...).
     gate: GateConfig = GateConfig()
+
+    @model_validator(mode="after")
+    def _no_moved_variables(self) -> Self:
+        moved = sorted({name.upper() for name in os.environ} & MOVED_TO_LISTS.keys())
+        if moved:
+            renames = ", ".join(f"{old} -> {MOVED_TO_LISTS[old]}" for old in moved)
+            raise ValueError(f"list settings moved, rename the variables: {renames}")
+        return self
 
     @property
     def seed_dir(self) -> Path:

@@ -25,3 +25,11 @@ def test_list_settings_out_of_bounds_are_refused(monkeypatch, tmp_path, name, va
 def test_the_old_flat_list_variables_are_refused(tmp_path):
     with pytest.raises(ValidationError, match="must_watch_len"):
         EngineSettings(data_dir=tmp_path, must_watch_len=7)  # type: ignore[call-arg]
+
+
+def test_a_variable_of_the_old_flat_names_is_refused_with_its_new_name(monkeypatch, tmp_path):
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("RECSYS_MUST_WATCH_LEN", "7")
+
+    with pytest.raises(ValidationError, match="RECSYS_MUST_WATCH_LEN -> RECSYS_LISTS__MUST_WATCH_LEN"):
+        EngineSettings()
