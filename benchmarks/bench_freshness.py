@@ -20,7 +20,6 @@ the cost per event of the online loop on a larger catalogue.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -33,12 +32,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+import typer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -228,25 +228,27 @@ def bench_fold_in_cost(n_films: int) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trials", type=int, default=40)
-    parser.add_argument("--modes", default="embedded,production")
-    parser.add_argument("--cache-dir", type=Path, default=Path("data/cache"))
-    parser.add_argument("--output", type=Path, default=None)
-    args = parser.parse_args(argv)
+app = typer.Typer(add_completion=False)
+
+
+@app.command(help=__doc__.split("\n\n")[0] if __doc__ else None)
+def main(
+    trials: Annotated[int, typer.Option()] = 40,
+    modes: Annotated[str, typer.Option()] = "embedded,production",
+    cache_dir: Annotated[Path, typer.Option()] = Path("data/cache"),
+    output: Annotated[Path | None, typer.Option()] = None,
+) -> None:
     result: dict[str, Any] = {"benchmark": "freshness", "machine": machine_info()}
     result["fold_in_cost"] = bench_fold_in_cost(LARGE_FILMS)
     print(json.dumps(result["fold_in_cost"]), flush=True)
-    for mode in args.modes.split(","):
-        result[mode] = bench_mode(mode, args.trials, args.cache_dir)
+    for mode in modes.split(","):
+        result[mode] = bench_mode(mode, trials, cache_dir)
         print(mode, json.dumps(result[mode]), flush=True)
     result["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return 0
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    app()

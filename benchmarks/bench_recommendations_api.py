@@ -24,7 +24,6 @@ and ``redis-server``). Targets: >= 5,000 requests/s; p99 <= 10 ms at 1,000 reque
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
@@ -42,11 +41,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import numpy as np
 import redis
+import typer
 from fastapi import FastAPI, Response
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -601,44 +601,48 @@ def run_brownout(workdir: Path, workers: int) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--redis-url", default=CommonSettings().redis_url or DEFAULT_REDIS_URL)
-    parser.add_argument("--users", type=int, default=USERS)
-    parser.add_argument("--workers", type=int, default=WORKERS)
-    parser.add_argument("--duration", type=int, default=DURATION_S, help="seconds of each measurement")
-    parser.add_argument("--rounds", type=int, default=ROUNDS, help="alternating route/reference wrk rounds")
-    parser.add_argument("--rate", type=int, default=FIXED_RATE, help="requests/s of the latency measurement")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    args = parser.parse_args()
+app = typer.Typer(add_completion=False)
+
+
+@app.command(help=__doc__.splitlines()[0] if __doc__ else None)
+def main(
+    redis_url: Annotated[str | None, typer.Option(help="default: RECSYS_REDIS_URL, else the local Redis")] = None,
+    users: Annotated[int, typer.Option()] = USERS,
+    workers: Annotated[int, typer.Option()] = WORKERS,
+    duration: Annotated[int, typer.Option(help="seconds of each measurement")] = DURATION_S,
+    rounds: Annotated[int, typer.Option(help="alternating route/reference wrk rounds")] = ROUNDS,
+    rate: Annotated[int, typer.Option(help="requests/s of the latency measurement")] = FIXED_RATE,
+    output: Annotated[Path, typer.Option()] = DEFAULT_OUTPUT,
+) -> None:
+    redis_url = redis_url or CommonSettings().redis_url or DEFAULT_REDIS_URL
 
     prefix = f"bench:recapi:{uuid.uuid4().hex}"
     workdir = Path(tempfile.mkdtemp(prefix="bench-recapi-"))
     load_before = load_average()
     servers: list[Server] = []
     try:
-        meta, publish_s = publish(args.redis_url, prefix, args.users)
+        meta, publish_s = publish(redis_url, prefix, users)
         print(f"published {meta.n_users} users in {publish_s:.2f} s ({meta.n_users / publish_s:,.0f} users/s)")
-        route = start_server(args.redis_url, prefix, workdir, args.workers)
+        route = start_server(redis_url, prefix, workdir, workers)
         servers.append(route)
-        bare = start_server(args.redis_url, prefix, workdir, args.workers, BARE_APP, BARE_READY_PATH)
+        bare = start_server(redis_url, prefix, workdir, workers, BARE_APP, BARE_READY_PATH)
         servers.append(bare)
         with httpx.Client(base_url=route.base_url) as client:
             sample = client.get(f"/api/v1/users/0/recommendations?limit={LIMIT}").json()
         if sample["source"] != "personal" or len(sample["film_ids"]) != LIMIT:
             raise RuntimeError(f"unexpected answer: {sample}")
-        side_by_side = run_side_by_side(route, bare, args.users, args.duration, args.rounds, workdir)
+        side_by_side = run_side_by_side(route, bare, users, duration, rounds, workdir)
         print(f"route / reference: {side_by_side['ratio']} ({side_by_side['totals']})")
         bare.stop()
-        fixed = run_fixed_rate(route.base_url, args.users, args.rate, args.duration, OPEN_LOOP_CONNECTIONS)
-        print(f"at {args.rate} requests/s: latency {fixed['latency_ms']} errors {fixed['errors']}")
+        fixed = run_fixed_rate(route.base_url, users, rate, duration, OPEN_LOOP_CONNECTIONS)
+        print(f"at {rate} requests/s: latency {fixed['latency_ms']} errors {fixed['errors']}")
         route.stop()
-        brownout = run_brownout(workdir, args.workers)
+        brownout = run_brownout(workdir, workers)
         print(f"brownout: {brownout['healthy']['latency_ms']} -> {brownout['redis_stopped']['latency_ms']}")
     finally:
         for server in servers:
             server.stop()
-        deleted = delete_prefix(args.redis_url, prefix)
+        deleted = delete_prefix(redis_url, prefix)
         shutil.rmtree(workdir, ignore_errors=True)
         print(f"cleaned up {deleted} Redis keys")
 
@@ -649,8 +653,8 @@ def main() -> None:
         "date_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": {**machine_info(), "load_average_before": load_before, "load_average_after": load_average()},
         "setup": {
-            "server": f"recommendations_api.__main__.serve (uvicorn, {args.workers} workers, Redis RecStore, loopback)",
-            "users": args.users,
+            "server": f"recommendations_api.__main__.serve (uvicorn, {workers} workers, Redis RecStore, loopback)",
+            "users": users,
             "films": FILMS,
             "layout": f"{MUST_WATCH_LEN} must-watch + {GENRES} genres x {GENRE_LEN}",
             "request": f"GET /api/v1/users/{{random user}}/recommendations?limit={LIMIT}",
@@ -669,10 +673,10 @@ def main() -> None:
             "route_vs_bare_met": side_by_side["ratio"] >= TARGET_ROUTE_VS_BARE,
         },
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.output}")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {output}")
 
 
 if __name__ == "__main__":
-    main()
+    app()

@@ -14,17 +14,18 @@ deleted at the end.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
 import uuid
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
 import redis
 import scipy.sparse as sp
+import typer
 from lightfm import LightFM
 
 from recommender_engine.lists import ListBlock, personal_lists
@@ -53,40 +54,55 @@ def synthetic_interactions(n_users: int, n_films: int, n_ratings: int, rng: np.r
     return matrix
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--users", type=int, default=200_000)
-    parser.add_argument("--films", type=int, default=20_000)
-    parser.add_argument("--ratings", type=int, default=5_000_000)
-    parser.add_argument("--factors", type=int, default=64)
-    parser.add_argument("--predict-sample", type=int, default=500)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--block-size", type=int, default=1024)
-    parser.add_argument("--redis-url", default=os.environ.get("RECSYS_REDIS_URL", "redis://127.0.0.1:6379/0"))
-    parser.add_argument("--output", type=Path, default=Path("benchmarks/results/scoring.json"))
-    args = parser.parse_args()
+app = typer.Typer(add_completion=False)
+
+
+@app.command(help=__doc__)
+def main(
+    users: Annotated[int, typer.Option()] = 200_000,
+    films: Annotated[int, typer.Option()] = 20_000,
+    ratings: Annotated[int, typer.Option()] = 5_000_000,
+    factors: Annotated[int, typer.Option()] = 64,
+    predict_sample: Annotated[int, typer.Option()] = 500,
+    threads: Annotated[int, typer.Option()] = 2,
+    block_size: Annotated[int, typer.Option()] = 1024,
+    redis_url: Annotated[str | None, typer.Option(help="default: RECSYS_REDIS_URL, else the local Redis")] = None,
+    output: Annotated[Path, typer.Option()] = Path("benchmarks/results/scoring.json"),
+) -> None:
+    redis_url = redis_url or os.environ.get("RECSYS_REDIS_URL", "redis://127.0.0.1:6379/0")
+    params = {
+        "users": users,
+        "films": films,
+        "ratings": ratings,
+        "factors": factors,
+        "predict_sample": predict_sample,
+        "threads": threads,
+        "block_size": block_size,
+        "redis_url": redis_url,
+        "output": str(output),
+    }
     rng = np.random.default_rng(42)
-    result: dict[str, object] = {"machine": machine_info(), "params": vars(args) | {"output": str(args.output)}}
+    result: dict[str, object] = {"machine": machine_info(), "params": params}
 
     tick = time.perf_counter()
-    seen = synthetic_interactions(args.users, args.films, args.ratings, rng)
+    seen = synthetic_interactions(users, films, ratings, rng)
     result["ratings_after_dedup"] = int(seen.nnz)
-    lightfm = LightFM(no_components=args.factors, loss="warp", random_state=np.random.RandomState(42))
-    lightfm.fit_partial(seen.tocoo(), epochs=1, num_threads=args.threads)
+    lightfm = LightFM(no_components=factors, loss="warp", random_state=np.random.RandomState(42))
+    lightfm.fit_partial(seen.tocoo(), epochs=1, num_threads=threads)
     result["fit_one_epoch_seconds"] = round(time.perf_counter() - tick, 2)
 
     # 1. LightFM predict, one call per user, then the same mask + top-100.
-    sample = rng.choice(args.users, args.predict_sample, replace=False)
-    all_films = np.arange(args.films, dtype=np.int32)
+    sample = rng.choice(users, predict_sample, replace=False)
+    all_films = np.arange(films, dtype=np.int32)
     tick = time.perf_counter()
     for user in sample:
-        scores = lightfm.predict(int(user), all_films, num_threads=args.threads).astype(np.float32)[None, :]
+        scores = lightfm.predict(int(user), all_films, num_threads=threads).astype(np.float32)[None, :]
         rank_block(scores, seen[int(user)], MUST_WATCH)
     predict_rate = len(sample) / (time.perf_counter() - tick)
 
     # 2. The engine's scorer over every user.
-    model = HybridModel(ModelConfig(no_components=args.factors))
-    identity = ItemFeatures(sp.identity(args.films, dtype=np.float32, format="csr"), tuple(map(str, all_films)))
+    model = HybridModel(ModelConfig(no_components=factors))
+    identity = ItemFeatures(sp.identity(films, dtype=np.float32, format="csr"), tuple(map(str, all_films)))
     model.set_params(
         HybridParams(
             user_embeddings=lightfm.user_embeddings.astype(np.float32),
@@ -96,7 +112,7 @@ def main() -> None:
             item_features=identity,
         )
     )
-    genre_of = rng.integers(0, N_GENRES, args.films)
+    genre_of = rng.integers(0, N_GENRES, films)
     groups = [np.flatnonzero(genre_of == g).astype(np.int32) for g in range(N_GENRES)]
 
     def run_scorer(with_genres: bool) -> tuple[float, list[ListBlock]]:
@@ -105,34 +121,34 @@ def main() -> None:
             personal_lists(
                 model.score_block,
                 seen,
-                GenreIndex(groups if with_genres else [], args.films),
+                GenreIndex(groups if with_genres else [], films),
                 MUST_WATCH,
                 GENRE_LEN,
-                args.block_size,
-                args.threads,
+                block_size,
+                threads,
             )
         )
-        return args.users / (time.perf_counter() - tick), blocks
+        return users / (time.perf_counter() - tick), blocks
 
     scorer_rate, _ = run_scorer(with_genres=False)
     scorer_genre_rate, blocks = run_scorer(with_genres=True)
 
     # 3. Publish those lists to Redis.
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    store = RedisRecStore(args.redis_url, prefix=prefix)
-    layout = ListLayout.for_catalogue(args.films, MUST_WATCH, GENRE_LEN, [f"genre-{g}" for g in range(N_GENRES)])
+    store = RedisRecStore(redis_url, prefix=prefix)
+    layout = ListLayout.for_catalogue(films, MUST_WATCH, GENRE_LEN, [f"genre-{g}" for g in range(N_GENRES)])
     meta = VersionMeta(version="bench", model_version="bench", trained_at="", layout=layout)
-    user_ids = [f"user-{u}" for u in range(args.users)]
-    client = redis.Redis.from_url(args.redis_url)
+    user_ids = [f"user-{u}" for u in range(users)]
+    client = redis.Redis.from_url(redis_url)
     try:
         tick = time.perf_counter()
-        writer = store.begin(meta, [str(uuid.UUID(int=i)) for i in range(args.films)])
+        writer = store.begin(meta, [str(uuid.UUID(int=i)) for i in range(films)])
         for block in blocks:
             writer.put_block([user_ids[u] for u in block.users], block.must_watch, block.by_genre)
         writer.commit()
-        publish_rate = args.users / (time.perf_counter() - tick)
+        publish_rate = users / (time.perf_counter() - tick)
         memory = sum(int(client.memory_usage(k, samples=0) or 0) for k in client.scan_iter(f"{prefix}:*users*"))
-        bytes_per_user = memory / args.users
+        bytes_per_user = memory / users
     finally:
         for key in client.scan_iter(f"{prefix}:*"):
             client.unlink(key)
@@ -153,11 +169,11 @@ def main() -> None:
         "publish_redis_users_per_s": ">= 50000",
         "redis_bytes_per_user": "<= 1536",
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
     print(pd.Series(result["results"]).to_string())
-    print(f"written to {args.output}")
+    print(f"written to {output}")
 
 
 if __name__ == "__main__":
-    main()
+    app()

@@ -24,7 +24,6 @@ librdkafka's in-process mock cluster. Measured:
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import multiprocessing as mp
@@ -44,11 +43,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import clickhouse_driver
 import confluent_kafka
 import numpy as np
+import typer
 from confluent_kafka import Producer
 
 from recsys_common.adapters.clickhouse_ratings import TABLE, ClickHouseRatingStore
@@ -375,51 +375,52 @@ def machine(url: str) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=500_000, help="events through the pipeline")
-    parser.add_argument("--read-rows", type=int, default=5_000_000, help="ratings read by read_all")
-    parser.add_argument("--batch-size", type=int, default=50_000, help="loader batch size")
-    parser.add_argument("--clickhouse-url", help="use this server instead of a private one")
-    parser.add_argument("--kafka-bootstrap", help="use this broker instead of the mock cluster")
-    parser.add_argument("--skip-read", action="store_true")
-    parser.add_argument("--note", default="", help="free text stored with the results")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    args = parser.parse_args(argv)
+app = typer.Typer(add_completion=False)
 
+
+@app.command(help=__doc__)
+def main(
+    events: Annotated[int, typer.Option(help="events through the pipeline")] = 500_000,
+    read_rows: Annotated[int, typer.Option(help="ratings read by read_all")] = 5_000_000,
+    batch_size: Annotated[int, typer.Option(help="loader batch size")] = 50_000,
+    clickhouse_url: Annotated[str | None, typer.Option(help="use this server instead of a private one")] = None,
+    kafka_bootstrap: Annotated[str | None, typer.Option(help="use this broker instead of the mock cluster")] = None,
+    skip_read: Annotated[bool, typer.Option("--skip-read")] = False,
+    note: Annotated[str, typer.Option(help="free text stored with the results")] = "",
+    output: Annotated[Path, typer.Option()] = DEFAULT_OUTPUT,
+) -> None:
     with (
-        private_clickhouse() if not args.clickhouse_url else _given(args.clickhouse_url) as url,
-        kafka_cluster(args.kafka_bootstrap) as bootstrap,
+        private_clickhouse() if not clickhouse_url else _given(clickhouse_url) as url,
+        kafka_cluster(kafka_bootstrap) as bootstrap,
     ):
         ClickHouseRatingStore(url).ensure_schema()
         result: dict[str, Any] = {
             "benchmark": "ugc_pipeline",
             "date_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
             "machine": machine(url),
-            "kafka": "librdkafka mock cluster (in process)" if not args.kafka_bootstrap else args.kafka_bootstrap,
+            "kafka": kafka_bootstrap or "librdkafka mock cluster (in process)",
             "target_events_per_s": TARGET_EVENTS_PER_S,
-            "note": args.note,
+            "note": note,
         }
         print("end to end ...", flush=True)
-        result["end_to_end"] = bench_end_to_end(bootstrap, url, args.events, args.batch_size)
+        result["end_to_end"] = bench_end_to_end(bootstrap, url, events, batch_size)
         print(result["end_to_end"], flush=True)
         print("loader drain ...", flush=True)
-        result["loader_drain"] = bench_drain(bootstrap, url, min(args.events, DRAIN_MAX_EVENTS), args.batch_size)
+        result["loader_drain"] = bench_drain(bootstrap, url, min(events, DRAIN_MAX_EVENTS), batch_size)
         print(result["loader_drain"], flush=True)
-        if not args.skip_read:
+        if not skip_read:
             print("read_all ...", flush=True)
-            result["read_all"] = bench_read(url, args.read_rows)
+            result["read_all"] = bench_read(url, read_rows)
             print(result["read_all"], flush=True)
         print("codec ...", flush=True)
         result["codec"] = bench_codec(CODEC_EVENTS)
         print(result["codec"], flush=True)
         result["machine"]["load_average_at_end"] = list(os.getloadavg())
     result["meets_target"] = result["end_to_end"]["events_per_s"] >= TARGET_EVENTS_PER_S
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.output}")
-    return 0
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {output}")
 
 
 @contextmanager
@@ -428,4 +429,4 @@ def _given(url: str) -> Iterator[str]:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    app()

@@ -35,7 +35,6 @@ Run (about 5 minutes with the defaults; ``--users`` and ``--budget-s`` make it s
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import math
@@ -52,10 +51,11 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import numpy as np
+import typer
 import uvicorn
 from fastapi import FastAPI
 from pydantic import BaseModel
@@ -347,7 +347,7 @@ async def simulate(
     process: subprocess.Popen[bytes] | None,
     items: dict[int, tuple[str, ...]],
     replays: list[Replay],
-    args: argparse.Namespace,
+    args: Options,
 ) -> dict[str, Any]:
     measured = Measured()
     client = Client(interact_url, recs_url, args.concurrency, measured)
@@ -363,6 +363,22 @@ async def simulate(
     if args.burst_s > 0:
         summary["wrk_burst"] = wrk_burst(recs_url, [r.user_id for r in replays], args.concurrency, args.burst_s)
     return summary
+
+
+@dataclass(frozen=True)
+class Options:
+    """The run's command-line options."""
+
+    cache_dir: Path
+    concurrency: int
+    steps: int
+    think_ms: float
+    hidden: float
+    users: int
+    budget_s: float
+    burst_s: float
+    services: list[str]
+    output: Path
 
 
 # ----- the services -------------------------------------------------------------------------------
@@ -392,7 +408,7 @@ def measure_service(
     env: dict[str, str],
     items: dict[int, tuple[str, ...]],
     replays: list[Replay],
-    args: argparse.Namespace,
+    args: Options,
 ) -> dict[str, Any]:
     interact_port, recs_port = free_port(), free_port()
     log = Path(tempfile.gettempdir()) / f"exam-sim-{name}.log"
@@ -413,7 +429,7 @@ def measure_service(
     return result
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args: Options) -> None:
     items, replays = load_replays(args.cache_dir, args.hidden, args.steps)
     if args.users:
         replays = replays[: args.users]
@@ -523,40 +539,50 @@ def popularity_app() -> FastAPI:
     return app
 
 
-def serve_popularity(args: argparse.Namespace) -> None:
+def _serve_popularity(ports: tuple[int, int]) -> None:
     app = popularity_app()
 
     async def main() -> None:
         servers = [
             uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=p, log_level="warning", lifespan="off"))
-            for p in dict.fromkeys(args.ports)
+            for p in dict.fromkeys(ports)
         ]
         await asyncio.gather(*(s.serve() for s in servers))
 
     asyncio.run(main())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="mode")
-    serve = sub.add_parser("serve-popularity", help="Serve the popularity-only reference service.")
-    serve.add_argument("--ports", type=int, nargs=2, required=True)
-    parser.add_argument("--cache-dir", type=Path, default=ROOT / "data" / "cache")
-    parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--steps", type=int, default=5, help="/interact calls per user (each followed by /recs)")
-    parser.add_argument("--think-ms", type=float, default=500.0, help="Pause of a simulated user between calls")
-    parser.add_argument("--hidden", type=float, default=0.3)
-    parser.add_argument("--users", type=int, default=0, help="Replay only the first N users (0: all 943)")
-    parser.add_argument("--budget-s", type=float, default=900.0, help="No user starts after this many seconds")
-    parser.add_argument("--burst-s", type=float, default=10.0)
-    parser.add_argument("--services", nargs="+", default=["exam_api", "popularity"])
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    args = parser.parse_args()
-    if args.mode == "serve-popularity":
-        serve_popularity(args)
-    else:
-        run(args)
+app = typer.Typer(help=__doc__, add_completion=False)
+
+
+@app.callback(invoke_without_command=True)
+def main(
+    ctx: typer.Context,
+    cache_dir: Annotated[Path, typer.Option()] = ROOT / "data" / "cache",
+    concurrency: Annotated[int, typer.Option()] = 50,
+    steps: Annotated[int, typer.Option(help="/interact calls per user (each followed by /recs)")] = 5,
+    think_ms: Annotated[float, typer.Option(help="Pause of a simulated user between calls")] = 500.0,
+    hidden: Annotated[float, typer.Option()] = 0.3,
+    users: Annotated[int, typer.Option(help="Replay only the first N users (0: all 943)")] = 0,
+    budget_s: Annotated[float, typer.Option(help="No user starts after this many seconds")] = 900.0,
+    burst_s: Annotated[float, typer.Option()] = 10.0,
+    services: Annotated[
+        list[str] | None, typer.Option(help="Repeat or separate by commas [default: exam_api,popularity]")
+    ] = None,
+    output: Annotated[Path, typer.Option()] = DEFAULT_OUTPUT,
+) -> None:
+    """Run the simulation (the default) or, with ``serve-popularity``, serve the reference service."""
+    if ctx.invoked_subcommand is not None:
+        return
+    names = [name for value in services or ["exam_api,popularity"] for name in value.split(",") if name]
+    run(Options(cache_dir, concurrency, steps, think_ms, hidden, users, budget_s, burst_s, names, output))
+
+
+@app.command("serve-popularity")
+def serve_popularity(ports: Annotated[tuple[int, int], typer.Option()]) -> None:
+    """Serve the popularity-only reference service."""
+    _serve_popularity(ports)
 
 
 if __name__ == "__main__":
-    main()
+    app()

@@ -59,7 +59,7 @@ class ExamSettings(CommonSettings):
     exam_engine_interval_s: int = Field(default=5, ge=1)
     #: Niceness of the children: retraining yields the CPU to the requests.
     exam_engine_nice: int = Field(default=10, ge=0, le=19)
-    #: Threads of the children's training and scoring (RECSYS_MODEL__NUM_THREADS, RECSYS_SCORE_THREADS).
+    #: Threads of the children's training and scoring (RECSYS_MODEL__NUM_THREADS, RECSYS_LISTS__SCORE_THREADS).
     exam_engine_threads: int = Field(default=1, ge=1)
     #: Training epochs of the children (RECSYS_MODEL__EPOCHS; None: the engine's own 30). Fewer than
     #: the engine's default: a cycle on MovieLens-100K fits in about 3 s instead of 11 s on one thread,

@@ -34,7 +34,7 @@ def child_environment(settings: ExamSettings, inherited: dict[str, str]) -> dict
     env["RECSYS_DATA_DIR"] = str(settings.data_dir.resolve())
     env["RECSYS_REDIS_PREFIX"] = settings.redis_prefix
     env["RECSYS_MODEL__NUM_THREADS"] = str(settings.exam_engine_threads)
-    env["RECSYS_SCORE_THREADS"] = str(settings.exam_engine_threads)
+    env["RECSYS_LISTS__SCORE_THREADS"] = str(settings.exam_engine_threads)
     if settings.exam_engine_epochs is not None:
         env["RECSYS_MODEL__EPOCHS"] = str(settings.exam_engine_epochs)
     # Retraining every few seconds: no quality gate (each cycle would fit twice), and no metrics
@@ -89,9 +89,6 @@ class EngineChildren:
                 log.warning("the engine's %s process exited with %s", child.name, child.process.returncode)
             if now - child.died_at >= RESTART_DELAY_S:
                 self._spawn(child)
-
-    def pids(self) -> dict[str, int]:
-        return {c.name: c.process.pid for c in self._children if c.process is not None and c.process.poll() is None}
 
     def stop(self) -> None:
         """SIGTERM every child, wait up to STOP_GRACE_S for all of them, kill the rest."""

@@ -8,13 +8,12 @@ Compose runs it once the broker is healthy, before the Movies API and the loader
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 import yaml
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
@@ -73,22 +72,27 @@ def create_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bootstrap", help="Kafka bootstrap servers, e.g. kafka:9092")
-    parser.add_argument("--topics-file", type=Path, default=TOPICS_FILE)
-    parser.add_argument("--dry-run", action="store_true", help="print the topics as JSON and exit")
-    args = parser.parse_args(argv)
-    specs = load_topics(args.topics_file)
-    if args.dry_run:
+#: The docstring as help, its indented examples kept line by line (typer's ``\b`` paragraph marker).
+HELP = "\n\n".join(f"\b\n{part}" if part.startswith("    ") else part for part in (__doc__ or "").split("\n\n"))
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command(help=HELP)
+def main(
+    bootstrap: Annotated[str | None, typer.Option(help="Kafka bootstrap servers, e.g. kafka:9092")] = None,
+    topics_file: Annotated[Path, typer.Option()] = TOPICS_FILE,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the topics as JSON and exit")] = False,
+) -> None:
+    specs = load_topics(topics_file)
+    if dry_run:
         print(json.dumps([asdict(s) for s in specs], indent=2))
-        return 0
-    if not args.bootstrap:
-        parser.error("--bootstrap is required unless --dry-run")
-    for line in create_topics(args.bootstrap, specs):
+        return
+    if not bootstrap:
+        raise typer.BadParameter("required unless --dry-run", param_hint="--bootstrap")
+    for line in create_topics(bootstrap, specs):
         print(line)
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    app()

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from movies_api.auth import DEV_JWT_SECRET, TokenPolicy
 from movies_api.breaker import CircuitBreaker
 from movies_api.metrics import Metrics, metrics_middleware
-from movies_api.recommendations import FALLBACK_DEPTH, ImdbTopCache, RecommendationsClient, RecommendationService
+from movies_api.recommendations import FALLBACK_DEPTH, ImdbTopCache, PersonalFilms, RecommendationsClient
 from movies_api.routers import films, genres, health, persons, ratings, users
 from movies_api.schemas import RatingIn
 from movies_api.settings import MoviesApiSettings
@@ -139,7 +139,7 @@ def create_app(
         settings.recommendations_circuit_cool_down_s,
         on_change=metrics.circuit_changed,
     )
-    app.state.recommendations = RecommendationService(
+    app.state.recommendations = PersonalFilms(
         client,
         catalog,
         imdb_top,

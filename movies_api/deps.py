@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from movies_api.auth import InvalidToken, TokenPolicy, Viewer, decode_token
 from movies_api.metrics import Metrics
-from movies_api.recommendations import RecommendationService
+from movies_api.recommendations import PersonalFilms
 from movies_api.settings import MoviesApiSettings
 from recsys_common.ports.catalog import CatalogView
 from recsys_common.ports.publisher import RatingPublisher
@@ -37,8 +37,8 @@ def get_metrics(request: Request) -> Metrics:
     return metrics
 
 
-def get_recommendations(request: Request) -> RecommendationService:
-    service: RecommendationService = request.app.state.recommendations
+def get_recommendations(request: Request) -> PersonalFilms:
+    service: PersonalFilms = request.app.state.recommendations
     return service
 
 
@@ -69,6 +69,6 @@ SettingsDep = Annotated[MoviesApiSettings, Depends(get_settings)]
 CatalogDep = Annotated[CatalogView, Depends(get_catalog)]
 PublisherDep = Annotated[RatingPublisher, Depends(get_publisher)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
-RecommendationsDep = Annotated[RecommendationService, Depends(get_recommendations)]
+RecommendationsDep = Annotated[PersonalFilms, Depends(get_recommendations)]
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 OperatorDep = Annotated[Viewer, Depends(get_operator)]

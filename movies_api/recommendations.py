@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 from urllib.parse import quote
 
 import httpx
@@ -22,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from movies_api.breaker import CircuitBreaker
 from recsys_common.columns import Columns
-from recsys_common.domain import Film
+from recsys_common.domain import Film, Source
 from recsys_common.imdb_top import imdb_top_of
 from recsys_common.ports.catalog import CatalogReader
 from recsys_common.ports.ratings import RatingSource, RatingSourceError
@@ -38,7 +37,6 @@ MAX_ASKED = 500
 #: How deep the IMDb-top fallback lists are kept (enough to fill a page after leaving rated films out).
 FALLBACK_DEPTH = MAX_ASKED
 HTTP_SERVER_ERROR = 500
-FALLBACK: Literal["fallback"] = "fallback"
 #: Fallback reason (metric label) while the breaker keeps requests away from the API.
 CIRCUIT_OPEN = "circuit_open"
 
@@ -56,7 +54,7 @@ class RecommendationsUnavailable(RuntimeError):
 class _Answer(BaseModel):
     """The Recommendations API's body (its ``Recommendations`` schema); unknown keys ignored."""
 
-    source: Literal["personal", "overlay", "cold_start", "fallback"]
+    source: Source
     model_version: str | None = None
     generated_at: str | None = None
     film_ids: list[str]
@@ -106,7 +104,7 @@ class RecommendationsClient:
 
 @dataclass(frozen=True)
 class Recommended:
-    source: Literal["personal", "overlay", "cold_start", "fallback"]
+    source: Source
     model_version: str | None
     generated_at: str | None
     films: list[Film]
@@ -150,8 +148,11 @@ class ImdbTopCache:
         return top
 
 
-class RecommendationService:
-    """Every answer (personal, overlay, cold start, fallback) leaves out the films the viewer rated:
+class PersonalFilms:
+    """A viewer's recommended films as cards: ids from the Recommendations API (``RecommendationsClient``)
+    with the catalogue's IMDb-top as the fallback, behind a circuit breaker.
+
+    Every answer (personal, overlay, cold start, fallback) leaves out the films the viewer rated:
     their ratings are read from the rating store, and the list asked for is longer by as many (up to
     ``MAX_EXTRA``) so the answer still has ``limit`` films."""
 
@@ -213,5 +214,5 @@ class RecommendationService:
     async def _fallback(self, genre: str | None, limit: int, rated: set[str], reason: str) -> Recommended:
         top = await run_in_threadpool(self._imdb_top.top, genre, limit + min(len(rated), MAX_EXTRA))
         films = [film for film in top if film.film_id not in rated][:limit]
-        self._on_answer(FALLBACK, reason)
-        return Recommended(FALLBACK, None, _utc_now_iso(), films)
+        self._on_answer(Source.FALLBACK, reason)
+        return Recommended(Source.FALLBACK, None, _utc_now_iso(), films)

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from recsys_common.domain import RATING_MAX, RATING_MIN, Film, Person
+from recsys_common.domain import RATING_MAX, RATING_MIN, Film, Person, Source
 from recsys_common.ports.catalog import stored_genre_ids
 
 _FILM_ID_EXAMPLE = "1a5b8e0c-5f0e-5a53-9f2c-6c1d0b7e2a11"
@@ -32,8 +32,6 @@ _FILM_EXAMPLE: dict[str, JsonValue] = {
     "actors": [],
     "writers": [],
 }
-
-Source = Literal["personal", "overlay", "cold_start", "fallback"]
 
 
 class PersonRef(BaseModel):

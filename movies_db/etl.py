@@ -18,7 +18,6 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from recsys_common.domain import Film
 from recsys_common.ports.catalog import Catalog, EtlState
@@ -93,7 +92,3 @@ def _delete_removed(source: FilmSource, catalog: Catalog) -> int:
     if removed:
         logger.info("deleting %d film(s) no longer in the source, e.g. %s", len(removed), removed[:EXAMPLE_IDS])
     return catalog.delete(removed)
-
-
-def utc_from_timestamp(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from recommendations_api.service import Source
+from recsys_common.domain import Source
 
 _FILM_A = "0b8cbb28-4c8e-5a34-b1a6-3d5e2c8f1a01"
 _FILM_B = "7d1e0c55-2f0b-5f7e-9a9b-5e4f8a9d2c02"

@@ -18,26 +18,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TypeVar
 
-from recsys_common.domain import ColdStartLists, UserLists
+from recsys_common.domain import ColdStartLists, Source, UserLists
 from recsys_common.ports.recstore import RecReader, StoreUnavailable, VersionMeta
 
 log = logging.getLogger(__name__)
 
 #: Versions whose film tables stay cached (the serving one and those just before it).
 CACHED_VERSIONS = 3
-
-
-class Source(StrEnum):
-    """Which lists answered."""
-
-    PERSONAL = "personal"
-    #: The user's lists folded in after their latest ratings (the online loop), newer than the batch's.
-    OVERLAY = "overlay"
-    COLD_START = "cold_start"
-    FALLBACK = "fallback"
 
 
 class NoPublishedVersion(RuntimeError):
@@ -141,11 +130,6 @@ class RecommendationService:
         self._down_until = float("-inf")
         self._down_reason: str | None = None
         self._probe_lock = threading.Lock()  # readiness probes from a worker thread
-
-    @property
-    def snapshot(self) -> VersionView | None:
-        """The last version read successfully: its cold-start lists answer while the store is down."""
-        return self._view
 
     # ----- answers -----
     def recommendations(self, user_id: str, genre: str | None, limit: int | None) -> Answer:

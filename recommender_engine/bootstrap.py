@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recommender_engine.cycle import CycleJournal, Engine, ListConfig
+from recommender_engine.cycle import CycleJournal, Engine
 from recommender_engine.online import OnlineUpdater, RatingFeed, StoreFeed
 from recommender_engine.settings import EngineSettings
 from recsys_common.adapters.catalogs import open_catalog
@@ -89,12 +89,11 @@ def bootstrap(settings: EngineSettings | None = None, progress: bool = False) ->
     ratings = rating_store(settings)
     store = rec_store(settings)
     films = open_catalog(settings)
-    lists = ListConfig(**settings.model_dump(include=set(ListConfig.model_fields)))
     engine = Engine(
         ratings=ratings,
         store=store,
         films=lambda: frame_of_films(films.films()),
-        lists=lists,
+        lists=settings.lists,
         model=settings.model,
         artefact_dir=settings.artefact_dir,
         journal=CycleJournal(settings.journal_file),

@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from recommender_engine.cycle import ListConfig
 from recommender_engine.gate import GateConfig
 from recommender_engine.model.hybrid import ModelConfig
 from recsys_common.settings import CommonSettings
 
+#: The list variables before they moved under ``RECSYS_LISTS__``: refused, so a deployment that still
+#: sets one does not quietly run on the defaults.
+MOVED_TO_LISTS = {f"RECSYS_{name.upper()}": f"RECSYS_LISTS__{name.upper()}" for name in ListConfig.model_fields}
+
 
 class EngineSettings(CommonSettings):
-    """``RECSYS_*`` variables; nested model settings as ``RECSYS_MODEL__EPOCHS=40``."""
+    """``RECSYS_*`` variables; nested settings as ``RECSYS_MODEL__EPOCHS=40``, ``RECSYS_LISTS__MUST_WATCH_LEN=50``."""
 
     model_config = SettingsConfigDict(
         env_prefix="RECSYS_", extra="forbid", frozen=True, env_nested_delimiter="__", protected_namespaces=()
     )
 
-    must_watch_len: int = 100
-    genre_len: int = 20
-    cold_start_len: int = 100
-    block_size: int = 2048
-    score_threads: int = 2
-    keep_versions: int = 3
-    grace_seconds: float = 3600.0
     #: Cron expression (5 fields, UTC) for scheduled cycles; wins over the interval when set.
     schedule_cron: str | None = None
     schedule_interval_seconds: int = 3600
@@ -36,8 +36,18 @@ class EngineSettings(CommonSettings):
     online_metrics_host: str = "127.0.0.1"
     online_metrics_port: int = Field(default=9109, ge=0, le=65_535)  # 0: no metrics server
     model: ModelConfig = ModelConfig()
+    #: List sizes, scoring blocks and threads, versions kept (``RECSYS_LISTS__MUST_WATCH_LEN``, ...).
+    lists: ListConfig = ListConfig()
     #: The quality gate before each promotion (``RECSYS_GATE__ENABLED``, ``RECSYS_GATE__TOLERANCE``, ...).
     gate: GateConfig = GateConfig()
+
+    @model_validator(mode="after")
+    def _no_moved_variables(self) -> Self:
+        moved = sorted({name.upper() for name in os.environ} & MOVED_TO_LISTS.keys())
+        if moved:
+            renames = ", ".join(f"{old} -> {MOVED_TO_LISTS[old]}" for old in moved)
+            raise ValueError(f"list settings moved, rename the variables: {renames}")
+        return self
 
     @property
     def seed_dir(self) -> Path:

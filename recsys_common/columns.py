@@ -11,8 +11,6 @@ class Columns:
     Rating = "rating"
     Timestamp = "timestamp"  # event time, int64 unix seconds (UTC)
     EventId = "event_id"  # optional in rating frames: idempotency key of a rating event
-    Score = "score"
-    Rank = "rank"
 
     Title = "title"
     Year = "year"

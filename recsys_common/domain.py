@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 #: The platform's rating scale. Seed sets on other scales are mapped onto it when loaded.
 RATING_MIN = 1.0
@@ -18,6 +19,17 @@ class RatingEvent:
     film_id: str
     rating: float
     timestamp: int  # event time, unix seconds (UTC)
+
+
+class Source(StrEnum):
+    """Which lists answered a request for recommendations (both APIs say it as ``source``)."""
+
+    PERSONAL = "personal"
+    #: The user's lists folded in after their latest ratings (the online loop), newer than the batch's.
+    OVERLAY = "overlay"
+    COLD_START = "cold_start"
+    #: The Recommendations API: the store is unreachable; the Movies API: the Recommendations API is.
+    FALLBACK = "fallback"
 
 
 #: Roles of a person on a film, as the standard movies schema's ``person_film_work.role`` spells them.

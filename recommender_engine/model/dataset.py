@@ -56,10 +56,6 @@ class Dataset:
         """User id -> row index."""
         return {str(user): row for row, user in enumerate(self.user_ids)}
 
-    def film_index(self) -> dict[str, int]:
-        """Film id -> column index."""
-        return {str(film): col for col, film in enumerate(self.film_ids)}
-
     def with_ratings(self, ratings: pd.DataFrame) -> Csr:
         """A CSR matrix of ``ratings`` over this dataset's id maps (users and films must be known).
 

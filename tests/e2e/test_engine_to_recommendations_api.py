@@ -19,6 +19,8 @@ from recsys_common.columns import Columns
 from recsys_common.ports.recstore import RecStore
 from tests.datasets import synthetic_films, synthetic_ratings
 
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
 FILMS = synthetic_films(60, source="e2e")
 RATINGS = synthetic_ratings(FILMS, n_users=25, per_user=10)
 

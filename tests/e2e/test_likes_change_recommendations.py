@@ -24,7 +24,7 @@ from recsys_datasets.frames import films_from_frame
 from tests.datasets import synthetic_films, synthetic_ratings
 from tests.servers import serve_in_thread
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 SECRET = "e2e-secret-of-at-least-thirty-two-bytes!"
 #: The updater polls every 0.1 s and the API re-resolves the version every 0.1 s; generous for CI.

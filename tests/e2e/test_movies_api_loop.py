@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from movies_api.auth import issue_token
@@ -22,6 +23,8 @@ from recsys_common.columns import Columns
 from recsys_datasets.frames import films_from_frame
 from tests.datasets import synthetic_films, synthetic_ratings
 from tests.servers import serve_in_thread
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 SECRET = "e2e-secret-of-at-least-thirty-two-bytes!"
 VIEWER = "viewer-42"

@@ -21,7 +21,7 @@ import pytest
 from exam_api.service import film_id_of
 from recsys_common.adapters.sqlite_recstore import SqliteRecStore
 
-pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 ROOT = Path(__file__).resolve().parents[3]
 GENRES = ("Comedy", "Drama", "Horror")

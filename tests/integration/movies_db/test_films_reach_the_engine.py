@@ -13,6 +13,7 @@ from movies_db.cli import added_film_id
 from movies_db.etl import run_etl
 from movies_db.postgres import PostgresFilmSource, delete_film, save_film
 from recommender_engine.bootstrap import bootstrap
+from recommender_engine.cycle import ListConfig
 from recommender_engine.model.hybrid import ModelConfig
 from recommender_engine.settings import EngineSettings
 from recsys_common.adapters.sqlite_catalog import SqliteCatalog
@@ -26,7 +27,9 @@ pytestmark = pytest.mark.integration
 
 def test_films_added_and_deleted_in_postgres_reach_the_engine(movies_dsn: str, pg_frame: pd.DataFrame, tmp_path: Path):
     settings = EngineSettings(
-        data_dir=tmp_path, must_watch_len=5, genre_len=3, cold_start_len=5, model=ModelConfig(epochs=2, no_components=8)
+        data_dir=tmp_path,
+        lists=ListConfig(must_watch_len=5, genre_len=3, cold_start_len=5),
+        model=ModelConfig(epochs=2, no_components=8),
     )
     source = PostgresFilmSource(movies_dsn)
     catalog = SqliteCatalog(settings.catalog_db)

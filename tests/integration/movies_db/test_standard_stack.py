@@ -16,6 +16,7 @@ from movies_api.settings import MoviesApiSettings
 from movies_db.etl import run_etl
 from movies_db.postgres import PostgresFilmSource
 from recommender_engine.bootstrap import bootstrap
+from recommender_engine.cycle import ListConfig
 from recommender_engine.model.hybrid import ModelConfig
 from recommender_engine.settings import EngineSettings
 from recsys_common.adapters.sqlite_catalog import SqliteCatalog
@@ -50,7 +51,9 @@ def test_a_standard_dump_reaches_the_engine_and_the_movies_api(dump_dsn: str, pg
     credit(dump_dsn, ACTOR_ID, "Dana Reyes", film, "actor")
     credit(dump_dsn, WRITER_ID, "Eli Moreau", film, "writer")
     settings = EngineSettings(
-        data_dir=tmp_path, must_watch_len=5, genre_len=3, cold_start_len=5, model=ModelConfig(epochs=2, no_components=8)
+        data_dir=tmp_path,
+        lists=ListConfig(must_watch_len=5, genre_len=3, cold_start_len=5),
+        model=ModelConfig(epochs=2, no_components=8),
     )
     source = PostgresFilmSource(dump_dsn)
     catalog = SqliteCatalog(settings.catalog_db)

@@ -13,6 +13,8 @@ from recommendations_api.bootstrap import create_app
 from recommendations_api.settings import ApiSettings
 from recsys_common.adapters.redis_recstore import RedisRecStore
 
+pytestmark = pytest.mark.integration
+
 REFRESH_MS = 50
 RETRY_MS = 100
 WAIT_S = 5.0

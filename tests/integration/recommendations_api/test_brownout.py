@@ -11,11 +11,14 @@ import time
 
 import httpx
 import numpy as np
+import pytest
 
 from recommendations_api.bootstrap import create_app
 from recommendations_api.settings import ApiSettings
 from recsys_common.adapters.redis_recstore import RedisRecStore
 from tests.servers import serve_in_thread
+
+pytestmark = pytest.mark.integration
 
 USERS = 50
 REQUESTS = 300

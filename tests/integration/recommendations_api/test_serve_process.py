@@ -15,6 +15,8 @@ import pytest
 
 from recsys_common.adapters.redis_recstore import RedisRecStore
 
+pytestmark = pytest.mark.integration
+
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 REQUESTS = 40

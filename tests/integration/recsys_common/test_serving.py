@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 import socket
 
+import pytest
 from fastapi import FastAPI
 
 from recsys_common.serving import server_head_limit, uvicorn_options
 from recsys_common.web import PROBLEM_MEDIA_TYPE, install_problem_handlers, install_request_limits
 from tests.servers import serve_in_thread
+
+pytestmark = pytest.mark.integration
 
 APP_HEADER_LIMIT = 2048
 SOCKET_TIMEOUT_S = 5.0

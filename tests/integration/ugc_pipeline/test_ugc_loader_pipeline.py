@@ -362,6 +362,7 @@ def test_the_poison_corpus_is_dead_lettered_and_every_valid_event_lands_once(
     print(f"\npoison corpus: {len(valid)} valid events landed once, {len(corpus)} dead-lettered: {dict(by_kind)}")
 
 
+@pytest.mark.slow  # 5-10 s: an outage, a killed process, a process run to SIGTERM
 def test_a_clickhouse_outage_loses_nothing_and_the_loader_never_crashes(
     kafka: MockKafka, pipeline: Pipeline, clickhouse_server_factory: Callable[[], ClickHouseServer]
 ) -> None:
@@ -416,6 +417,7 @@ def poll_until_it_dies(loader: Loader) -> None:
         loader.poll_once()
 
 
+@pytest.mark.slow  # 5-10 s: an outage, a killed process, a process run to SIGTERM
 def test_a_loader_killed_between_insert_and_commit_causes_no_duplicate(
     kafka: MockKafka, pipeline: Pipeline, store: ClickHouseRatingStore
 ) -> None:
@@ -453,6 +455,7 @@ def http_get(url: str) -> tuple[int, str]:
         return 0, ""
 
 
+@pytest.mark.slow  # 5-10 s: an outage, a killed process, a process run to SIGTERM
 def test_the_loader_process_serves_health_and_flushes_on_sigterm(
     kafka: MockKafka, pipeline: Pipeline, clickhouse_url: str, tmp_path: Path
 ) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from exam_api.service import film_id_of
 from recsys_common.columns import Columns
-from recsys_common.domain import RATING_MAX, RATING_MIN
+from recsys_common.domain import RATING_MAX, RATING_MIN, Film
 from tests.unit.exam_api.conftest import COUNT, GENRES, ITEMS, World, genres_of, make_world
 
 PROBLEM = "application/problem+json"
@@ -104,10 +104,9 @@ def test_a_personal_list_is_served_first_without_shown_interacted_or_unknown_ite
 
 def test_personal_lists_naming_items_never_added_are_filtered(world: World) -> None:
     world.add_all()
-    world.publish({3: [10, 11]}, cold=[])
-    world.client.post("/add_items", json={"item_ids": [1000], "genres": [["Drama"]]})
-    del world.service._genres[1000]  # a film the catalogue holds but the exam does not know
-    world.service._film_items.pop(film_id_of(1000))
+    # A film the catalogue holds (another writer put it there) but the exam was never given.
+    world.catalog.upsert([Film(film_id_of(1000), "Not an exam item", genres=("Drama",))])
+    world.publish({3: [10, 1000, 11]}, cold=[])
     answer = recs(world, 3)
     assert answer[:2] == [10, 11] and 1000 not in answer and set(answer) <= set(ITEMS)
 

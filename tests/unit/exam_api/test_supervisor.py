@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import sys
+import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,8 +12,31 @@ import pytest
 from exam_api.settings import ExamSettings
 from exam_api.supervisor import RESTART_DELAY_S, EngineChildren, child_commands, child_environment
 
-SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
-QUITTER = [sys.executable, "-c", "pass"]
+#: Long enough for a quitter (a shell that writes its pid and exits) to be gone.
+QUITTER_EXITS_S = 1.0
+
+
+def _writes_its_pid(log: Path, then: str) -> list[str]:
+    return ["/bin/sh", "-c", f'echo $$ >> "$0"; {then}', str(log)]
+
+
+def _pids(log: Path) -> list[int]:
+    return [int(line) for line in log.read_text().split()] if log.exists() else []
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_children_share_the_data_directory_prefix_and_engine_settings(tmp_path: Path) -> None:
@@ -22,7 +47,7 @@ def test_children_share_the_data_directory_prefix_and_engine_settings(tmp_path: 
     assert env["PATH"] == "/bin"
     assert env["RECSYS_DATA_DIR"] == str((tmp_path / "exam").resolve())
     assert env["RECSYS_REDIS_PREFIX"] == "exam-x"
-    assert env["RECSYS_MODEL__NUM_THREADS"] == env["RECSYS_SCORE_THREADS"] == "2"
+    assert env["RECSYS_MODEL__NUM_THREADS"] == env["RECSYS_LISTS__SCORE_THREADS"] == "2"
     assert env["RECSYS_MODEL__EPOCHS"] == "7"
     untouched = child_environment(ExamSettings(exam_engine_epochs=None), {"RECSYS_MODEL__EPOCHS": "99"})
     assert untouched["RECSYS_MODEL__EPOCHS"] == "99"
@@ -43,18 +68,22 @@ def test_settings_refuse_fewer_than_ten_recs() -> None:
         ExamSettings(exam_recs_count=9)
 
 
-def test_a_child_that_exits_is_started_again_and_stop_ends_them_all() -> None:
-    children = EngineChildren({"sleeper": SLEEPER, "quitter": QUITTER}, env={})
+def test_a_child_that_exits_is_started_again_and_stop_ends_them_all(tmp_path: Path) -> None:
+    sleeper, quitter = tmp_path / "sleeper.pids", tmp_path / "quitter.pids"
+    children = EngineChildren(
+        {"sleeper": _writes_its_pid(sleeper, "exec sleep 60"), "quitter": _writes_its_pid(quitter, "exit 0")}, env={}
+    )
     children.start()
     try:
-        first = children.pids()["sleeper"]
-        children._children[1].process.wait(timeout=30)  # type: ignore[union-attr]
-        children.check(now=0.0)  # noticed, not yet restarted
-        assert "quitter" not in children.pids()
+        _wait_for(lambda: len(_pids(sleeper)) == 1 and len(_pids(quitter)) == 1)
+        started = time.monotonic()
+        while time.monotonic() - started < QUITTER_EXITS_S:
+            children.check(now=0.0)  # noticed, not yet restarted
+            time.sleep(0.05)
+        assert len(_pids(quitter)) == 1
         children.check(now=RESTART_DELAY_S)
-        assert children._children[1].process.pid != first  # type: ignore[union-attr]
-        assert children.pids()["sleeper"] == first
+        _wait_for(lambda: len(_pids(quitter)) == 2)
+        assert len(_pids(sleeper)) == 1 and _running(_pids(sleeper)[0])
     finally:
         children.stop()
-    assert children.pids() == {}
-    assert all(child.process.returncode is not None for child in children._children)  # type: ignore[union-attr]
+    assert not any(_running(pid) for pid in _pids(sleeper) + _pids(quitter))

@@ -7,7 +7,8 @@ import asyncio
 import threading
 
 from recommendations_api.readiness import ReadinessCache
-from recommendations_api.service import RecommendationService, Source
+from recommendations_api.service import RecommendationService
+from recsys_common.domain import Source
 from tests.fakes import FakeRecStore
 
 TTL_S = 1.0

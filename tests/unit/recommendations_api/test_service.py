@@ -7,9 +7,9 @@ import pytest
 from recommendations_api.service import (
     RecommendationService,
     ServiceUnavailable,
-    Source,
     UnknownGenre,
 )
+from recsys_common.domain import Source
 
 REFRESH_S = 0.5
 RETRY_S = 1.0

@@ -135,9 +135,9 @@ def test_a_version_removed_between_polls_is_dropped_not_fatal(world):
     ratings, store, _, updater = world
     updater.step()  # serving the engine's version
     ratings.append(rows("newcomer", FILMS[Columns.Item].tolist()[:2]))
-    original = store.current
-    store.current = lambda: updater._serving.meta if updater._serving else original()
+    serving, original = store.current(), store.current
     store.clear()  # the version goes while the updater still believes it serves
+    store.current = lambda: serving  # ... and while the pointer it read still names it
     assert updater.step() == 0  # the user was polled; the fold found no version and gave up quietly
     store.current = original
     assert updater.step() == 0

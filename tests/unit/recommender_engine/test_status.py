@@ -15,8 +15,10 @@ from recsys_common.ports.catalog import CatalogUnavailable
 from tests.datasets import synthetic_films, synthetic_ratings
 from tests.fakes import FakeRatingStore, FakeRecStore
 
-#: The time status is asked at: after every version these tests publish (they publish at the real time).
-NOW = datetime.now(UTC) + timedelta(hours=1)
+
+def _a_second_later() -> datetime:
+    """The status is asked for a second after the cycles the test ran (never before them)."""
+    return datetime.now(UTC) + timedelta(seconds=1)
 
 
 def _engine(tmp_path, store, films) -> Engine:
@@ -34,7 +36,7 @@ def _engine(tmp_path, store, films) -> Engine:
 
 
 def test_nothing_published_is_unhealthy_and_says_what_to_run(tmp_path):
-    status = engine_status(FakeRecStore(), CycleJournal(tmp_path / "none.jsonl"), "somewhere", NOW)
+    status = engine_status(FakeRecStore(), CycleJournal(tmp_path / "none.jsonl"), "somewhere", _a_second_later())
     assert not status.healthy
     assert status.problem is not None and "recsys run" in status.problem
     assert status.to_dict()["serving"] is None
@@ -44,7 +46,7 @@ def test_published_version_is_healthy_with_its_age_and_counts(tmp_path):
     store = FakeRecStore()
     engine = _engine(tmp_path, store, synthetic_films)
     engine.run_cycle()
-    status = engine_status(store, engine.journal, "somewhere", NOW)
+    status = engine_status(store, engine.journal, "somewhere", _a_second_later())
     assert status.healthy and status.problem is None
     body = status.to_dict()
     assert body["serving"]["users"] == 10
@@ -68,7 +70,7 @@ def test_failing_cycles_are_unhealthy_since_the_first_failure_and_the_old_versio
     for _ in range(2):
         with pytest.raises(CycleError):
             engine.run_cycle(force=True)
-    status = engine_status(store, engine.journal, "somewhere", NOW)
+    status = engine_status(store, engine.journal, "somewhere", _a_second_later())
     assert not status.healthy
     assert status.failed_cycles == 2
     entries = engine.journal.entries()
@@ -77,7 +79,7 @@ def test_failing_cycles_are_unhealthy_since_the_first_failure_and_the_old_versio
     assert "Elasticsearch is down" in status.problem and f"version {published} keeps serving" in status.problem
     catalogue["up"] = True
     engine.run_cycle()  # skipped: nothing new, but the cycle ran
-    assert engine_status(store, engine.journal, "somewhere", NOW).healthy
+    assert engine_status(store, engine.journal, "somewhere", _a_second_later()).healthy
 
 
 def test_times_in_both_journal_formats_parse_as_utc():
@@ -94,8 +96,8 @@ def test_a_publish_that_died_is_shown_pending_and_removed_by_the_next_cycle(tmp_
     assert serving is not None
     killed = store.begin(replace(serving, version="killed-publish"), list(store.films(serving.version)))
     killed.put_cold_start(ColdStartLists(overall=()))  # and the process died: no commit, no abort
-    status = engine_status(store, engine.journal, "somewhere", NOW)
+    status = engine_status(store, engine.journal, "somewhere", _a_second_later())
     assert [p["version"] for p in status.to_dict()["pending"]] == ["killed-publish"]
     engine.run_cycle()  # skipped (nothing new), but it cleans up first
     assert store.pending() == {}
-    assert engine_status(store, engine.journal, "somewhere", NOW).to_dict()["pending"] == []
+    assert engine_status(store, engine.journal, "somewhere", _a_second_later()).to_dict()["pending"] == []

@@ -26,6 +26,8 @@ from recsys_common.listcodec import ListLayout
 from recsys_common.ports.recstore import RecStore, StoreUnavailable, UnknownVersion, VersionMeta
 from tests.fakes import FakeRecStore
 
+pytestmark = pytest.mark.integration
+
 # ----- fixtures: every test runs once per adapter (on a real server / file) and on the fake -----
 
 
