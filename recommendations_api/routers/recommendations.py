@@ -1,18 +1,22 @@
 """A user's recommendations: must-watch (or one genre) and all genre lists.
 
 ``GET /api/v1/users/{user_id}/recommendations`` is what the Movies API calls for every page, so it
-is written to be cheap within FastAPI: no dependency (the service comes from ``app.state``), its
-parameters read by the route itself (``deps.QueryParameter``: pydantic validation and the OpenAPI
-schema from one type, without FastAPI's per-request parameter solving), the answer serialised once
-by pydantic's serializer into the response bytes (``response_model`` stays for the documentation,
-nothing re-validates it), and one store read as its only I/O.
+is written to be cheap within FastAPI: a ``PlainRoute`` (documented by FastAPI, served as a plain
+Starlette route), the service from ``app.state``, its parameters read by the route itself
+(``deps.QueryParameter``: pydantic validation and the OpenAPI schema from one type), the answer
+serialised once by pydantic's serializer into the response bytes (``response_model`` is only
+documentation), and one store read (one Redis HMGET) as its only I/O.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi.routing import APIRoute
+from starlette.routing import Route, request_response
+from starlette.types import Receive, Scope, Send
 
 from recommendations_api.deps import GENRE, LIMIT, USER_ID_PARAMETER, ServiceDep, UserIdPath, checked_user_id
 from recommendations_api.schemas import GenreRecommendations, Recommendations
@@ -28,13 +32,22 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 _RECOMMENDATIONS_JSON = Recommendations.__pydantic_serializer__
 
 
-@router.get(
-    "/{user_id}/recommendations",
-    response_model=Recommendations,
-    responses={**ERRORS, 422: {"model": ValidationProblem, "description": VALIDATION_DESCRIPTION}},
-    summary="A user's must-watch list, or their list of one genre",
-    openapi_extra={"parameters": [USER_ID_PARAMETER, LIMIT.openapi(), GENRE.openapi()]},
-)
+class PlainRoute(APIRoute):
+    """A route FastAPI documents like any other (response model, responses, ``openapi_extra``) but
+    serves as a plain Starlette route: the endpoint takes the ``Request`` and returns the ``Response``
+    itself, so none of FastAPI's per-request work (dependency solving, validation, serialisation,
+    exit stacks) runs. Exceptions reach the app's handlers as from any route."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.app = request_response(endpoint)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Starlette's handling (method check, then ``self.app``), also when the route is reached
+        # through ``include_router``, where FastAPI would otherwise build its own handler.
+        await Route.handle(self, scope, receive, send)
+
+
 async def get_user_recommendations(request: Request) -> Response:
     """The user's personal list when they have one (``source: personal``), otherwise the IMDb-top
     cold-start list (``cold_start``); while the store is unreachable, the cold-start list of the
@@ -51,6 +64,18 @@ async def get_user_recommendations(request: Request) -> Response:
         film_ids=list(answer.film_ids),
     )
     return Response(_RECOMMENDATIONS_JSON.to_json(body), media_type=JSON_MEDIA_TYPE)
+
+
+router.add_api_route(
+    "/{user_id}/recommendations",
+    get_user_recommendations,
+    methods=["GET"],
+    route_class_override=PlainRoute,
+    response_model=Recommendations,
+    responses={**ERRORS, 422: {"model": ValidationProblem, "description": VALIDATION_DESCRIPTION}},
+    summary="A user's must-watch list, or their list of one genre",
+    openapi_extra={"parameters": [USER_ID_PARAMETER, LIMIT.openapi(), GENRE.openapi()]},
+)
 
 
 @router.get(
