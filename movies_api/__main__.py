@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 import typer
@@ -11,6 +10,7 @@ import uvicorn
 from movies_api.auth import DEFAULT_TOKEN_TTL_S, OPERATOR_ROLE, issue_token
 from movies_api.bootstrap import create_app, jwt_secret_of
 from movies_api.settings import MoviesApiSettings
+from recsys_common.observability import configure_logging
 from recsys_common.serving import uvicorn_options
 
 app = typer.Typer(help="The Movies API", add_completion=False)
@@ -18,7 +18,7 @@ app = typer.Typer(help="The Movies API", add_completion=False)
 
 def _settings() -> MoviesApiSettings:
     settings = MoviesApiSettings()
-    logging.basicConfig(level=settings.movies_api_log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.movies_api_log_level.upper(), settings.log_format)
     return settings
 
 
@@ -38,6 +38,7 @@ def serve() -> None:
         host=settings.movies_api_host,
         port=settings.movies_api_port,
         log_level=settings.movies_api_log_level,
+        log_config=None,  # uvicorn's loggers go through configure_logging's handler
         **uvicorn_options(settings.movies_api_max_header_bytes),
     )
 

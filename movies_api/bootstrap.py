@@ -21,6 +21,7 @@ from recsys_common.adapters.clickhouse_ratings import ClickHouseRatingStore
 from recsys_common.adapters.embedded_publisher import EmbeddedRatingPublisher
 from recsys_common.adapters.kafka_publisher import KafkaRatingPublisher
 from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
+from recsys_common.observability import RequestIdMiddleware
 from recsys_common.ports.catalog import CatalogUnavailable, CatalogView
 from recsys_common.ports.publisher import RatingPublisher
 from recsys_common.ports.ratings import RatingSource, RatingStore
@@ -149,7 +150,8 @@ def create_app(
     )
     install_problem_handlers(app, documented_models=[RatingIn])
     install_request_limits(app, settings.movies_api_max_body_bytes, settings.movies_api_max_header_bytes)
-    app.middleware("http")(metrics_middleware(metrics))  # added last: outermost, so it counts refusals too
+    app.middleware("http")(metrics_middleware(metrics))  # outside the limits, so it counts refusals too
+    app.add_middleware(RequestIdMiddleware)  # outermost: every answer carries X-Request-ID, logs the id
 
     @app.exception_handler(CatalogUnavailable)
     async def catalog_unavailable(request: Request, exc: CatalogUnavailable) -> JSONResponse:

@@ -23,6 +23,7 @@ from movies_api.breaker import CircuitBreaker
 from recsys_common.columns import Columns
 from recsys_common.domain import Film, Source
 from recsys_common.imdb_top import imdb_top_of
+from recsys_common.observability import REQUEST_ID_HEADER, current_request_id
 from recsys_common.ports.catalog import CatalogReader
 from recsys_common.ports.ratings import RatingSource, RatingSourceError
 
@@ -60,6 +61,12 @@ class _Answer(BaseModel):
     film_ids: list[str]
 
 
+def _request_id_header() -> dict[str, str]:
+    """The id of the request being answered, passed on so both APIs' logs name the same request."""
+    request_id = current_request_id()
+    return {} if request_id is None else {REQUEST_ID_HEADER: request_id}
+
+
 class RecommendationsClient:
     """HTTP client of ``GET {base}/api/v1/users/{user_id}/recommendations``; one connection pool,
     opened on first use and again after ``aclose`` (the app's lifespan may run more than once)."""
@@ -80,7 +87,9 @@ class RecommendationsClient:
         if genre is not None:
             params["genre"] = genre
         try:
-            response = await self._client.get(f"/api/v1/users/{quote(user_id, safe='')}/recommendations", params=params)
+            response = await self._client.get(
+                f"/api/v1/users/{quote(user_id, safe='')}/recommendations", params=params, headers=_request_id_header()
+            )
         except httpx.TimeoutException as exc:
             raise RecommendationsUnavailable("timeout", f"Recommendations API timed out: {exc!r}") from exc
         except httpx.HTTPError as exc:

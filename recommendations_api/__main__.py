@@ -12,7 +12,7 @@ from recsys_common.serving import uvicorn_options
 #: prometheus-client's own switch for multiprocess mode; it reads it itself in every worker.
 PROMETHEUS_MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 METRICS_DIR_ENV = "RECSYS_METRICS_MULTIPROC_DIR"
-APP_FACTORY = "recommendations_api.bootstrap:create_app"
+APP_FACTORY = "recommendations_api.bootstrap:create_served_app"
 
 
 def prepare_metrics_dir(settings: ApiSettings) -> ApiSettings:
@@ -42,6 +42,7 @@ def serve(app_factory: str = APP_FACTORY) -> None:
         workers=settings.api_workers,
         log_level=settings.api_log_level,
         access_log=False,
+        log_config=None,  # each worker's logging is the app factory's (configure_logging)
         **uvicorn_options(settings.api_max_header_bytes),
     )
 

@@ -16,6 +16,7 @@ from recommendations_api.service import RecommendationService, ServiceUnavailabl
 from recommendations_api.settings import ApiSettings
 from recsys_common.adapters.redis_recstore import RedisRecStore
 from recsys_common.adapters.sqlite_recstore import SqliteRecStore
+from recsys_common.observability import RequestIdMiddleware, configure_logging
 from recsys_common.ports.recstore import RecStore
 from recsys_common.web import install_problem_handlers, install_request_limits, operation_id, problem
 
@@ -58,6 +59,14 @@ def build_store(settings: ApiSettings) -> RecStore:
     return SqliteRecStore(settings.recstore_db)
 
 
+def create_served_app() -> FastAPI:
+    """The app as ``python -m recommendations_api`` serves it: each worker process logs in the
+    configured format (JSON lines by default when not on a terminal), then builds the app."""
+    settings = ApiSettings()
+    configure_logging(settings.api_log_level.upper(), settings.log_format)
+    return create_app(settings)
+
+
 def create_app(settings: ApiSettings | None = None, store: RecStore | None = None) -> FastAPI:
     """Build the app. Nothing connects here: the store is first used when the app starts."""
     settings = settings if settings is not None else ApiSettings()
@@ -98,7 +107,8 @@ def create_app(settings: ApiSettings | None = None, store: RecStore | None = Non
     app.add_exception_handler(UnknownGenre, _unknown_genre)
     app.add_exception_handler(ServiceUnavailable, _unavailable)
     install_request_limits(app, settings.api_max_body_bytes, settings.api_max_header_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)  # added last: outermost, so it times refusals too
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outside the limits, so it times refusals too
+    app.add_middleware(RequestIdMiddleware)  # outermost: every answer carries X-Request-ID, logs the id
     log.info("recommendations API over %r", store)
     return app
 

@@ -3,7 +3,7 @@
 ``fake_recommendations`` runs a tiny FastAPI app under uvicorn in a thread. It answers
 ``GET /api/v1/users/{user_id}/recommendations`` from ``server.answers[user_id]`` (the body, as the
 real API sends it), sleeps ``server.delay_s`` first, or answers ``server.status`` instead of 200;
-``server.requests`` records what it was asked.
+``server.requests`` records what it was asked, ``server.request_ids`` the X-Request-ID headers.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ class FakeRecommendationsServer:
     delay_s: float = 0.0
     status: int = 200
     requests: list[dict[str, Any]] = field(default_factory=list)
+    request_ids: list[str | None] = field(default_factory=list)
 
     def app(self) -> FastAPI:
         app = FastAPI()
@@ -36,6 +37,7 @@ class FakeRecommendationsServer:
         @app.get("/api/v1/users/{user_id}/recommendations")
         async def recommendations(user_id: str, request: Request) -> JSONResponse:
             self.requests.append({"user_id": user_id, **request.query_params})
+            self.request_ids.append(request.headers.get("x-request-id"))
             if self.delay_s:
                 await asyncio.sleep(self.delay_s)
             if self.status != 200:

@@ -117,3 +117,12 @@ def test_operator_route_asks_for_the_named_user_with_its_id_escaped(client, fake
     assert response.json()["user_id"] == user
     assert titles(response) == ["Delta"]
     assert fake_recommendations.requests[0]["user_id"] == user
+
+
+def test_the_request_id_reaches_the_recommendations_api_and_comes_back(client, fake_recommendations):
+    response = client.get("/api/v1/users/me/recommendations", headers={**auth("alice"), "X-Request-ID": "trace-42"})
+    assert response.status_code == 200
+    assert response.headers["X-Request-ID"] == "trace-42"
+    assert fake_recommendations.request_ids[-1] == "trace-42"
+    made_up = client.get("/api/v1/users/me/recommendations", headers=auth("alice")).headers["X-Request-ID"]
+    assert len(made_up) == 32 and fake_recommendations.request_ids[-1] == made_up

@@ -257,3 +257,12 @@ def test_openapi_is_truthful_about_errors_and_the_user_id(client):
     assert {tag["name"] for tag in spec["tags"]} == {"recommendations", "cold start", "legacy", "operations"}
     operation_ids = [op["operationId"] for path in spec["paths"].values() for op in path.values()]
     assert len(operation_ids) == len(set(operation_ids))
+
+
+def test_every_answer_carries_the_callers_request_id_or_a_new_one(client):
+    assert (
+        client.get("/api/v1/users/alice/recommendations", headers={"X-Request-ID": "abc-1"}).headers["X-Request-ID"]
+        == "abc-1"
+    )
+    refused = client.get("/api/v1/users/alice/recommendations?limit=0", headers={"X-Request-ID": "bad id!"})
+    assert refused.status_code == 422 and len(refused.headers["X-Request-ID"]) == 32
