@@ -102,7 +102,7 @@ TARGET_ROUTE_VS_BARE = 0.85
 
 #: The reference app (see ``bare_app``), served by the API's own ``serve``.
 BARE_APP = "benchmarks.bench_recommendations_api:bare_app"
-ROUTE_APP = "recommendations_api.bootstrap:create_app"
+ROUTE_APP = "recommendations_api.bootstrap:create_served_app"
 HOT_PATH = "/api/v1/users/{user_id}/recommendations"
 #: The reference has no health route: it is up once it answers a user.
 BARE_READY_PATH = "/api/v1/users/0/recommendations"

@@ -11,10 +11,11 @@ with ``log_config=None``) to stderr, one JSON object per line (``time``, ``level
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
 import sys
-import uuid
 from contextvars import ContextVar
 from typing import Literal
 
@@ -73,6 +74,24 @@ def configure_logging(level: int | str = logging.INFO, log_format: LogFormat = "
         logging.getLogger(name).propagate = True
 
 
+#: New request ids: a random prefix per process (drawn again in a forked child) and a counter, 32 hex
+#: digits in all, without a system call per request.
+_ID_PREFIX = os.urandom(8).hex()
+_ID_COUNTER = itertools.count()
+
+
+def _new_prefix() -> None:
+    global _ID_PREFIX
+    _ID_PREFIX = os.urandom(8).hex()
+
+
+os.register_at_fork(after_in_child=_new_prefix)
+
+
+def new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
+
+
 class RequestIdMiddleware:
     """Give every HTTP request an id (the caller's ``X-Request-ID`` when it is plain, else a new
     one), keep it in a context variable for the logs and the outgoing calls, and return it."""
@@ -85,7 +104,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         given = next((v for k, v in scope.get("headers", []) if k == b"x-request-id"), b"").decode("latin-1")
-        request_id = given if _VALID_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        request_id = given if _VALID_REQUEST_ID.fullmatch(given) else new_request_id()
         token = _request_id.set(request_id)
         header = (REQUEST_ID_HEADER.lower().encode(), request_id.encode())
 

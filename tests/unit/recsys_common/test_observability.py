@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 import pytest
 from fastapi import FastAPI
@@ -57,3 +58,17 @@ def test_json_lines_carry_the_request_id_and_extras(app: FastAPI, capsys: pytest
     assert {"time", "level", "logger"} <= set(handling) and handling["logger"] == "test.handler"
     outside = next(line for line in lines if line["message"] == "no request here")
     assert outside["request_id"] is None and outside["level"] == "WARNING"
+
+
+def test_new_request_ids_differ_within_a_process_and_across_a_fork():
+    from recsys_common.observability import new_request_id
+
+    ids = {new_request_id() for _ in range(1000)}
+    assert len(ids) == 1000 and all(len(i) == 32 for i in ids)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child reports its first id and leaves at once
+        os.write(write, new_request_id().encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    assert os.read(read, 64).decode()[:16] != new_request_id()[:16]
