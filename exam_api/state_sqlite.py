@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from exam_api.state import ExamStore, ExamStoreUnavailable, UserRecord
-from recsys_common.adapters.sqlite_files import open_wal
+from recsys_common.adapters.sqlite_files import SqliteFile, immediate
 
 #: How long a connection waits for another process's write lock before giving up.
 BUSY_TIMEOUT_S = 5.0
@@ -36,31 +35,23 @@ class SqliteExamStore(ExamStore):
 
     def __init__(self, path: Path | str) -> None:
         self._path = Path(path)
-        self._connections: dict[bool, sqlite3.Connection] = {}
-        self._locks = {False: threading.Lock(), True: threading.Lock()}
+        self._files = {
+            write: SqliteFile(path, BUSY_TIMEOUT_S, lambda conn: conn.executescript(_SCHEMA), ExamStoreUnavailable)
+            for write in (False, True)
+        }
 
     def __repr__(self) -> str:
         return f"SqliteExamStore({str(self._path)!r})"
 
     @contextmanager
     def _use(self, write: bool = False) -> Iterator[sqlite3.Connection]:
-        with self._locks[write]:
+        with self._files[write].locked() as conn:
             try:
-                conn = self._connections.get(write)
-                if conn is None:
-                    conn = open_wal(self._path, BUSY_TIMEOUT_S)
-                    conn.executescript(_SCHEMA)
-                    self._connections[write] = conn
                 if not write:
                     yield conn
                     return
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+                with immediate(conn):
                     yield conn
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
             except (sqlite3.Error, OSError) as exc:
                 raise ExamStoreUnavailable(f"exam store {self._path}: {exc}") from exc
 
@@ -116,8 +107,5 @@ class SqliteExamStore(ExamStore):
             conn.execute("SELECT 1").fetchone()
 
     def close(self) -> None:
-        for write, lock in self._locks.items():
-            with lock:
-                conn = self._connections.pop(write, None)
-                if conn is not None:
-                    conn.close()
+        for file in self._files.values():
+            file.close()

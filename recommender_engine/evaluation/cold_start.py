@@ -40,6 +40,7 @@ from recommender_engine.evaluation.runner import (
     SCORE_BLOCK_USERS,
     ModelResult,
     aligned_table,
+    fit_timed,
     metrics_table,
     result_dict,
 )
@@ -282,10 +283,7 @@ def run_item_cold_start(
     for name in bar:
         bar.set_description(name)
         factory, config = factories[name]
-        model = factory()
-        started = time.perf_counter()
-        model.fit(train)
-        fit_seconds = time.perf_counter() - started
+        model, fit_seconds = fit_timed(factory, train)
         started = time.perf_counter()
         metrics, mixed = _evaluate(model, train, test, users, held_out, k)
         score_seconds = time.perf_counter() - started

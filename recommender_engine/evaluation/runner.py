@@ -26,7 +26,7 @@ from recommender_engine.evaluation.baselines import (
 )
 from recommender_engine.evaluation.metrics import MetricAccumulator, RankingMetrics
 from recommender_engine.evaluation.split import split_per_user
-from recommender_engine.model.dataset import build_dataset
+from recommender_engine.model.dataset import Dataset, build_dataset
 from recommender_engine.model.hybrid import HybridModel, ModelConfig
 from recommender_engine.ranking import rank_block
 
@@ -100,6 +100,14 @@ def result_dict(result: ModelResult) -> dict[str, Any]:
     }
 
 
+def fit_timed(factory: Callable[[], Recommender], train: Dataset) -> tuple[Recommender, float]:
+    """A new model from ``factory`` fitted on ``train``, and the seconds the fit took."""
+    model = factory()
+    started = time.perf_counter()
+    model.fit(train)
+    return model, time.perf_counter() - started
+
+
 def aligned_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     """Lines of a text table: the header, a rule, then the rows; the first column left-aligned,
     the others right-aligned, every column as wide as its widest cell."""
@@ -158,10 +166,7 @@ def run_evaluation(
     for name in bar:
         bar.set_description(name)
         factory, config = factories[name]
-        model = factory()
-        started = time.perf_counter()
-        model.fit(train)
-        fit_seconds = time.perf_counter() - started
+        model, fit_seconds = fit_timed(factory, train)
         accumulator = MetricAccumulator(k=k, n_films=train.n_films)
         started = time.perf_counter()
         for start in range(0, train.n_users, SCORE_BLOCK_USERS):

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recsys_common.adapters.sqlite_files import open_wal
+from recsys_common.adapters.sqlite_files import SqliteFile, immediate
 from recsys_common.domain import ACTOR, DIRECTOR, ROLES, WRITER, Film, Person
 from recsys_common.ports.catalog import (
     DEFAULT_SORT,
@@ -233,37 +232,20 @@ class SqliteCatalog(Catalog):
     """Catalog over a SQLite file; safe to share between threads and processes."""
 
     def __init__(self, path: Path | str, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
-        self._path = Path(path)
-        self._busy_timeout_s = busy_timeout_s
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.RLock()
+        self._file = SqliteFile(path, busy_timeout_s, self._create_if_new, CatalogUnavailable)
+        self._path = self._file.path
 
     def __repr__(self) -> str:
         return f"SqliteCatalog({str(self._path)!r})"
 
     # ----- connection -----
-    def _connection(self) -> sqlite3.Connection:
-        """Open the file on first use (never in the constructor); create the schema in a new file."""
-        if self._conn is None:
-            try:
-                conn = open_wal(self._path, self._busy_timeout_s)
-                try:
-                    if self._version(conn) == 0:
-                        conn.execute("BEGIN IMMEDIATE")
-                        try:
-                            if self._version(conn) == 0:  # no other process created it meanwhile
-                                self._create(conn)
-                        except BaseException:
-                            conn.execute("ROLLBACK")
-                            raise
-                        conn.execute("COMMIT")
-                except sqlite3.Error:
-                    conn.close()
-                    raise
-            except (sqlite3.Error, OSError) as exc:
-                raise CatalogUnavailable(f"cannot open the catalogue {self._path}: {exc}") from exc
-            self._conn = conn
-        return self._conn
+    @classmethod
+    def _create_if_new(cls, conn: sqlite3.Connection) -> None:
+        """Create the schema in a new file (once the file is opened, never in the constructor)."""
+        if cls._version(conn) == 0:
+            with immediate(conn):
+                if cls._version(conn) == 0:  # no other process created it meanwhile
+                    cls._create(conn)
 
     @staticmethod
     def _version(conn: sqlite3.Connection) -> int:
@@ -305,8 +287,7 @@ class SqliteCatalog(Catalog):
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         """A read transaction: every query inside sees the same snapshot."""
-        with self._lock:
-            conn = self._connection()
+        with self._file.locked() as conn:
             try:
                 conn.execute("BEGIN")
                 try:
@@ -319,25 +300,16 @@ class SqliteCatalog(Catalog):
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            conn = self._connection()
+        with self._file.locked() as conn:
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+                with immediate(conn):
                     self._check_version(conn, writing=True)
                     yield conn
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 raise CatalogUnavailable(f"catalogue {self._path}: {exc}") from exc
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        self._file.close()
 
     # ----- reader side -----
     def search(

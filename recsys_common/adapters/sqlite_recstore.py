@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from recsys_common.adapters.sqlite_files import open_wal
+from recsys_common.adapters.sqlite_files import SqliteFile, immediate
 from recsys_common.domain import ColdStartLists
 from recsys_common.ports.recstore import Indices, StoreUnavailable, UnknownVersion, VersionMeta, VersionWriter
 from recsys_common.versions import (
@@ -75,62 +74,34 @@ class SqliteRecStore(RecordLists):
     """RecStore (every role) over a SQLite file; safe to share between threads and processes."""
 
     def __init__(self, path: Path | str, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
-        self._path = Path(path)
-        self._busy_timeout_s = busy_timeout_s
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.RLock()
+        self._file = SqliteFile(path, busy_timeout_s, lambda conn: conn.executescript(_SCHEMA), StoreUnavailable)
 
     def __repr__(self) -> str:
-        return f"SqliteRecStore({str(self._path)!r})"
+        return f"SqliteRecStore({str(self._file.path)!r})"
 
     # ----- connection -----
-    def _connection(self) -> sqlite3.Connection:
-        """Open the file on first use (never in the constructor) and create the schema."""
-        if self._conn is None:
-            try:
-                conn = open_wal(self._path, self._busy_timeout_s)
-                try:
-                    conn.executescript(_SCHEMA)
-                except sqlite3.Error:
-                    conn.close()
-                    raise
-            except (OSError, sqlite3.Error) as exc:
-                raise StoreUnavailable(f"cannot open the SQLite RecStore {self._path}: {exc}") from exc
-            self._conn = conn
-        return self._conn
-
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            conn = self._connection()
+        with self._file.locked() as conn:
             try:
                 yield conn
             except sqlite3.Error as exc:
                 if not _is_unavailable(exc):
                     raise
-                raise StoreUnavailable(f"SQLite RecStore {self._path}: {exc}") from exc
+                raise StoreUnavailable(f"SQLite RecStore {self._file.path}: {exc}") from exc
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One transaction holding the write lock from its start (BEGIN IMMEDIATE)."""
-        with self._read() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with self._read() as conn, immediate(conn):
+            yield conn
 
     def ping(self) -> None:
         with self._read() as conn:
             conn.execute("SELECT 1").fetchone()
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        self._file.close()
 
     # ----- publishing -----
     def begin(self, meta: VersionMeta, films: Sequence[str]) -> VersionWriter:
