@@ -53,6 +53,8 @@ EXIT_BAD_DATA = 3
 ADDED_SOURCE = "added"
 
 app = typer.Typer(help=__doc__.split("\n\n")[0], no_args_is_help=True, add_completion=False)
+#: Touched under the data directory after every successful ETL run (compose checks its age).
+HEARTBEAT_FILE = "etl.alive"
 
 
 def added_film_id(title: str, year: int | None) -> str:
@@ -155,6 +157,9 @@ def etl(
             while True:
                 report = run_etl(source, catalog, batch_size=settings.etl_batch_size, full=full)
                 typer.echo(f"loaded {report.films} film(s), deleted {report.deleted} in {report.seconds:.2f} s")
+                heartbeat = settings.data_dir / HEARTBEAT_FILE
+                heartbeat.parent.mkdir(parents=True, exist_ok=True)
+                heartbeat.touch()  # a healthcheck reads its age: the loop is alive and its last run succeeded
                 if interval <= 0:
                     return
                 full = False

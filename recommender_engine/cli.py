@@ -108,10 +108,17 @@ def data(
     films: Annotated[
         bool, typer.Option(help="Write the seed films into the catalogue (off when films come from the movies ETL).")
     ] = True,
+    if_empty: Annotated[
+        bool,
+        typer.Option(help="Do nothing when the rating store ever held ratings (a restarted stack keeps its data)."),
+    ] = False,
 ) -> None:
     """Fetch (checksums verified) and build the seed set, save it, write its films into the catalogue
     and append its ratings to the rating store. Both writes are idempotent."""
     with _engine() as engine_app:
+        if if_empty and engine_app.ratings.watermark() > 0:
+            typer.echo("the rating store already holds ratings: the seed is not loaded again")
+            return
         _load_data(engine_app, movielens_dir, rotten_tomatoes_dir, load=load, films=films)
 
 

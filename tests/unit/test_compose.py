@@ -11,6 +11,7 @@ import glob
 import importlib
 import re
 import shlex
+import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -57,6 +58,12 @@ def _settings_class(command: list[str]) -> type[BaseSettings] | None:
     if command[:2] == ["python", "-m"]:
         return SETTINGS_OF_MODULE[command[2]]
     return None
+
+
+def _ports(service: dict[str, Any]) -> set[int]:
+    """The ports a service listens on: published on the host (``ports``) or on the network only (``expose``)."""
+    published = {int(str(p).rsplit(":", 1)[-1]) for p in service.get("ports", [])}
+    return published | {int(p) for p in service.get("expose", [])}
 
 
 def _is_one_shot(service: dict[str, Any]) -> bool:
@@ -119,7 +126,7 @@ def test_app_commands_exist_and_environment_is_valid_settings(name, monkeypatch)
 @pytest.mark.parametrize("name", APP_SERVICES)
 def test_ports_and_healthcheck_urls_agree(name):
     service = SERVICES[name]
-    published = {int(p.split(":")[1]) for p in service.get("ports", [])}
+    published = _ports(service)
     env = _env(service)
     port_vars = {k: int(v) for k, v in env.items() if k.endswith("_PORT")}
     assert set(port_vars.values()) == published, f"{name}: port settings {port_vars} vs published {published}"
@@ -139,9 +146,9 @@ def test_service_urls_point_at_services_and_their_ports(name):
         parts = urlsplit(value if "://" in value else f"kafka://{value}")
         host, port = parts.hostname, parts.port
         assert host in SERVICES, f"{name}: {key} points at unknown host {host}"
-        target_ports = {int(p.split(":")[1]) for p in SERVICES[host].get("ports", [])}
-        assert port in target_ports, f"{name}: {key} uses port {port}, {host} publishes {target_ports}"
-        server_env = SERVICES[host].get("environment") or {}
+        target_ports = _ports(SERVICES[host])
+        assert port in target_ports, f"{name}: {key} uses port {port}, {host} listens on {target_ports}"
+        server_env = _env(SERVICES[host])
         for user_var, password_var in SERVER_CREDENTIALS:
             if user_var in server_env:
                 assert parts.username == server_env[user_var], f"{name}: {key} user is not {host}'s {user_var}"
@@ -177,3 +184,76 @@ def test_kafka_broker_listens_where_clients_connect():
         if "=" in line and not line.startswith("#")
     )
     assert "PLAINTEXT://kafka:9092" in broker["KAFKA_ADVERTISED_LISTENERS"]
+
+
+#: What the host may reach; everything else stays on the stack's network (docker-compose.dev.yml
+#: publishes it on 127.0.0.1 for development).
+PUBLIC_SERVICES = {"movies-api", "exam-api"}
+#: Services that keep state, and where.
+STATEFUL = {
+    "postgres": "/var/lib/postgresql/data",
+    "elasticsearch": "/usr/share/elasticsearch/data",
+    "redis": "/data",
+    "clickhouse": "/var/lib/clickhouse",
+    "kafka": "/var/lib/kafka/data",
+}
+EXACT_TAG = re.compile(r":\d+\.\d+\.\d+")
+
+
+def test_only_the_public_entry_points_are_published_on_the_host():
+    published = {name for name, service in SERVICES.items() if service.get("ports")}
+    assert published <= PUBLIC_SERVICES | {"grafana"}, f"published but internal: {published - PUBLIC_SERVICES}"
+    assert published >= PUBLIC_SERVICES
+    dev = yaml.safe_load((REPO / "docker-compose.dev.yml").read_text(encoding="utf-8"))["services"]
+    for name, service in dev.items():
+        assert name in SERVICES, f"docker-compose.dev.yml names an unknown service {name}"
+        for port in service["ports"]:
+            assert str(port).startswith("127.0.0.1:"), f"{name}: development ports stay on loopback"
+            assert int(str(port).rsplit(":", 1)[1]) in _ports(SERVICES[name]), f"{name}: {port} is not its port"
+
+
+def test_every_stateful_service_keeps_its_data_in_a_named_volume():
+    for name, path in STATEFUL.items():
+        volumes = {v.split(":")[0]: v.split(":")[1] for v in SERVICES[name].get("volumes", [])}
+        named = [source for source, target in volumes.items() if target == path and not source.startswith(".")]
+        assert named and named[0] in COMPOSE["volumes"], f"{name} keeps {path} in no named volume"
+
+
+def test_secrets_come_from_env_file_and_env_example_names_each():
+    raw = (REPO / "docker-compose.yml").read_text(encoding="utf-8")
+    required = {match.group(1) for match in INTERPOLATION.finditer(raw) if (match.group(2) or "").startswith(":?")}
+    example = {
+        line.split("=", 1)[0]
+        for line in (REPO / ".env.example").read_text(encoding="utf-8").splitlines()
+        if "=" in line and not line.startswith("#")
+    }
+    assert required == example, f".env.example {sorted(example)} vs the compose file's {sorted(required)}"
+    for name, service in SERVICES.items():
+        for key, value in (service.get("environment") or {}).items():
+            value = str(value)
+            credentials = urlsplit(value).password if "://" in value else None
+            if "PASSWORD" in key or "SECRET" in key or credentials:
+                assert INTERPOLATION.search(value), f"{name}: {key} holds a credential inline"
+    assert ".env" in (REPO / ".gitignore").read_text().split()
+
+
+def test_images_are_pinned_and_long_running_app_services_have_an_init():
+    for name, service in SERVICES.items():
+        if "build" not in service:
+            assert EXACT_TAG.search(service["image"]), f"{name}: {service['image']} is not an exact version"
+        if service.get("image") == "recsys-app" and not _is_one_shot(service):
+            assert service.get("init") is True, f"{name} needs init: true to stop on SIGTERM"
+    dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    runtime = dockerfile.rsplit("\nFROM ", 1)[1]
+    assert "USER recsys" in runtime and "gcc" not in runtime and "npm" not in runtime
+
+
+def test_docker_compose_validates_the_files():
+    """Debian's docker-compose parses and validates the stack without a daemon."""
+    env = REPO / ".env.example"
+    for files in (["docker-compose.yml"], ["docker-compose.yml", "docker-compose.dev.yml"]):
+        args = [a for f in files for a in ("-f", str(REPO / f))]
+        result = subprocess.run(
+            ["docker-compose", "--env-file", str(env), *args, "config", "-q"], capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr

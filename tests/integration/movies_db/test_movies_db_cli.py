@@ -9,7 +9,15 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from movies_db.cli import EXIT_BAD_DATA, EXIT_FAILED, EXIT_UNAVAILABLE, EXIT_USAGE, added_film_id, app
+from movies_db.cli import (
+    EXIT_BAD_DATA,
+    EXIT_FAILED,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    HEARTBEAT_FILE,
+    added_film_id,
+    app,
+)
 from movies_db.export import STANDARD_DDL
 from movies_db.postgres import PostgresFilmSource
 from recsys_common.adapters.sqlite_catalog import SqliteCatalog
@@ -88,8 +96,10 @@ def test_load_postgres_then_etl_from_it(
 ) -> None:
     monkeypatch.setenv("RECSYS_POSTGRES_DSN", empty_dsn)
     assert invoke("--seed-dir", str(seed_dir), "load-postgres")[0] == 0
+    assert not (env / HEARTBEAT_FILE).exists()
     assert invoke("etl")[0] == 0
     assert len(catalogue_films(env)) == len(pg_frame)
+    assert (env / HEARTBEAT_FILE).exists(), "a successful run leaves the heartbeat compose's healthcheck reads"
 
 
 def test_add_and_delete_a_film_in_postgres_reach_the_catalogue_through_the_etl(

@@ -105,3 +105,12 @@ def test_status_never_prints_the_redis_password(monkeypatch):
     result = runner.invoke(app, ["status", "--json"])
     assert result.exit_code == EXIT_FAILED  # nothing listens there
     assert "hunter2" not in result.output
+
+
+def test_data_if_empty_loads_the_seed_once(tmp_path):
+    source = _movielens(tmp_path / "ml", "1,1,4.0,100\n2,2,3.0,200\n")
+    first = runner.invoke(app, ["data", "--if-empty", "--movielens-dir", str(source)])
+    assert first.exit_code == 0 and "2 new rating(s) appended" in first.output
+    again = runner.invoke(app, ["data", "--if-empty", "--movielens-dir", str(source)])
+    assert again.exit_code == 0 and "not loaded again" in again.output
+    assert "appended" not in again.output
