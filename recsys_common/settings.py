@@ -9,10 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from recsys_common.observability import LogFormat
+
+ENV_PREFIX = "RECSYS_"
 
 
 def redact_url(url: str) -> str:
@@ -27,7 +29,7 @@ def redact_url(url: str) -> str:
 
 
 class CommonSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RECSYS_", extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
 
     #: Working directory of the embedded default: SQLite files, model artefacts, state.
     data_dir: Path = Path("var")
@@ -59,3 +61,21 @@ class CommonSettings(BaseSettings):
     @property
     def catalog_db(self) -> Path:
         return self.data_dir / "catalog.sqlite"
+
+
+def env_names(settings_class: type[BaseSettings], *, nested_objects: bool = False) -> frozenset[str]:
+    """The environment variables ``settings_class`` reads, upper case: ``<env_prefix><FIELD>`` for each
+    field, and ``<env_prefix><FIELD><env_nested_delimiter><SUB>`` for each field of a nested model
+    (with ``nested_objects``, also the nested model's own name, which takes it whole as JSON)."""
+    config = settings_class.model_config
+    prefix = config.get("env_prefix") or ""
+    delimiter = config.get("env_nested_delimiter")
+    names: set[str] = set()
+    for name, field in settings_class.model_fields.items():
+        nested = field.annotation
+        if delimiter and isinstance(nested, type) and issubclass(nested, BaseModel):
+            names.update(f"{prefix}{name}{delimiter}{sub}" for sub in nested.model_fields)
+            if not nested_objects:
+                continue
+        names.add(f"{prefix}{name}")
+    return frozenset(name.upper() for name in names)
