@@ -1,5 +1,5 @@
-"""The README's settings tables cannot drift from the settings classes: every variable a process
-reads is listed, and nothing is listed that no process reads."""
+"""The README's settings tables and ``recsys_common.known_settings`` cannot drift from the settings
+classes: every variable a process reads is listed, and nothing is listed that no process reads."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from movies_api.settings import MoviesApiSettings
 from movies_db.settings import MoviesDbSettings
 from recommendations_api.settings import ApiSettings
 from recommender_engine.settings import EngineSettings
+from recsys_common.known_settings import KNOWN_VARIABLES
 from recsys_common.settings import CommonSettings, env_names
 from ugc_pipeline.settings import UgcSettings
 
@@ -72,6 +73,12 @@ def test_the_readme_lists_every_variable_and_nothing_else():
     read = all_env_names()
     assert sorted(read - listed) == [], "variables missing from the README's settings tables"
     assert sorted(listed - read) == [], "variables in the README's settings tables that no process reads"
+
+
+def test_the_known_names_are_the_classes_names():
+    expected = all_env_names(nested_objects=True)
+    assert sorted(expected - KNOWN_VARIABLES) == [], "add to recsys_common/known_settings.py"
+    assert sorted(KNOWN_VARIABLES - expected) == [], "remove from recsys_common/known_settings.py"
 
 
 def test_env_names_follow_prefix_and_nested_delimiter():

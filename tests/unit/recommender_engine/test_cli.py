@@ -105,3 +105,11 @@ def test_status_never_prints_the_redis_password(monkeypatch):
     result = runner.invoke(app, ["status", "--json"])
     assert result.exit_code == EXIT_FAILED  # nothing listens there
     assert "hunter2" not in result.output
+
+
+def test_an_unknown_recsys_variable_is_warned_about_at_start(monkeypatch):
+    monkeypatch.setenv("RECSYS_MODLE__EPOCHS", "3")
+    monkeypatch.setenv("RECSYS_LOG_FORMAT", "text")
+    result = runner.invoke(app, ["status"])
+    assert "unknown setting RECSYS_MODLE__EPOCHS" in result.output
+    assert "did you mean RECSYS_MODEL__EPOCHS?" in result.output
