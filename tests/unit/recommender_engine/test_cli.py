@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from recommender_engine.cli import EXIT_DATA_UNAVAILABLE, EXIT_FAILED, app
+from recommender_engine.evaluation.runner import MODEL_NAMES
 
 runner = CliRunner()
 
@@ -113,3 +114,11 @@ def test_an_unknown_recsys_variable_is_warned_about_at_start(monkeypatch):
     result = runner.invoke(app, ["status"])
     assert "unknown setting RECSYS_MODLE__EPOCHS" in result.output
     assert "did you mean RECSYS_MODEL__EPOCHS?" in result.output
+
+
+def test_evaluate_help_lists_the_model_names():
+    result = runner.invoke(app, ["evaluate", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    text = " ".join(result.output.replace("│", " ").split())
+    for name in MODEL_NAMES:
+        assert name in text
