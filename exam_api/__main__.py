@@ -19,6 +19,7 @@ import uvicorn
 from exam_api.bootstrap import ExamApp, build
 from exam_api.settings import ExamSettings
 from exam_api.supervisor import EngineChildren, engine_children
+from recsys_common.settings import warn_unknown_variables
 
 log = logging.getLogger("exam_api")
 
@@ -74,6 +75,7 @@ async def serve(exam: ExamApp, children: EngineChildren | None) -> None:
 def main() -> None:
     settings = ExamSettings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    warn_unknown_variables()
     exam = build(settings)
     exam.service.load()
     children = engine_children(settings) if settings.exam_engine_children else None

@@ -12,6 +12,7 @@ from movies_api.bootstrap import create_app, jwt_secret_of
 from movies_api.settings import MoviesApiSettings
 from recsys_common.observability import configure_logging
 from recsys_common.serving import uvicorn_options
+from recsys_common.settings import warn_unknown_variables
 
 app = typer.Typer(help="The Movies API", add_completion=False)
 
@@ -19,6 +20,7 @@ app = typer.Typer(help="The Movies API", add_completion=False)
 def _settings() -> MoviesApiSettings:
     settings = MoviesApiSettings()
     configure_logging(settings.movies_api_log_level.upper(), settings.log_format)
+    warn_unknown_variables()
     return settings
 
 

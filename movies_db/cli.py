@@ -38,6 +38,7 @@ from recsys_common.domain import Film
 from recsys_common.ids import film_id_for, parse_film_id
 from recsys_common.observability import configure_logging
 from recsys_common.ports.catalog import CatalogUnavailable
+from recsys_common.settings import warn_unknown_variables
 from recsys_datasets import DataFormatError, load_seed
 from recsys_datasets.frames import FilmFrameError, film_from_record
 
@@ -86,6 +87,7 @@ def main_options(
 ) -> None:
     settings = MoviesDbSettings()
     configure_logging(logging.DEBUG if verbose else logging.INFO, settings.log_format)
+    warn_unknown_variables()
     ctx.obj = (settings, seed_dir or settings.seed_dir)
 
 

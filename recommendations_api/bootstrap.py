@@ -18,6 +18,7 @@ from recsys_common.adapters.redis_recstore import RedisRecStore
 from recsys_common.adapters.sqlite_recstore import SqliteRecStore
 from recsys_common.observability import RequestIdMiddleware, configure_logging
 from recsys_common.ports.recstore import RecStore
+from recsys_common.settings import warn_unknown_variables
 from recsys_common.web import install_problem_handlers, install_request_limits, operation_id, problem
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ def create_served_app() -> FastAPI:
     configured format (JSON lines by default when not on a terminal), then builds the app."""
     settings = ApiSettings()
     configure_logging(settings.api_log_level.upper(), settings.log_format)
+    warn_unknown_variables()
     return create_app(settings)
 
 

@@ -35,6 +35,7 @@ from recsys_common.machine import machine_info
 from recsys_common.observability import configure_logging, serve_metrics
 from recsys_common.ports.catalog import CatalogReader, CatalogUnavailable
 from recsys_common.ports.recstore import StoreUnavailable, UnknownVersion
+from recsys_common.settings import warn_unknown_variables
 from recsys_datasets import (
     DataFormatError,
     DataUnavailable,
@@ -94,6 +95,7 @@ def main_options(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="
     except ValueError:
         log_format = "auto"  # the command itself reports bad settings
     configure_logging(logging.DEBUG if verbose else logging.INFO, log_format)
+    warn_unknown_variables()
 
 
 @app.command()

@@ -215,7 +215,7 @@ class Engine:
         model: HybridModel | None = None
         if dataset.n_users:
             tick = time.perf_counter()
-            model = self._new_model(self._model).fit(dataset)
+            model = self._fit(dataset)
             timings["fit_seconds"] = time.perf_counter() - tick
             model_version = save_artefact(
                 model,
@@ -240,6 +240,13 @@ class Engine:
         return CycleResult(
             "published", meta.version, reason=f"gate: {verdict.reason}", metrics=metrics, left_out=screened.left_out
         )
+
+    def _fit(self, dataset: Dataset) -> HybridModel:
+        """A new model fitted on ``dataset``; with progress on, a bar of its epochs on a terminal
+        (tqdm's ``disable=None``), nothing in logs or pipes."""
+        disable: bool | None = None if self._progress else True
+        with tqdm(total=self._model.epochs, unit="epoch", desc="fit", disable=disable) as bar:
+            return self._new_model(self._model).fit(dataset, on_epoch=lambda done, total: bar.update(1))
 
     def _judge(
         self,

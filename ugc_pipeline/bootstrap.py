@@ -14,6 +14,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type
 from recsys_common.adapters.clickhouse_ratings import ClickHouseRatingStore
 from recsys_common.observability import configure_logging
 from recsys_common.ports.ratings import RatingSourceError
+from recsys_common.settings import warn_unknown_variables
 from ugc_pipeline.kafka_io import KafkaDeadLetterSink, KafkaMessageSource, consumer_config, producer_config
 from ugc_pipeline.loader import Loader
 from ugc_pipeline.metrics import LoaderStats, MetricsServer
@@ -107,6 +108,7 @@ def main() -> int:
     try:
         settings = UgcSettings()
         configure_logging(logging.INFO, settings.log_format)
+        warn_unknown_variables()
         app = build(settings)
     except (ValidationError, ValueError, OSError) as exc:
         configure_logging(logging.INFO)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -185,6 +186,35 @@ class HybridParams:
                 raise ValueError(f"{name} has shape {tuple(shape)}, expected {wanted}")
 
 
+#: Called after each training epoch with (epochs done, epochs in all).
+EpochCallback = Callable[[int, int], None]
+
+
+def fit_epochs(
+    lightfm: LightFM,
+    interactions: sp.coo_matrix,
+    *,
+    item_features: sp.csr_matrix,
+    sample_weight: sp.coo_matrix | None,
+    epochs: int,
+    num_threads: int,
+    on_epoch: EpochCallback | None = None,
+) -> None:
+    """``lightfm.fit(..., epochs=epochs)`` one epoch at a time, calling ``on_epoch`` after each. On a
+    new ``LightFM`` this is what ``fit`` itself does (reset, then ``fit_partial`` runs the epochs on
+    the same random state), so the result is the same for the same seed."""
+    for done in range(1, epochs + 1):
+        lightfm.fit_partial(
+            interactions,
+            item_features=item_features,
+            sample_weight=sample_weight,
+            epochs=1,
+            num_threads=num_threads,
+        )
+        if on_epoch is not None:
+            on_epoch(done, epochs)
+
+
 class HybridModel:
     """LightFM hybrid recommender: ``fit`` then ``score_block``; seen films are not masked."""
 
@@ -196,16 +226,17 @@ class HybridModel:
         self._unrated: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
 
     # ----- fitting -----
-    def fit(self, dataset: Dataset) -> HybridModel:
-        """Fit on ``dataset``; raise ValueError when it has no ratings or no films."""
+    def fit(self, dataset: Dataset, on_epoch: EpochCallback | None = None) -> HybridModel:
+        """Fit on ``dataset``; raise ValueError when it has no ratings or no films. ``on_epoch`` is
+        called after each LightFM epoch with (epochs done, epochs in all), e.g. to show progress."""
         if dataset.n_films == 0:
             raise ValueError("cannot fit the model on an empty catalogue")
         if dataset.n_users == 0 or dataset.n_ratings == 0:
             raise ValueError("cannot fit the model on a dataset without ratings")
-        self._fit(dataset)
+        self._fit(dataset, on_epoch)
         return self
 
-    def _fit(self, dataset: Dataset) -> None:
+    def _fit(self, dataset: Dataset, on_epoch: EpochCallback | None = None) -> None:
         config = self.config
         counts = rating_counts(dataset.matrix)
         features = build_item_features(dataset.films, config.feature_flags(), counts)
@@ -227,12 +258,14 @@ class HybridModel:
             random_state=np.random.RandomState(config.random_state),
         )
         started = time.perf_counter()
-        lightfm.fit(
+        fit_epochs(
+            lightfm,
             history.tocoo(),
-            item_features=sp.csr_matrix(features.matrix)[fitted],
+            item_features=sp.csr_matrix(sp.csr_matrix(features.matrix)[fitted], dtype=np.float32),
             sample_weight=weights,
             epochs=config.epochs,
             num_threads=config.num_threads,
+            on_epoch=on_epoch,
         )
         logger.info("LightFM fitted in %.1f s", time.perf_counter() - started)
         ease = None

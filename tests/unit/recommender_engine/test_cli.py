@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from recommender_engine.cli import EXIT_DATA_UNAVAILABLE, EXIT_FAILED, app
+from recommender_engine.evaluation.runner import MODEL_NAMES
 
 runner = CliRunner()
 
@@ -114,3 +115,19 @@ def test_data_if_empty_loads_the_seed_once(tmp_path):
     again = runner.invoke(app, ["data", "--if-empty", "--movielens-dir", str(source)])
     assert again.exit_code == 0 and "not loaded again" in again.output
     assert "appended" not in again.output
+
+
+def test_an_unknown_recsys_variable_is_warned_about_at_start(monkeypatch):
+    monkeypatch.setenv("RECSYS_MODLE__EPOCHS", "3")
+    monkeypatch.setenv("RECSYS_LOG_FORMAT", "text")
+    result = runner.invoke(app, ["status"])
+    assert "unknown setting RECSYS_MODLE__EPOCHS" in result.output
+    assert "did you mean RECSYS_MODEL__EPOCHS?" in result.output
+
+
+def test_evaluate_help_lists_the_model_names():
+    result = runner.invoke(app, ["evaluate", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    text = " ".join(result.output.replace("│", " ").split())
+    for name in MODEL_NAMES:
+        assert name in text

@@ -4,6 +4,8 @@ import numpy as np
 import pandas as pd
 import pydantic
 import pytest
+import scipy.sparse as sp
+from lightfm import LightFM
 
 import recommender_engine.model.hybrid as hybrid
 from recommender_engine.model.dataset import Dataset, build_dataset
@@ -230,3 +232,37 @@ def test_an_unrated_film_without_side_features_is_fitted_as_in_plain_lightfm(tas
         # WARP samples it as a negative only, so it sinks (left out of the fit, it floats near 0.3)
         share_above = (scores > scores[:, [film]]).sum(axis=1) / (np.isfinite(scores).sum(axis=1) - 1)
         assert np.median(share_above) > MIN_SUNK_RANK_SHARE
+
+
+def test_the_fit_reports_every_epoch(dataset):
+    seen: list[tuple[int, int]] = []
+    HybridModel(ModelConfig(**FAST)).fit(dataset, on_epoch=lambda done, total: seen.append((done, total)))
+    assert seen == [(epoch, FAST["epochs"]) for epoch in range(1, FAST["epochs"] + 1)]
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fitting_epoch_by_epoch_equals_lightfms_fit(weighted):
+    """One thread: the same seed gives the same parameters as ``LightFM.fit`` over all epochs at once."""
+    rng = np.random.default_rng(0)
+    interactions = sp.random(30, 40, density=0.2, format="coo", dtype=np.float32, random_state=1)
+    weights = sp.coo_matrix((rng.random(interactions.nnz, dtype=np.float32), (interactions.row, interactions.col)))
+    interactions.data[:] = 1.0
+    features = sp.csr_matrix(sp.hstack([sp.identity(40), sp.random(40, 5, density=0.3, random_state=2)]))  # float64
+    sample_weight = weights if weighted else None
+
+    def new() -> LightFM:
+        return LightFM(no_components=4, loss="warp", random_state=np.random.RandomState(7))
+
+    reference = new()
+    reference.fit(interactions, item_features=features, sample_weight=sample_weight, epochs=5, num_threads=1)
+    stepped = new()
+    hybrid.fit_epochs(
+        stepped,
+        interactions,
+        item_features=sp.csr_matrix(features, dtype=np.float32),
+        sample_weight=sample_weight,
+        epochs=5,
+        num_threads=1,
+    )
+    for name in ("item_embeddings", "item_biases", "user_embeddings", "user_biases"):
+        assert np.array_equal(getattr(stepped, name), getattr(reference, name)), name
