@@ -2,13 +2,15 @@
 
 Every service is healthy-checked or a one-shot that others wait for; every dependency exists; every
 command is one the code has; every RECSYS_* variable is a field of that process's settings class
-and validates; published ports, healthcheck URLs and service URLs agree; every file it names exists.
+and validates; published ports, healthcheck URLs and service URLs agree; every file it names exists;
+Prometheus scrapes every process at a port its service exposes and Grafana is provisioned with it.
 """
 
 from __future__ import annotations
 
 import glob
 import importlib
+import json
 import re
 import shlex
 import subprocess
@@ -64,6 +66,10 @@ def _ports(service: dict[str, Any]) -> set[int]:
     """The ports a service listens on: published on the host (``ports``) or on the network only (``expose``)."""
     published = {int(str(p).rsplit(":", 1)[-1]) for p in service.get("ports", [])}
     return published | {int(p) for p in service.get("expose", [])}
+
+
+#: An exact image version: three or four numbers (``8.15.3``, ``v2.53.3``, ``24.8.4.13``).
+EXACT_TAG = re.compile(r":v?\d+(\.\d+){2,3}$")
 
 
 def _is_one_shot(service: dict[str, Any]) -> bool:
@@ -197,7 +203,6 @@ STATEFUL = {
     "clickhouse": "/var/lib/clickhouse",
     "kafka": "/var/lib/kafka/data",
 }
-EXACT_TAG = re.compile(r":\d+\.\d+\.\d+")
 
 
 def test_only_the_public_entry_points_are_published_on_the_host():
@@ -257,3 +262,79 @@ def test_docker_compose_validates_the_files():
             ["docker-compose", "--env-file", str(env), *args, "config", "-q"], capture_output=True, text=True
         )
         assert result.returncode == 0, result.stderr
+
+
+# --- monitoring: Prometheus and Grafana -------------------------------------------------------------
+
+MONITORING = REPO / "monitoring"
+#: Every process of ours that serves Prometheus metrics: Prometheus must scrape each of them.
+METRICS_SERVICES = {"recommendations-api", "movies-api", "ugc-loader", "online-updater", "engine"}
+
+
+def _mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Container path -> repository path of the service's bind mounts."""
+    mounts = {}
+    for volume in service.get("volumes", []):
+        source, target = volume.split(":")[:2]
+        if source.startswith("./"):
+            mounts[target] = source.removeprefix("./")
+    return mounts
+
+
+def _load(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", ["prometheus", "grafana"])
+def test_monitoring_images_have_exact_tags_and_ready_healthchecks(name):
+    service = SERVICES[name]
+    assert EXACT_TAG.search(service["image"]), f"{name}: pin an exact image tag, not {service['image']}"
+    health = " ".join(service["healthcheck"]["test"])
+    expected = {"prometheus": "/-/ready", "grafana": "/api/health"}[name]
+    assert f"http://127.0.0.1:{min(_ports(service))}{expected}" in health
+
+
+def test_prometheus_scrapes_every_process_at_a_port_its_service_exposes():
+    prometheus = SERVICES["prometheus"]
+    mounts = _mounts(prometheus)
+    config_path = next(arg.split("=", 1)[1] for arg in prometheus["command"] if arg.startswith("--config.file="))
+    config = _load(REPO / mounts[config_path])
+    scraped: set[str] = set()
+    for job in config["scrape_configs"]:
+        for static in job["static_configs"]:
+            for target in static["targets"]:
+                host, port = target.rsplit(":", 1)
+                assert host in SERVICES, f"job {job['job_name']}: {host} is not a compose service"
+                assert int(port) in _ports(SERVICES[host]), f"{host} does not expose port {port}"
+                assert job["job_name"] == host, "job names are the service names (alerts and panels use them)"
+                scraped.add(host)
+    assert scraped >= METRICS_SERVICES, f"not scraped: {METRICS_SERVICES - scraped}"
+    for rule_file in config["rule_files"]:
+        in_container = str(Path(config_path).parent / rule_file)
+        assert in_container in mounts, f"rule file {rule_file} is not mounted into the prometheus container"
+        assert (REPO / mounts[in_container]).is_file()
+
+
+def test_grafana_is_provisioned_with_the_prometheus_data_source_and_the_dashboard():
+    grafana = SERVICES["grafana"]
+    mounts = _mounts(grafana)
+    provisioning = REPO / mounts["/etc/grafana/provisioning"]
+    (source,) = _load(provisioning / "datasources" / "prometheus.yml")["datasources"]
+    url = urlsplit(source["url"])
+    assert url.hostname == "prometheus"
+    assert url.port in _ports(SERVICES["prometheus"])
+    (provider,) = _load(provisioning / "dashboards" / "dashboards.yml")["providers"]
+    dashboards = REPO / mounts[provider["options"]["path"]]
+    found = sorted(dashboards.glob("*.json"))
+    assert found, f"no dashboard in {dashboards}"
+    for dashboard in found:
+        panels = json.loads(dashboard.read_text(encoding="utf-8"))["panels"]
+        for panel in panels:
+            for target in panel.get("targets", []):
+                assert target["datasource"]["uid"] == source["uid"], f"{dashboard.name}: {panel['title']}"
+
+
+def test_grafana_admin_password_comes_from_the_environment():
+    password = SERVICES["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+    assert INTERPOLATION.fullmatch(password), "the Grafana admin password must come from an env variable"
+    assert ":?" in password, "and the stack must refuse to start without it (no default password)"
