@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from prometheus_client import CollectorRegistry
@@ -25,7 +25,8 @@ from recommender_engine.bootstrap import online as bootstrap_online
 from recommender_engine.cycle import CycleError, CycleResult, NoFilms
 from recommender_engine.evaluation.cold_start import ColdStartReport, run_item_cold_start
 from recommender_engine.evaluation.fold_in import FoldInReport, run_fold_in
-from recommender_engine.evaluation.runner import MODEL_NAMES, EvaluationReport, run_evaluation
+from recommender_engine.evaluation.plot import write_curves_plot
+from recommender_engine.evaluation.runner import MODEL_NAMES, EvaluationReport, SeedsReport, run_evaluation, run_seeds
 from recommender_engine.metrics import EngineCollector, OnlineCollector
 from recommender_engine.scheduler import make_trigger, run_scheduled
 from recommender_engine.settings import EngineSettings
@@ -374,6 +375,7 @@ def _echo_titles(catalog: CatalogReader, ids: Sequence[str], indent: str = "  ")
 
 class Protocol(StrEnum):
     random = "random"
+    temporal = "temporal"
     item_cold_start = "item-cold-start"
     fold_in = "fold-in"
 
@@ -386,23 +388,46 @@ def evaluate(
     protocol: Annotated[
         Protocol,
         typer.Option(
-            help="random: each user's ratings split at random (--test-fraction); item-cold-start: "
+            help="random: each user's ratings split at random (--test-fraction, default 0.25); temporal: "
+            "each user's newest ratings by time are the test set (--test-fraction, default 0.3); item-cold-start: "
             "--holdout-fraction of the films held out with all their ratings but their first --keep-first, "
             "ranked for the users who rated them; fold-in: a tenth of the users held out of training, "
             "folded in from their training ratings, compared with a full retrain."
         ),
     ] = Protocol.random,
-    test_fraction: Annotated[float, typer.Option(min=0.01, max=0.99)] = 0.25,
+    test_fraction: Annotated[
+        float | None, typer.Option(min=0.01, max=0.99, help="Default 0.3 for temporal, else 0.25.")
+    ] = None,
     holdout_fraction: Annotated[float, typer.Option(min=0.01, max=0.99)] = 0.1,
     keep_first: Annotated[int, typer.Option(min=0, help="Ratings each held-out film keeps in training.")] = 0,
     seed: Annotated[int, typer.Option()] = 42,
+    seeds: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="random / temporal: run seeds --seed, --seed + 1, ... (split and models' random init; "
+            "temporal: the init only) and report mean ± std.",
+        ),
+    ] = 1,
     k: Annotated[int, typer.Option(min=1)] = 10,
     models: Annotated[
-        str | None, typer.Option(help=f"Comma-separated model names of the random protocol: {', '.join(MODEL_NAMES)}.")
+        str | None,
+        typer.Option(
+            help=f"Comma-separated model names of the random and temporal protocols: {', '.join(MODEL_NAMES)}."
+        ),
     ] = None,
-    output: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the JSON report here (random / temporal: and the precision / nDCG plot as <stem>.png)."
+        ),
+    ] = None,
 ) -> None:
     """Evaluate the engine's model (with the engine's settings, RECSYS_MODEL__*) and baselines."""
+    split_protocol = protocol in (Protocol.random, Protocol.temporal)
+    if seeds > 1 and not split_protocol:
+        raise _fail("--seeds applies to the random and temporal protocols")
+    fraction = test_fraction if test_fraction is not None else (0.3 if protocol is Protocol.temporal else 0.25)
     with _engine(progress=False) as engine_app:
         try:
             data_set = load_movielens_csv(movielens_dir) if movielens_dir else _seed(engine_app)
@@ -410,23 +435,25 @@ def evaluate(
             raise _fail(str(exc)) from exc
         config = engine_app.settings.model
         try:
-            report: EvaluationReport | ColdStartReport | FoldInReport
+            report: EvaluationReport | SeedsReport | ColdStartReport | FoldInReport
             if protocol is Protocol.fold_in:
                 report = run_fold_in(
-                    data_set.ratings, data_set.films, test_fraction=test_fraction, seed=seed, k=k, engine_config=config
+                    data_set.ratings, data_set.films, test_fraction=fraction, seed=seed, k=k, engine_config=config
                 )
-            elif protocol is Protocol.random:
+            elif split_protocol:
                 names = [m.strip() for m in models.split(",")] if models else None
-                report = run_evaluation(
-                    data_set.ratings,
-                    data_set.films,
-                    test_fraction=test_fraction,
-                    seed=seed,
-                    k=k,
-                    models=names,
-                    progress=True,
-                    engine_config=config,
-                )
+                common: dict[str, Any] = {
+                    "split": protocol.value,
+                    "test_fraction": fraction,
+                    "k": k,
+                    "models": names,
+                    "progress": True,
+                    "engine_config": config,
+                }
+                if seeds > 1:
+                    report = run_seeds(data_set.ratings, data_set.films, seeds=range(seed, seed + seeds), **common)
+                else:
+                    report = run_evaluation(data_set.ratings, data_set.films, seed=seed, **common)
             else:
                 report = run_item_cold_start(
                     data_set.ratings,
@@ -446,6 +473,10 @@ def evaluate(
             payload = {"machine": machine_info(), **report.to_dict()}
             output.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
             typer.echo(f"report written to {output}")
+            if isinstance(report, EvaluationReport | SeedsReport) and report.curves():
+                title = f"{protocol.value} split, {fraction:g} test" + (f", {seeds} seeds (mean)" if seeds > 1 else "")
+                plot = write_curves_plot(output.with_suffix(".png"), report.curves(), title)
+                typer.echo(f"plot written to {plot}")
 
 
 @app.command()

@@ -131,3 +131,30 @@ def test_evaluate_help_lists_the_model_names():
     text = " ".join(result.output.replace("│", " ").split())
     for name in MODEL_NAMES:
         assert name in text
+
+
+def test_evaluate_temporal_on_a_set_without_imdb_data_skips_imdb_top_and_writes_a_plot(tmp_path):
+    lines = "".join(
+        f"{user},{film},4.0,{100 * film + user}\n" for user in range(1, 7) for film in (1, 2) if film <= user
+    )
+    source = _movielens(tmp_path / "ml", lines)
+    output = tmp_path / "results" / "temporal.json"
+    result = runner.invoke(
+        app,
+        [
+            *("evaluate", "--movielens-dir", str(source), "--protocol", "temporal"),
+            *("--models", "popularity,imdb_top", "--output", str(output)),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "imdb_top skipped" in result.output
+    payload = json.loads(output.read_text())
+    assert payload["protocol"]["test_fraction"] == 0.3
+    assert list(payload["models"]) == ["popularity"]
+    assert output.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluate_refuses_seeds_on_other_protocols():
+    result = runner.invoke(app, ["evaluate", "--protocol", "fold-in", "--seeds", "2"])
+    assert result.exit_code != 0
+    assert "--seeds applies to" in result.output

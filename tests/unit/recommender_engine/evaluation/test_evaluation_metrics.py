@@ -57,3 +57,33 @@ def test_mismatched_shapes_are_refused():
         acc.add(np.array([[0, 1]]), _relevant([[0], [1]], 4))
     with pytest.raises(ValueError, match="expected 2"):
         acc.add(np.array([[0, 1, 2]]), _relevant([[0]], 4))
+
+
+def test_lists_shorter_than_the_depth_are_padded_and_never_hit():
+    short = MetricAccumulator(k=3, n_films=2, curve_depth=4)
+    short.add(np.array([[0, 1]]), _relevant([[1]], 2))
+    padded = MetricAccumulator(k=3, n_films=2, curve_depth=4)
+    padded.add(np.array([[0, 1, -1, -1]]), _relevant([[1]], 2))
+    assert vars(short.result()) == pytest.approx(vars(padded.result()))
+    assert short.curves() == padded.curves()
+
+
+def test_curves_come_from_the_same_lists_and_match_the_metrics_at_each_k():
+    rng = np.random.default_rng(1)
+    top = np.stack([rng.permutation(30)[:8] for _ in range(12)])
+    dense = (rng.random((12, 30)) < 0.2).astype(float)
+    dense[0] = 0  # a user without relevant films is not averaged
+    relevant = sp.csr_matrix(dense)
+    deep = MetricAccumulator(k=3, n_films=30, curve_depth=8)
+    assert deep.depth == 8
+    deep.add(top, relevant)
+    curves = deep.curves()
+    assert curves["k"] == list(range(1, 9))
+    for j in range(1, 9):
+        single = MetricAccumulator(k=j, n_films=30)
+        single.add(top[:, :j], relevant)
+        assert curves["precision"][j - 1] == pytest.approx(single.result().precision)
+        assert curves["ndcg"][j - 1] == pytest.approx(single.result().ndcg)
+    at_k = MetricAccumulator(k=3, n_films=30)
+    at_k.add(top[:, :3], relevant)
+    assert vars(deep.result()) == pytest.approx(vars(at_k.result()))  # coverage too: first k columns only

@@ -1,9 +1,13 @@
 import json
+import statistics
 
+import numpy as np
 import pytest
 
-from recommender_engine.evaluation.runner import MODEL_NAMES, run_evaluation
+from recommender_engine.evaluation.plot import write_curves_plot
+from recommender_engine.evaluation.runner import CURVE_DEPTH, MODEL_NAMES, has_imdb_data, run_evaluation, run_seeds
 from recommender_engine.model.hybrid import ModelConfig
+from recsys_common.columns import Columns
 
 FAST_ENGINE = ModelConfig(no_components=8, epochs=10, num_threads=1)
 
@@ -52,3 +56,60 @@ def test_the_report_is_reproducible_for_deterministic_models(ratings, films):
 def test_bad_arguments_are_refused(ratings, films, kwargs, message):
     with pytest.raises(ValueError, match=message):
         run_evaluation(ratings, films, **kwargs)
+
+
+def test_the_temporal_split_is_a_strategy_of_the_same_run(ratings, films):
+    report = run_evaluation(ratings, films, split="temporal", test_fraction=0.3, models=["popularity", "ease"])
+    payload = report.to_dict()
+    assert payload["protocol"]["split"].startswith("per-user temporal")
+    assert payload["dataset"]["test_ratings"] == 60 * 4  # round(12 * 0.3)
+    assert "temporal" in report.to_table().splitlines()[0]
+    with pytest.raises(ValueError, match="unknown split"):
+        run_evaluation(ratings, films, split="sideways")
+
+
+def test_seeds_report_mean_and_std_over_the_seeds(ratings, films):
+    report = run_seeds(ratings, films, seeds=[1, 2, 3], models=["popularity", "ease"], k=5)
+    payload = report.to_dict()
+    json.dumps(payload)
+    assert payload["protocol"]["seeds"] == [1, 2, 3]
+    assert "seed" not in payload["protocol"] and "model_seed" not in payload["protocol"]
+    for name in ("popularity", "ease"):
+        model = payload["models"][name]
+        assert list(model["seeds"]) == ["1", "2", "3"]
+        for metric in ("precision", "ndcg", "recall", "map", "coverage"):
+            values = [model["seeds"][seed][metric] for seed in ("1", "2", "3")]
+            assert model["mean"][metric] == pytest.approx(statistics.mean(values))
+            assert model["std"][metric] == pytest.approx(statistics.stdev(values))
+        assert model["std"]["precision"] > 0  # different splits, different figures
+        assert len(model["curves"]["precision"]) == CURVE_DEPTH
+    assert " ± " in report.to_table().splitlines()[3]
+    with pytest.raises(ValueError, match="seeds must differ"):
+        run_seeds(ratings, films, seeds=[1, 1])
+
+
+def test_on_the_temporal_split_seeds_only_vary_the_models_init(ratings, films):
+    report = run_seeds(ratings, films, seeds=[1, 2], split="temporal", test_fraction=0.3, models=["ease"])
+    model = report.to_dict()["models"]["ease"]
+    assert model["std"]["precision"] == 0.0  # same split, deterministic model
+    assert "init only" in report.to_dict()["protocol"]["seed_varies"]
+
+
+def test_imdb_top_is_skipped_with_a_message_without_imdb_data(ratings, films):
+    bare = films.assign(**{Columns.ImdbRating: np.nan, Columns.ImdbVotes: np.nan})
+    report = run_evaluation(ratings, bare, models=["popularity", "imdb_top"])
+    assert [result.name for result in report.results] == ["popularity"]
+    assert "imdb_top" in report.to_dict()["skipped"]
+    assert "imdb_top skipped: the films have no IMDb data" in report.to_table()
+    assert not has_imdb_data(films.drop(columns=[Columns.ImdbVotes]))
+    assert has_imdb_data(films)
+    with pytest.raises(ValueError, match="nothing to evaluate"):
+        run_evaluation(ratings, bare, models=["imdb_top"])
+
+
+def test_the_curves_plot_is_a_png(ratings, films, tmp_path):
+    report = run_evaluation(ratings, films, models=["popularity", "ease"], curve_depth=10)
+    curves = report.curves()
+    assert set(curves) == {"popularity", "ease"} and curves["ease"]["k"] == list(range(1, 11))
+    path = write_curves_plot(tmp_path / "out" / "evaluation.png", curves, "test")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from recommender_engine.evaluation.split import split_per_user
+from recommender_engine.evaluation.split import split_per_user, split_temporal_per_user
 from recsys_common.columns import Columns
 
 
@@ -41,3 +41,32 @@ def test_a_user_always_keeps_a_training_rating():
 def test_a_fraction_outside_the_open_interval_is_refused(ratings, fraction):
     with pytest.raises(ValueError, match="test fraction"):
         split_per_user(ratings, fraction, 42)
+
+
+def test_the_temporal_split_puts_each_users_newest_ratings_in_test(ratings):
+    timed = ratings.copy()
+    # distinct times per user, unrelated to the film so the newest are not the highest film ids
+    timed[Columns.Timestamp] = [(hash(film) % 1000) * 10 + i % 7 for i, film in enumerate(timed[Columns.Item])]
+    train, test = split_temporal_per_user(timed, 0.3)
+    assert len(train) + len(test) == len(timed)
+    assert not _pairs(train) & _pairs(test)  # no test rating leaks into train
+    assert _pairs(train) | _pairs(test) == _pairs(timed)
+    assert (test.groupby(Columns.User).size() == 4).all()  # round(12 * 0.3)
+    newest_train = train.groupby(Columns.User)[Columns.Timestamp].max()
+    oldest_test = test.groupby(Columns.User)[Columns.Timestamp].min()
+    assert (newest_train <= oldest_test.reindex(newest_train.index)).all()
+    for user, group in timed.groupby(Columns.User):
+        expected = group.sort_values([Columns.Timestamp, Columns.Item]).tail(4)
+        assert _pairs(expected) == _pairs(test[test[Columns.User] == user])
+
+
+def test_the_temporal_split_breaks_ties_by_film_and_ignores_row_order_and_seed():
+    rows = [("u", f"film-{i}", 5.0, 100) for i in range(10)] + [("single", "film-0", 3.0, 50)]
+    ratings = pd.DataFrame(rows, columns=list(Columns.RATINGS))
+    train, test = split_temporal_per_user(ratings, 0.3)
+    assert set(test[Columns.Item]) == {"film-7", "film-8", "film-9"}  # same time: the last films by id
+    assert "single" not in set(test[Columns.User])  # one rating: kept in train
+    train2, test2 = split_temporal_per_user(ratings.sample(frac=1.0, random_state=3), 0.3, seed=7)
+    assert _pairs(test2) == _pairs(test) and _pairs(train2) == _pairs(train)
+    with pytest.raises(ValueError, match="test fraction"):
+        split_temporal_per_user(ratings, 1.0)
