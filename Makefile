@@ -34,9 +34,12 @@ test: lint
 	scripts/ensure-test-deps
 	$(BIN)/pytest
 
-## The evaluation protocols on MovieLens-100K, results committed under benchmarks/results/.
+## The evaluation protocols on MovieLens-100K, results (JSON, and a precision / nDCG plot per split
+## protocol) committed under benchmarks/results/.
 evaluate: $(STAMP)
 	$(BIN)/recsys evaluate --output benchmarks/results/evaluation_ml100k.json
+	$(BIN)/recsys evaluate --protocol temporal --output benchmarks/results/evaluation_temporal_ml100k.json
+	$(BIN)/recsys evaluate --seeds 3 --output benchmarks/results/evaluation_seeds_ml100k.json
 	$(BIN)/recsys evaluate --protocol item-cold-start --output benchmarks/results/item_cold_start_ml100k.json
 	$(BIN)/recsys evaluate --protocol item-cold-start --keep-first 2 \
 	    --output benchmarks/results/item_first_ratings_ml100k.json
