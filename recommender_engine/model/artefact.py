@@ -32,7 +32,10 @@ from recommender_engine.model.features import FEATURE_DTYPE, ItemFeatures
 from recommender_engine.model.hybrid import HybridModel, HybridParams, ModelConfig
 
 FORMAT_NAME = "recsys-hybrid"
-FORMAT_VERSION = 1
+#: Version 2 added ``ease_films`` (the films EASE covers); version 1 artefacts are read as EASE
+#: covering every film, which is what they hold.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, FORMAT_VERSION)
 MANIFEST_KEY = "manifest"
 MAGIC = b"RECSYS-ARTEFACT\n"
 DIGEST_PREFIX = b"sha256:"
@@ -126,10 +129,10 @@ def load_artefact(path: str | Path) -> tuple[HybridModel, IdMaps, ArtefactMeta]:
     manifest = _manifest(arrays.pop(MANIFEST_KEY, None), source)
     if manifest.get("format") != FORMAT_NAME:
         raise ArtefactError(f"artefact {source} has format {manifest.get('format')!r}, expected {FORMAT_NAME!r}")
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in READABLE_VERSIONS:
         raise ArtefactError(
             f"artefact {source} has format version {manifest.get('format_version')!r}; "
-            f"this engine reads version {FORMAT_VERSION}"
+            f"this engine reads versions {', '.join(map(str, READABLE_VERSIONS))}"
         )
     if checksum_of(arrays) != manifest.get("checksum"):
         raise ArtefactError(f"artefact {source} fails its array checksum: its arrays were altered")
@@ -141,7 +144,7 @@ def load_artefact(path: str | Path) -> tuple[HybridModel, IdMaps, ArtefactMeta]:
         meta = ArtefactMeta(
             version_id=str(manifest["version_id"]),
             created_at=str(manifest["created_at"]),
-            format_version=FORMAT_VERSION,
+            format_version=int(manifest["format_version"]),
             checksum=str(manifest["checksum"]),
             config=dict(manifest["config"]),
             metadata=dict(manifest.get("metadata") or {}),
@@ -171,6 +174,8 @@ def _arrays(params: HybridParams, user_ids: StrArray, film_ids: StrArray) -> dic
         arrays["history_data"] = history.data.astype(_HISTORY_DTYPE)
         arrays["history_indices"] = history.indices.astype(np.int64)
         arrays["history_indptr"] = history.indptr.astype(np.int64)
+        if params.ease_films is not None:
+            arrays["ease_films"] = params.ease_films.astype(np.int64)
     return {name: np.ascontiguousarray(array) for name, array in arrays.items()}
 
 
@@ -228,9 +233,10 @@ def _params(arrays: dict[str, npt.NDArray[Any]], manifest: dict[str, Any]) -> tu
     features = sp.csr_matrix(
         (arrays["features_data"], arrays["features_indices"], arrays["features_indptr"]), shape=(n_films, n_features)
     )
-    ease = history = None
+    ease = history = ease_films = None
     if manifest.get("blended"):
         ease = arrays["ease"]
+        ease_films = arrays.get("ease_films")  # absent: EASE covers every film (all of version 1)
         indices, indptr = arrays["history_indices"], arrays["history_indptr"]
         # Artefacts written before histories were rating-weighted hold no values: they were binary.
         data = arrays.get("history_data", np.ones(len(indices), dtype=_HISTORY_DTYPE))
@@ -245,6 +251,7 @@ def _params(arrays: dict[str, npt.NDArray[Any]], manifest: dict[str, Any]) -> tu
         item_features=ItemFeatures(matrix=features, names=tuple(str(name) for name in arrays["feature_names"])),
         ease=ease,
         history=history,
+        ease_films=None if ease_films is None else np.asarray(ease_films, dtype=np.int64),
     )
     if params.n_users != len(user_ids):
         raise ValueError(f"{len(user_ids)} user ids for {params.n_users} user embeddings")

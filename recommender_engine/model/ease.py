@@ -2,7 +2,8 @@
 
 Used as a baseline (on the binary matrix) and as the second scorer of the hybrid's blend (on the
 rating-weighted matrix, ``ease_history``). Its weight matrix is n_films x n_films (fit: O(n_films^3)
-time, 4 n_films^2 bytes), so it is only fitted for catalogues up to ``EASE_MAX_FILMS`` films.
+time, 4 n_films^2 bytes), so it is only fitted on up to ``EASE_MAX_FILMS`` films; the hybrid fits it
+on its ``ease_max_films`` most-rated films (``hybrid.fit_ease``).
 """
 
 from __future__ import annotations

@@ -96,10 +96,43 @@ def test_altered_array_fails_the_checksum(saved):
         load_artefact(path)
 
 
+def test_round_trip_with_a_capped_ease(taste_ratings, films, tmp_path):
+    dataset = build_dataset(taste_ratings, films)
+    model = HybridModel(CONFIG.model_copy(update={"ease_max_films": 8})).fit(dataset)
+    assert model.params.ease_films is not None and model.params.ease is not None
+    path = tmp_path / "model.npz"
+    save_artefact(model, dataset, path, {})
+    loaded, _, meta = load_artefact(path)
+    assert loaded.params.ease_films is not None
+    assert np.array_equal(loaded.params.ease_films, model.params.ease_films)
+    assert loaded.params.ease is not None and loaded.params.ease.shape == (8, 8)
+    users = np.arange(dataset.n_users)
+    assert np.array_equal(loaded.score_block(users), model.score_block(users))
+    ratings = dataset.matrix[:3]
+    assert np.array_equal(loaded.fold_in(ratings, seed=4), model.fold_in(ratings, seed=4))
+    assert loaded.config.ease_max_films == 8 and meta.format_version == artefact.FORMAT_VERSION
+
+
+def test_a_version_1_artefact_loads_with_ease_covering_every_film(fitted, saved):
+    model, dataset = fitted
+    path, _ = saved
+
+    def change(arrays, manifest):
+        assert "ease_films" not in arrays  # every film covered: nothing to say
+        manifest["format_version"] = 1
+        manifest["config"].pop("ease_max_films")
+
+    _rewrite(path, change)
+    loaded, _, meta = load_artefact(path)
+    assert meta.format_version == 1 and loaded.params.ease_films is None
+    users = np.arange(dataset.n_users)
+    assert np.array_equal(loaded.score_block(users), model.score_block(users))
+
+
 def test_other_format_version_is_refused(saved):
     path, _ = saved
     _rewrite(path, lambda arrays, manifest: manifest.update(format_version=99))
-    with pytest.raises(ArtefactError, match="format version 99; this engine reads version 1"):
+    with pytest.raises(ArtefactError, match="format version 99; this engine reads versions 1, 2"):
         load_artefact(path)
 
 

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -9,8 +10,9 @@ from lightfm import LightFM
 
 import recommender_engine.model.hybrid as hybrid
 from recommender_engine.model.dataset import Dataset, build_dataset
+from recommender_engine.model.ease import EASE_MAX_FILMS, ease_history, ease_weights, scaled_lambda
 from recommender_engine.model.features import build_item_features
-from recommender_engine.model.hybrid import HybridModel, ModelConfig, NotFittedError
+from recommender_engine.model.hybrid import HybridModel, ModelConfig, NotFittedError, rating_counts
 from recommender_engine.ranking import mask_seen
 from recsys_common.columns import Columns
 from recsys_common.domain import RATING_MAX
@@ -85,10 +87,87 @@ def test_blend_adds_standardised_ease_scores(dataset):
     assert np.allclose(blended.score_block(users), z(lightfm) + 0.5 * z(ease), atol=1e-3)
 
 
-def test_blend_is_skipped_above_the_ease_limit(dataset, monkeypatch):
-    monkeypatch.setattr(hybrid, "EASE_MAX_FILMS", dataset.n_films - 1)
-    model = _fit(dataset, blend_weight=0.3)
-    assert not model.params.blended
+def _z(x: np.ndarray) -> np.ndarray:
+    """Per-row z-scores; a constant row (a user who rated none of EASE's films) becomes zeros."""
+    return np.asarray((x - x.mean(axis=1, keepdims=True)) / np.maximum(x.std(axis=1, keepdims=True), 1e-6))
+
+
+#: Films EASE covers in the capped tests (of the 20 test films).
+CAP = 8
+
+
+def test_ease_covers_every_film_up_to_its_cap(dataset):
+    model = _fit(dataset, blend_weight=0.3, ease_max_films=dataset.n_films)
+    assert model.params.ease_films is None  # every film: the dense EASE of before
+    assert model.params.ease is not None and model.params.ease.shape == (dataset.n_films, dataset.n_films)
+    users = np.arange(dataset.n_users)
+    assert np.array_equal(model.score_block(users), _fit(dataset, blend_weight=0.3).score_block(users))
+    # naming every film explicitly scores exactly the same
+    explicit = HybridModel(model.config)
+    explicit.set_params(replace(model.params, ease_films=np.arange(dataset.n_films)))
+    assert np.array_equal(explicit.score_block(users), model.score_block(users))
+    assert np.array_equal(explicit.fold_in(dataset.matrix[:4], seed=1), model.fold_in(dataset.matrix[:4], seed=1))
+
+
+def _capped_expectation(lightfm: np.ndarray, covered_scores: np.ndarray, films: np.ndarray) -> np.ndarray:
+    """z(LightFM) + 0.5 x EASE z-scores over the covered films; z(LightFM) elsewhere."""
+    ease_z = _z(lightfm)
+    ease_z[:, films] = _z(covered_scores)
+    return _z(lightfm) + 0.5 * ease_z
+
+
+def test_capped_ease_scores_only_the_most_rated_films(dataset):
+    plain = _fit(dataset, blend_weight=0.0)
+    capped = _fit(dataset, blend_weight=0.5, ease_max_films=CAP)
+    params = capped.params
+    assert params.ease_films is not None and params.ease is not None and params.history is not None
+    counts = rating_counts(dataset.matrix)
+    films = params.ease_films
+    assert films.shape == (CAP,) and params.ease.shape == (CAP, CAP)
+    assert np.all(np.diff(films) > 0)
+    assert counts[films].min() >= np.delete(counts, films).max()  # the most-rated films
+    covered = sp.csr_matrix(params.history[:, films])
+    assert np.allclose(params.ease, ease_weights(covered, scaled_lambda(covered, capped.config.ease_lambda)))
+    users = np.arange(dataset.n_users)
+    lightfm = plain.score_block(users)
+    scores = capped.score_block(users)
+    expected = _capped_expectation(lightfm, np.asarray(covered[users] @ params.ease), films)
+    assert np.allclose(scores, expected, atol=1e-3)
+    outside = np.setdiff1d(np.arange(dataset.n_films), films)
+    for user in users:  # films EASE does not cover keep their LightFM order
+        assert np.array_equal(np.argsort(-scores[user, outside]), np.argsort(-lightfm[user, outside]))
+
+
+def test_fold_in_with_a_capped_ease(dataset):
+    capped = _fit(dataset, blend_weight=0.5, ease_max_films=CAP)
+    params = capped.params
+    assert params.ease_films is not None and params.ease is not None
+    plain = HybridModel(capped.config.model_copy(update={"blend_weight": 0.0}))
+    plain.set_params(replace(params, ease=None, history=None, ease_films=None))
+    ratings = dataset.matrix[:5]
+    history = ease_history(ratings, rating_weighted=True)
+    covered = np.asarray(history[:, params.ease_films] @ params.ease)
+    expected = _capped_expectation(plain.fold_in(ratings, seed=2), covered, params.ease_films)
+    got = capped.fold_in(ratings, seed=2)
+    assert got.shape == (5, dataset.n_films)
+    assert np.allclose(got, expected, atol=1e-3)
+
+
+def test_params_refuse_ease_films_that_do_not_fit(dataset):
+    params = _fit(dataset, blend_weight=0.3, ease_max_films=CAP, epochs=1).params
+    assert params.ease_films is not None
+    for films, message in [
+        (params.ease_films[::-1].copy(), "ascending"),
+        (np.append(params.ease_films[1:], dataset.n_films), "ascending"),
+        (params.ease_films[1:], "ease has shape"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            replace(params, ease_films=films).check()
+
+
+def test_ease_cap_is_bounded_by_the_dense_limit():
+    with pytest.raises(pydantic.ValidationError, match="ease_max_films"):
+        ModelConfig(ease_max_films=EASE_MAX_FILMS + 1)
 
 
 def test_single_threaded_fits_are_reproducible(dataset):
