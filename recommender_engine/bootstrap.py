@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from recommender_engine.cycle import CycleJournal, Engine
+from recommender_engine.model.hybrid import ModelConfig
+from recommender_engine.model.tuned import effective_model_config
 from recommender_engine.online import OnlineUpdater, RatingFeed, StoreFeed
 from recommender_engine.settings import EngineSettings
 from recsys_common.adapters.catalogs import open_catalog
@@ -36,6 +38,12 @@ def rec_store(settings: EngineSettings) -> RecStore:
     return SqliteRecStore(settings.recstore_db)
 
 
+def model_config(settings: EngineSettings) -> ModelConfig:
+    """The model the engine runs: explicit ``RECSYS_MODEL__*`` variables over the tuned file
+    (``recsys tune``) over the defaults; raises ``model.tuned.TunedFileError`` (a ValueError) for a bad file."""
+    return effective_model_config(settings.model, settings.tuned_model_file)
+
+
 @dataclass
 class EngineApp:
     settings: EngineSettings
@@ -43,6 +51,8 @@ class EngineApp:
     store: RecStore
     catalog: Catalog
     engine: Engine
+    #: ``model_config(settings)``: the model configuration the engine runs.
+    model: ModelConfig
 
     @property
     def store_location(self) -> str:
@@ -86,6 +96,7 @@ def online(settings: EngineSettings | None = None) -> OnlineApp:
 def bootstrap(settings: EngineSettings | None = None, progress: bool = False) -> EngineApp:
     settings = settings or EngineSettings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    model = model_config(settings)
     ratings = rating_store(settings)
     store = rec_store(settings)
     films = open_catalog(settings)
@@ -94,10 +105,10 @@ def bootstrap(settings: EngineSettings | None = None, progress: bool = False) ->
         store=store,
         films=lambda: frame_of_films(films.films()),
         lists=settings.lists,
-        model=settings.model,
+        model=model,
         artefact_dir=settings.artefact_dir,
         journal=CycleJournal(settings.journal_file),
         progress=progress,
         gate=settings.gate,
     )
-    return EngineApp(settings, ratings, store, films, engine)
+    return EngineApp(settings, ratings, store, films, engine, model)

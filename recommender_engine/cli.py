@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from tqdm import tqdm
 
 from recommender_engine.bootstrap import EngineApp, bootstrap
 from recommender_engine.bootstrap import online as bootstrap_online
@@ -28,9 +29,11 @@ from recommender_engine.evaluation.fold_in import FoldInReport, run_fold_in
 from recommender_engine.evaluation.plot import write_curves_plot
 from recommender_engine.evaluation.runner import MODEL_NAMES, EvaluationReport, SeedsReport, run_evaluation, run_seeds
 from recommender_engine.metrics import EngineCollector, OnlineCollector
+from recommender_engine.model.tuned import read_tuned, write_tuned
 from recommender_engine.scheduler import make_trigger, run_scheduled
 from recommender_engine.settings import EngineSettings
 from recommender_engine.status import EngineStatus, engine_status
+from recommender_engine.tuning import Trial, TuneResult, searched, tune
 from recsys_common.columns import Columns
 from recsys_common.machine import machine_info
 from recsys_common.observability import configure_logging, serve_metrics
@@ -267,6 +270,7 @@ def status(
             typer.echo(json.dumps(report.to_dict(), sort_keys=True))
         else:
             _echo_status(report)
+            _echo_tuned(engine_app.settings.tuned_model_file)
         if not report.healthy:
             raise typer.Exit(EXIT_FAILED)
 
@@ -310,6 +314,20 @@ def _echo_status(report: EngineStatus) -> None:
         console.print(f"last cycle: {last.get('status')} at {last.get('at')} {detail}".rstrip(), markup=False)
     if report.problem is not None:
         typer.secho(f"problem: {report.problem}", fg=typer.colors.RED, err=True)
+
+
+def _echo_tuned(path: Path) -> None:
+    try:
+        payload = read_tuned(path)
+    except ValueError:
+        return  # reported as bad settings by any command that trains
+    if payload is not None:
+        figures = payload.get("validation", {})
+        best, base = figures.get("best_ndcg", float("nan")), figures.get("base_ndcg", float("nan"))
+        typer.echo(
+            f"model tuned at {payload.get('tuned_at')} (validation nDCG@10 {best:.4f}, before {base:.4f}): "
+            f"{json.dumps(payload['model'], sort_keys=True)}"
+        )
 
 
 @app.command()
@@ -433,7 +451,7 @@ def evaluate(
             data_set = load_movielens_csv(movielens_dir) if movielens_dir else _seed(engine_app)
         except (DataUnavailable, DataFormatError) as exc:
             raise _fail(str(exc)) from exc
-        config = engine_app.settings.model
+        config = engine_app.model
         try:
             report: EvaluationReport | SeedsReport | ColdStartReport | FoldInReport
             if protocol is Protocol.fold_in:
@@ -477,6 +495,75 @@ def evaluate(
                 title = f"{protocol.value} split, {fraction:g} test" + (f", {seeds} seeds (mean)" if seeds > 1 else "")
                 plot = write_curves_plot(output.with_suffix(".png"), report.curves(), title)
                 typer.echo(f"plot written to {plot}")
+
+
+@app.command("tune")
+def tune_command(
+    trials: Annotated[
+        int, typer.Option(min=1, help="Stop after this many trials (the first is the current config).")
+    ] = 20,
+    budget_seconds: Annotated[
+        float, typer.Option(min=1, help="Start no trial after this many seconds (a started one finishes).")
+    ] = 1800,
+    movielens_dir: Annotated[
+        Path | None, typer.Option(help="Tune on a MovieLens-CSV set instead of the seed (MovieLens-100K).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the sampler.")] = 42,
+    output: Annotated[Path | None, typer.Option(help="Also write the whole search (every trial) as JSON here.")] = None,
+) -> None:
+    """Search the model's hyper-parameters on each user's newest ratings and store the winner as the
+    engine's model settings (tuned_model.json in the data directory; RECSYS_MODEL__* variables still win)."""
+    with _engine(progress=False) as engine_app:
+        try:
+            data_set = load_movielens_csv(movielens_dir) if movielens_dir else _seed(engine_app)
+        except (DataUnavailable, DataFormatError) as exc:
+            raise _fail(str(exc)) from exc
+        bar = tqdm(total=trials, unit="trial", desc="tune")
+
+        def on_trial(trial: Trial, best: Trial) -> None:
+            bar.update(1)
+            bar.set_postfix_str(f"trial nDCG@10 {trial.ndcg:.4f}, best {best.ndcg:.4f} (trial {best.number})")
+
+        try:
+            result = tune(
+                data_set.ratings,
+                data_set.films,
+                engine_app.model,
+                budget_s=budget_seconds,
+                trials=trials,
+                seed=seed,
+                on_trial=on_trial,
+            )
+        except ValueError as exc:
+            raise _fail(str(exc)) from exc
+        finally:
+            bar.close()
+        _echo_tune(result)
+        path = engine_app.settings.tuned_model_file
+        write_tuned(path, result.best, result.validation(), datetime.now(UTC).isoformat(timespec="seconds"))
+        typer.echo(f"winner written to {path}")
+        if output is not None:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            requested = {"trials_requested": trials, "budget_seconds": budget_seconds}
+            payload = {"machine": machine_info(), **requested, **result.to_dict()}
+            output.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            typer.echo(f"search written to {output}")
+
+
+def _echo_tune(result: TuneResult) -> None:
+    k = result.k
+    table = Table("", "trial", f"nDCG@{k}", f"P@{k}", *searched(result.base), box=box.SIMPLE)
+    for label, trial, config in (("base", result.base_trial, result.base), ("best", result.best_trial, result.best)):
+        table.add_row(
+            label,
+            str(trial.number),
+            f"{trial.ndcg:.4f}",
+            f"{trial.precision:.4f}",
+            *(f"{value:.4g}" for value in searched(config).values()),
+        )
+    console = Console(width=CONSOLE_WIDTH)
+    console.print(f"{len(result.trials)} trial(s) in {result.seconds:.0f} s on {result.protocol['split']}")
+    console.print(table)
 
 
 @app.command()

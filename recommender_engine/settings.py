@@ -12,6 +12,7 @@ from pydantic_settings import SettingsConfigDict
 from recommender_engine.cycle import ListConfig
 from recommender_engine.gate import GateConfig
 from recommender_engine.model.hybrid import ModelConfig
+from recommender_engine.model.tuned import TUNED_MODEL_FILE
 from recsys_common.settings import CommonSettings
 
 #: The list variables before they moved under ``RECSYS_LISTS__``: refused, so a deployment that still
@@ -20,7 +21,12 @@ MOVED_TO_LISTS = {f"RECSYS_{name.upper()}": f"RECSYS_LISTS__{name.upper()}" for 
 
 
 class EngineSettings(CommonSettings):
-    """``RECSYS_*`` variables; nested settings as ``RECSYS_MODEL__EPOCHS=40``, ``RECSYS_LISTS__MUST_WATCH_LEN=50``."""
+    """``RECSYS_*`` variables; nested settings as ``RECSYS_MODEL__EPOCHS=40``, ``RECSYS_LISTS__MUST_WATCH_LEN=50``.
+
+    ``model`` holds only what the environment says; the engine runs ``bootstrap.model_config``: field
+    by field, an explicit ``RECSYS_MODEL__*`` variable wins over the winner of ``recsys tune``
+    (``tuned_model_file``), which wins over ``ModelConfig``'s defaults.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix="RECSYS_", extra="forbid", frozen=True, env_nested_delimiter="__", protected_namespaces=()
@@ -56,6 +62,10 @@ class EngineSettings(CommonSettings):
     @property
     def artefact_dir(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def tuned_model_file(self) -> Path:
+        return self.data_dir / TUNED_MODEL_FILE
 
     @property
     def journal_file(self) -> Path:

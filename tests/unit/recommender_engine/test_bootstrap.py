@@ -1,7 +1,12 @@
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
+from recommender_engine.bootstrap import model_config
 from recommender_engine.cycle import ListConfig
+from recommender_engine.model.hybrid import ModelConfig
+from recommender_engine.model.tuned import TunedFileError, write_tuned
 from recommender_engine.settings import EngineSettings
 
 
@@ -33,3 +38,34 @@ def test_a_variable_of_the_old_flat_names_is_refused_with_its_new_name(monkeypat
 
     with pytest.raises(ValidationError, match="RECSYS_MUST_WATCH_LEN -> RECSYS_LISTS__MUST_WATCH_LEN"):
         EngineSettings()
+
+
+def _tuned(tmp_path: Path, model: ModelConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path))
+    settings = EngineSettings()
+    write_tuned(settings.tuned_model_file, model, {"base_ndcg": 0.1, "best_ndcg": 0.2}, "2026-01-01T00:00:00+00:00")
+
+
+def test_the_tuned_file_wins_over_the_defaults_and_a_variable_over_the_file(monkeypatch, tmp_path):
+    _tuned(tmp_path, ModelConfig(epochs=7, no_components=16), monkeypatch)
+    monkeypatch.setenv("RECSYS_MODEL__EPOCHS", "9")
+
+    config = model_config(EngineSettings())
+
+    assert (config.epochs, config.no_components) == (9, 16), "variable over file, file over default"
+    assert config.learning_rate == ModelConfig().learning_rate, "a field nobody set keeps its default"
+
+
+def test_without_a_tuned_file_the_settings_model_is_the_engines(monkeypatch, tmp_path):
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("RECSYS_MODEL__EPOCHS", "9")
+
+    assert model_config(EngineSettings()) == ModelConfig(epochs=9)
+
+
+def test_a_tuned_file_with_an_unknown_field_is_refused(monkeypatch, tmp_path):
+    _tuned(tmp_path, ModelConfig(), monkeypatch)
+    EngineSettings().tuned_model_file.write_text('{"model": {"no_such_field": 1}}')
+
+    with pytest.raises(TunedFileError, match="no_such_field"):
+        model_config(EngineSettings())

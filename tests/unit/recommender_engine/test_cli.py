@@ -158,3 +158,26 @@ def test_evaluate_refuses_seeds_on_other_protocols():
     result = runner.invoke(app, ["evaluate", "--protocol", "fold-in", "--seeds", "2"])
     assert result.exit_code != 0
     assert "--seeds applies to" in result.output
+
+
+def test_tune_stores_the_winner_that_status_then_shows(tmp_path):
+    films = "".join(f"{i},Film {i} (1999),{'Comedy' if i % 2 else 'Drama'}\n" for i in range(1, 13))
+    rows = "".join(f"{u},{f},4.0,{100 * u + f}\n" for u in range(1, 21) for f in range(1 + u % 2, 13, 2))
+    source = tmp_path / "ml"
+    source.mkdir()
+    (source / "movies.csv").write_text("movieId,title,genres\n" + films)
+    (source / "ratings.csv").write_text("userId,movieId,rating,timestamp\n" + rows)
+    output = tmp_path / "tuning.json"
+
+    result = runner.invoke(
+        app,
+        ["tune", "--movielens-dir", str(source), "--trials", "2", "--budget-seconds", "60", "--output", str(output)],
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "best" in result.output and "nDCG@10" in result.output
+    tuned = json.loads((tmp_path / "var" / "tuned_model.json").read_text())
+    assert set(tuned) == {"model", "validation", "tuned_at"}
+    assert tuned["validation"]["best_ndcg"] >= tuned["validation"]["base_ndcg"]
+    assert len(json.loads(output.read_text())["trials"]) == 2
+    assert "model tuned at" in runner.invoke(app, ["status"]).output
