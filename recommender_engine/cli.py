@@ -85,6 +85,21 @@ def _engine(progress: bool = True) -> Iterator[EngineApp]:
         engine_app.close()
 
 
+def _data_set(engine_app: EngineApp, movielens_dir: Path | None) -> SeedData:
+    """A MovieLens-CSV set when a folder is given, else the saved seed set."""
+    try:
+        return load_movielens_csv(movielens_dir) if movielens_dir else _seed(engine_app)
+    except (DataUnavailable, DataFormatError) as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _write_json(output: Path, report: dict[str, object]) -> None:
+    """``report`` with the machine's description, as indented JSON at ``output``."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"machine": machine_info(), **report}
+    output.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def _seed(engine_app: EngineApp) -> SeedData:
     try:
         return load_seed(engine_app.settings.seed_dir)
@@ -447,10 +462,7 @@ def evaluate(
         raise _fail("--seeds applies to the random and temporal protocols")
     fraction = test_fraction if test_fraction is not None else (0.3 if protocol is Protocol.temporal else 0.25)
     with _engine(progress=False) as engine_app:
-        try:
-            data_set = load_movielens_csv(movielens_dir) if movielens_dir else _seed(engine_app)
-        except (DataUnavailable, DataFormatError) as exc:
-            raise _fail(str(exc)) from exc
+        data_set = _data_set(engine_app, movielens_dir)
         config = engine_app.model
         try:
             report: EvaluationReport | SeedsReport | ColdStartReport | FoldInReport
@@ -487,9 +499,7 @@ def evaluate(
             raise _fail(str(exc)) from exc
         typer.echo(report.to_table())
         if output is not None:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            payload = {"machine": machine_info(), **report.to_dict()}
-            output.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            _write_json(output, report.to_dict())
             typer.echo(f"report written to {output}")
             if isinstance(report, EvaluationReport | SeedsReport) and report.curves():
                 title = f"{protocol.value} split, {fraction:g} test" + (f", {seeds} seeds (mean)" if seeds > 1 else "")
@@ -514,10 +524,7 @@ def tune_command(
     """Search the model's hyper-parameters on each user's newest ratings and store the winner as the
     engine's model settings (tuned_model.json in the data directory; RECSYS_MODEL__* variables still win)."""
     with _engine(progress=False) as engine_app:
-        try:
-            data_set = load_movielens_csv(movielens_dir) if movielens_dir else _seed(engine_app)
-        except (DataUnavailable, DataFormatError) as exc:
-            raise _fail(str(exc)) from exc
+        data_set = _data_set(engine_app, movielens_dir)
         bar = tqdm(total=trials, unit="trial", desc="tune")
 
         def on_trial(trial: Trial, best: Trial) -> None:
@@ -543,10 +550,7 @@ def tune_command(
         write_tuned(path, result.best, result.validation(), datetime.now(UTC).isoformat(timespec="seconds"))
         typer.echo(f"winner written to {path}")
         if output is not None:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            requested = {"trials_requested": trials, "budget_seconds": budget_seconds}
-            payload = {"machine": machine_info(), **requested, **result.to_dict()}
-            output.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            _write_json(output, {"trials_requested": trials, "budget_seconds": budget_seconds, **result.to_dict()})
             typer.echo(f"search written to {output}")
 
 
