@@ -37,14 +37,14 @@ from movies_api.bootstrap import create_app as create_movies_app
 from movies_api.settings import MoviesApiSettings
 from recommendations_api.bootstrap import create_app as create_recommendations_app
 from recommendations_api.settings import ApiSettings
-from recommender_engine.cycle import CycleJournal, Engine, ListConfig
+from recommender_engine.cycle import CycleJournal
 from recommender_engine.metrics import EngineCollector
-from recommender_engine.model.hybrid import ModelConfig
 from recsys_common.adapters.sqlite_catalog import SqliteCatalog
 from recsys_common.adapters.sqlite_recstore import SqliteRecStore
 from recsys_common.columns import Columns
 from recsys_common.domain import Film
 from tests.datasets import synthetic_films, synthetic_ratings
+from tests.engines import small_engine
 from tests.fakes import FakeRatingStore
 from tests.servers import serve_in_thread
 from ugc_pipeline.metrics import LoaderStats, MetricsServer
@@ -106,15 +106,7 @@ def _run_engine(tmp_path: Path) -> tuple[SqliteRecStore, CycleJournal]:
     ratings.append(synthetic_ratings(films, USERS, FIRST_PER_USER))
     store = SqliteRecStore(tmp_path / "recstore.sqlite")
     journal = CycleJournal(tmp_path / "cycles.jsonl")
-    engine = Engine(
-        ratings=ratings,
-        store=store,
-        films=synthetic_films,
-        lists=ListConfig(must_watch_len=5, genre_len=2, cold_start_len=5),
-        model=ModelConfig(epochs=1, no_components=4),
-        artefact_dir=tmp_path / "models",
-        journal=journal,
-    )
+    engine = small_engine(tmp_path, ratings, store, journal=journal)
     engine.run_cycle()
     ratings.append(synthetic_ratings(films, USERS, SECOND_PER_USER, seed=2))
     engine.run_cycle()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from recommender_engine.cycle import CycleJournal, Engine, ListConfig
+from recommender_engine.cycle import CycleJournal
 from recommender_engine.metrics import EngineCollector
-from recommender_engine.model.hybrid import ModelConfig
 from tests.datasets import synthetic_films, synthetic_ratings
+from tests.engines import small_engine
 from tests.fakes import FakeRatingStore, FakeRecStore
 
 
@@ -21,15 +21,7 @@ def test_cycles_steps_and_the_serving_version_are_exported(tmp_path):
     ratings, store = FakeRatingStore(), FakeRecStore()
     ratings.append(synthetic_ratings(synthetic_films(), 10, 5))
     journal = CycleJournal(tmp_path / "cycles.jsonl")
-    engine = Engine(
-        ratings=ratings,
-        store=store,
-        films=synthetic_films,
-        lists=ListConfig(must_watch_len=5, genre_len=2, cold_start_len=5),
-        model=ModelConfig(epochs=1, no_components=4),
-        artefact_dir=tmp_path / "models",
-        journal=journal,
-    )
+    engine = small_engine(tmp_path, ratings, store, journal=journal)
     empty = _scrape(store, journal)
     assert 'recsys_engine_cycles_total{status="published"} 0.0' in empty
     assert "recsys_engine_serving_age_seconds" not in empty

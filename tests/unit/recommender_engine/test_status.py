@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from recommender_engine.cycle import CycleError, CycleJournal, Engine, ListConfig
-from recommender_engine.model.hybrid import ModelConfig
+from recommender_engine.cycle import CycleError, CycleJournal, Engine
 from recommender_engine.status import engine_status, parse_time
 from recsys_common.domain import ColdStartLists
 from recsys_common.ports.catalog import CatalogUnavailable
 from tests.datasets import synthetic_films, synthetic_ratings
+from tests.engines import small_engine
 from tests.fakes import FakeRatingStore, FakeRecStore
 
 
@@ -24,15 +24,7 @@ def _a_second_later() -> datetime:
 def _engine(tmp_path, store, films) -> Engine:
     ratings = FakeRatingStore()
     ratings.append(synthetic_ratings(synthetic_films(), 10, 5))
-    return Engine(
-        ratings=ratings,
-        store=store,
-        films=films,
-        lists=ListConfig(must_watch_len=5, genre_len=2, cold_start_len=5),
-        model=ModelConfig(epochs=1, no_components=4),
-        artefact_dir=tmp_path / "models",
-        journal=CycleJournal(tmp_path / "cycles.jsonl"),
-    )
+    return small_engine(tmp_path, ratings, store, films)
 
 
 def test_nothing_published_is_unhealthy_and_says_what_to_run(tmp_path):
