@@ -6,7 +6,9 @@ RecStore and the journal) even while ClickHouse or Elasticsearch is down.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from recommender_engine.cycle import CycleJournal, Engine
 from recommender_engine.model.hybrid import ModelConfig
@@ -25,6 +27,9 @@ from recsys_common.ports.recstore import RecStore
 from recsys_common.settings import redact_url
 from recsys_datasets.frames import frame_of_films
 
+if TYPE_CHECKING:
+    from recommender_engine.distributed import DaskPublisher
+
 
 def rating_store(settings: EngineSettings) -> RatingStore:
     if settings.clickhouse_url:
@@ -36,6 +41,16 @@ def rec_store(settings: EngineSettings) -> RecStore:
     if settings.redis_url:
         return RedisRecStore(settings.redis_url, prefix=settings.redis_prefix)
     return SqliteRecStore(settings.recstore_db)
+
+
+def dask_publisher(settings: EngineSettings) -> DaskPublisher | None:
+    """Scoring and publishing on the Dask cluster of ``RECSYS_DASK_SCHEDULER``; None (in-process)
+    when unset. Each worker opens its own RecStore from these settings."""
+    if not settings.dask_scheduler:
+        return None
+    from recommender_engine.distributed import DaskPublisher  # Dask is imported only when used
+
+    return DaskPublisher(settings.dask_scheduler, functools.partial(rec_store, settings))
 
 
 def model_config(settings: EngineSettings) -> ModelConfig:
@@ -110,5 +125,6 @@ def bootstrap(settings: EngineSettings | None = None, progress: bool = False) ->
         journal=CycleJournal(settings.journal_file),
         progress=progress,
         gate=settings.gate,
+        dask=dask_publisher(settings),
     )
     return EngineApp(settings, ratings, store, films, engine, model)

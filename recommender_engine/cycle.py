@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
 from recommender_engine.gate import GateConfig, Verdict, judge
-from recommender_engine.lists import cold_start_lists, genre_groups, personal_lists
+from recommender_engine.lists import cold_start_lists, genre_groups, personal_lists, put_list_block
 from recommender_engine.model.artefact import save_artefact
 from recommender_engine.model.dataset import Dataset, build_dataset, screen_ratings
 from recommender_engine.model.hybrid import HybridModel, ModelConfig
@@ -38,6 +38,9 @@ from recsys_common.listcodec import ListLayout
 from recsys_common.ports.catalog import CatalogUnavailable
 from recsys_common.ports.ratings import RatingSource, RatingSourceError
 from recsys_common.ports.recstore import RecAdmin, RecPublisher, StoreUnavailable, VersionMeta
+
+if TYPE_CHECKING:  # importing Dask costs a second; only a deployment that sets its scheduler does
+    from recommender_engine.distributed import DaskPublisher
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +142,7 @@ class Engine:
         progress: bool = False,
         gate: GateConfig | None = None,
         model_factory: Callable[[ModelConfig], HybridModel] = HybridModel,
+        dask: DaskPublisher | None = None,
     ) -> None:
         self._ratings = ratings
         self._store = store
@@ -150,6 +154,7 @@ class Engine:
         self._progress = progress
         self._gate = gate if gate is not None else GateConfig()
         self._new_model = model_factory
+        self._dask = dask  # score and write the users' lists on a Dask cluster; None: in-process
 
     @property
     def journal(self) -> CycleJournal:
@@ -307,8 +312,19 @@ class Engine:
             metrics=metrics,
         )
         writer = self._store.begin(meta, [str(f) for f in dataset.film_ids])
+        users_elsewhere = 0
         try:
-            if model is not None:
+            if model is not None and self._dask is not None:
+                users_elsewhere = self._dask.publish(
+                    writer.meta,
+                    model,
+                    dataset.matrix,
+                    GenreIndex(groups, dataset.n_films),
+                    [str(u) for u in dataset.user_ids],
+                    (cfg.must_watch_len, cfg.genre_len),
+                    cfg.block_size,
+                )
+            elif model is not None:
                 blocks = personal_lists(
                     model.score_block,
                     dataset.matrix,
@@ -321,12 +337,12 @@ class Engine:
                 bar = tqdm(total=dataset.n_users, unit="user", desc="score+publish", disable=not self._progress)
                 for block in blocks:
                     user_ids = [str(u) for u in dataset.user_ids[block.users]]
-                    writer.put_block(user_ids, block.must_watch, block.by_genre)
+                    put_list_block(writer, user_ids, block)
                     bar.update(len(user_ids))
                 bar.close()
             popularity = dataset.matrix.getnnz(axis=0).astype(np.float64)  # ratings per film
             writer.put_cold_start(cold_start_lists(dataset.films, cfg.cold_start_len, popularity))
-            return writer.commit()
+            return writer.commit(users_elsewhere)
         except BaseException as exc:
             try:
                 writer.abort()

@@ -6,7 +6,7 @@ Pure functions over arrays and frames: no server client, no settings.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -20,6 +20,7 @@ from recommender_engine.ranking import GenreIndex, IndexArray, rank_lists
 from recsys_common.columns import Columns
 from recsys_common.domain import ColdStartLists
 from recsys_common.imdb_top import imdb_top
+from recsys_common.ports.recstore import VersionWriter
 
 #: Blocks computed ahead of the consumer per thread (bounds memory when publishing is slower).
 PREFETCH_PER_THREAD = 2
@@ -66,9 +67,32 @@ class ListBlock:
     by_genre: IndexArray  # (n, n_genres, genre_len)
 
 
+def put_list_block(writer: VersionWriter, user_ids: Sequence[str], block: ListBlock) -> None:
+    """Store ``block``'s lists for ``user_ids`` (its users' ids): the one place a ListBlock meets the
+    store, in-process and on Dask workers alike."""
+    writer.put_block(user_ids, block.must_watch, block.by_genre)
+
+
 def pool_size(must_watch_len: int, genre_len: int, n_groups: int) -> int:
     """Top-pool per user from which must_watch and the per-genre lists are cut."""
     return must_watch_len + POOL_PER_GENRE_SLOT * genre_len * n_groups
+
+
+def list_block(
+    score: ScoreFn,
+    seen: sp.csr_matrix,
+    genres: GenreIndex,
+    users: npt.NDArray[np.int64],
+    must_watch_len: int,
+    genre_len: int,
+) -> ListBlock:
+    """The lists of the consecutive users ``users``: one matrix product, seen films masked, ranked."""
+    scores = np.ascontiguousarray(score(users), dtype=np.float32)
+    pool_len = pool_size(must_watch_len, genre_len, len(genres.groups))
+    must_watch, by_genre = rank_lists(
+        scores, seen[users[0] : users[-1] + 1], must_watch_len, genres, genre_len, pool_len
+    )
+    return ListBlock(users, must_watch, by_genre)
 
 
 def personal_lists(
@@ -85,15 +109,10 @@ def personal_lists(
     """
     n_users = seen.shape[0]
     starts = range(0, n_users, block_size)
-    pool_len = pool_size(must_watch_len, genre_len, len(genres.groups))
 
     def compute(start: int) -> ListBlock:
         users = np.arange(start, min(start + block_size, n_users), dtype=np.int64)
-        scores = np.ascontiguousarray(score(users), dtype=np.float32)
-        must_watch, by_genre = rank_lists(
-            scores, seen[start : users[-1] + 1], must_watch_len, genres, genre_len, pool_len
-        )
-        return ListBlock(users, must_watch, by_genre)
+        return list_block(score, seen, genres, users, must_watch_len, genre_len)
 
     if threads <= 1:
         yield from map(compute, starts)

@@ -41,6 +41,9 @@ class EngineSettings(CommonSettings):
     #: Where ``recsys online`` serves its Prometheus metrics (``recsys_online_healthy`` for healthchecks).
     online_metrics_host: str = "127.0.0.1"
     online_metrics_port: int = Field(default=9109, ge=0, le=65_535)  # 0: no metrics server
+    #: Address of a Dask distributed scheduler (``tcp://host:8786``): score and publish on its
+    #: workers (``recommender_engine.distributed``); unset: in-process.
+    dask_scheduler: str | None = None
     model: ModelConfig = ModelConfig()
     #: List sizes, scoring blocks and threads, versions kept (``RECSYS_LISTS__MUST_WATCH_LEN``, ...).
     lists: ListConfig = ListConfig()

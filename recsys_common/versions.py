@@ -94,25 +94,31 @@ def encode_overlay(meta: VersionMeta, must_watch: Indices, by_genre: Indices | N
 class PendingVersion(abc.ABC):
     """A ``VersionWriter``'s checks and counts; the adapter's subclass stores what it is given."""
 
-    def __init__(self, meta: VersionMeta) -> None:
-        self.meta = meta
+    def __init__(self, meta: VersionMeta, resumed: bool = False) -> None:
+        self._meta = meta
+        #: A writer from ``resume``: its records replace those stored before.
+        self.resumed = resumed
         self._users = 0
         self._done = False
+
+    @property
+    def meta(self) -> VersionMeta:
+        return self._meta
 
     def put_block(self, user_ids: Sequence[str], must_watch: Indices, by_genre: Indices | None) -> None:
         """Store lists for a block of users: film *indices* into the version's film table."""
         self._check_open()
-        self._store_records(encode_users(self.meta, user_ids, must_watch, by_genre))
+        self._store_records(encode_users(self.meta, user_ids, must_watch, by_genre), replace=self.resumed)
         self._users += len(user_ids)
 
     def put_cold_start(self, lists: ColdStartLists) -> None:
         self._check_open()
         self._store_cold_start(cold_start_to_json(lists))
 
-    def commit(self) -> VersionMeta:
+    def commit(self, users_elsewhere: int = 0) -> VersionMeta:
         """Record the metadata and flip ``current`` to this version, atomically."""
         self._check_open()
-        final = replace(self.meta, n_users=self._users, published_at=utc_now_iso())
+        final = replace(self.meta, n_users=self._users + users_elsewhere, published_at=utc_now_iso())
         self._store_commit(final)
         self._done = True
         return final
@@ -128,8 +134,9 @@ class PendingVersion(abc.ABC):
             raise RuntimeError(f"version {self.meta.version} was already committed or aborted")
 
     @abc.abstractmethod
-    def _store_records(self, records: list[tuple[str, bytes]]) -> None:
-        """Add the users' records; ValueError when a user id is already in the version."""
+    def _store_records(self, records: list[tuple[str, bytes]], replace: bool) -> None:
+        """Add the users' records; ValueError when a user id is already in the version (unless
+        ``replace``: then its record is replaced, and ValueError when the version is no longer pending)."""
 
     @abc.abstractmethod
     def _store_cold_start(self, text: str) -> None: ...

@@ -124,14 +124,22 @@ class FakeRecStore(RecordLists):
         self.records[meta.version] = {}
         return _FakeVersionWriter(meta, self)
 
-    def store_records(self, version: str, records: list[tuple[str, bytes]]) -> None:
+    def resume(self, meta: VersionMeta) -> VersionWriter:
+        self._call("resume")
+        if meta.version not in self.pending_versions:
+            raise ValueError(f"version {meta.version} is not pending")
+        return _FakeVersionWriter(meta, self, resumed=True)
+
+    def store_records(self, version: str, records: list[tuple[str, bytes]], replace: bool = False) -> None:
         """A pending version's records (``fail_after_records`` applies)."""
         self._call("put_records")
+        if replace and version not in self.pending_versions:
+            raise ValueError(f"version {version} is not pending")
         stored = self.records[version]
         for user, record in records:
             if self.fail_after_records is not None and len(stored) >= self.fail_after_records:
                 raise StoreUnavailable("fake store died mid-publish")
-            if user in stored:
+            if user in stored and not replace:
                 raise ValueError(f"user id {user} was already stored in version {version}")
             stored[user] = record
 
@@ -238,12 +246,12 @@ class FakeRecStore(RecordLists):
 
 
 class _FakeVersionWriter(PendingVersion):
-    def __init__(self, meta: VersionMeta, store: FakeRecStore) -> None:
-        super().__init__(meta)
+    def __init__(self, meta: VersionMeta, store: FakeRecStore, resumed: bool = False) -> None:
+        super().__init__(meta, resumed)
         self._store = store
 
-    def _store_records(self, records: list[tuple[str, bytes]]) -> None:
-        self._store.store_records(self.meta.version, records)
+    def _store_records(self, records: list[tuple[str, bytes]], replace: bool) -> None:
+        self._store.store_records(self.meta.version, records, replace)
 
     def _store_cold_start(self, text: str) -> None:
         self._store.store_cold_start(self.meta.version, text)

@@ -185,6 +185,10 @@ class RedisRecStore(RecordLists):
             self._client.set(self._server.key(meta.version, "films"), json.dumps(list(films)))
         return _RedisVersionWriter(meta, self._server)
 
+    def resume(self, meta: VersionMeta) -> VersionWriter:
+        self._server.check_pending(meta.version)
+        return _RedisVersionWriter(meta, self._server, resumed=True)
+
     def put_overlay(self, meta: VersionMeta, user_id: str, must_watch: Indices, by_genre: Indices | None) -> None:
         record = encode_overlay(meta, must_watch, by_genre)
         with self._server.guard():
@@ -320,6 +324,12 @@ class _Server:
         if not done:
             raise UnknownVersion(version)
 
+    def check_pending(self, version: str) -> None:
+        """ValueError when ``version`` is not pending."""
+        with self.guard():
+            if self.client.zscore(self.pending_key, version) is None:
+                raise ValueError(f"version {version} is not pending (aborted, pruned or already committed)")
+
     def delete(self, version: str) -> None:
         """Remove every key of the version (pending or committed, never current): one step."""
         keys = [self.meta_key, self.current_key, self.retired_key, self.pending_key]
@@ -333,13 +343,15 @@ class _Server:
 class _RedisVersionWriter(PendingVersion):
     """A pending version's keys; records go in pipelined HSETs."""
 
-    def __init__(self, meta: VersionMeta, server: _Server) -> None:
-        super().__init__(meta)
+    def __init__(self, meta: VersionMeta, server: _Server, resumed: bool = False) -> None:
+        super().__init__(meta, resumed)
         self._server = server
 
-    def _store_records(self, records: list[tuple[str, bytes]]) -> None:
+    def _store_records(self, records: list[tuple[str, bytes]], replace: bool) -> None:
         server, version = self._server, self.meta.version
         key = server.key(version, "users")
+        if replace:  # a resumed writer: never recreate the keys of a version dropped meanwhile
+            server.check_pending(version)
         with server.guard():
             for first in range(0, len(records), PIPELINE_RECORDS):
                 batch = records[first : first + PIPELINE_RECORDS]
@@ -351,7 +363,7 @@ class _RedisVersionWriter(PendingVersion):
                         raise ValueError(f"a user id appears twice in one block of version {version}")
                     pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]
                 added = sum(int(n) for n in pipe.execute())
-                if added != len(batch):
+                if added != len(batch) and not replace:
                     raise ValueError(f"{len(batch) - added} user ids were already stored in version {version}")
 
     def _store_cold_start(self, text: str) -> None:

@@ -117,6 +117,12 @@ class SqliteRecStore(RecordLists):
             conn.execute("UPDATE versions SET films = ? WHERE version = ?", (json.dumps(list(films)), meta.version))
         return _SqliteVersionWriter(meta, self._write)
 
+    def resume(self, meta: VersionMeta) -> VersionWriter:
+        with self._read() as conn:
+            if _state(conn, meta.version) != PENDING:
+                raise ValueError(f"version {meta.version} is not pending")
+        return _SqliteVersionWriter(meta, self._write, resumed=True)
+
     def put_overlay(self, meta: VersionMeta, user_id: str, must_watch: Indices, by_genre: Indices | None) -> None:
         record = encode_overlay(meta, must_watch, by_genre)
         with self._write() as conn:
@@ -206,18 +212,24 @@ class _SqliteVersionWriter(PendingVersion):
     """A pending version's rows, each step in a transaction of its own."""
 
     def __init__(
-        self, meta: VersionMeta, transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
+        self,
+        meta: VersionMeta,
+        transaction: Callable[[], AbstractContextManager[sqlite3.Connection]],
+        resumed: bool = False,
     ) -> None:
-        super().__init__(meta)
+        super().__init__(meta, resumed)
         self._transaction = transaction
 
-    def _store_records(self, records: list[tuple[str, bytes]]) -> None:
+    def _store_records(self, records: list[tuple[str, bytes]], replace: bool) -> None:
         version = self.meta.version
+        insert = "INSERT OR REPLACE" if replace else "INSERT"
         with self._transaction() as conn:
+            if replace and _state(conn, version) != PENDING:
+                raise ValueError(f"version {version} is not pending (aborted, pruned or already committed)")
             for start in range(0, len(records), INSERT_CHUNK):
                 try:
                     conn.executemany(
-                        "INSERT INTO records (version, user_id, record) VALUES (?, ?, ?)",
+                        f"{insert} INTO records (version, user_id, record) VALUES (?, ?, ?)",
                         [(version, user_id, record) for user_id, record in records[start : start + INSERT_CHUNK]],
                     )
                 except sqlite3.IntegrityError as exc:

@@ -83,6 +83,10 @@ class RecReader(Protocol):
 class VersionWriter(Protocol):
     """Writes one pending version. Nothing is visible to readers until ``commit``."""
 
+    @property
+    def meta(self) -> VersionMeta:
+        """The pending version's metadata (``n_films`` set): what ``RecPublisher.resume`` takes."""
+
     def put_block(self, user_ids: Sequence[str], must_watch: Indices, by_genre: Indices | None) -> None:
         """Store lists for a block of users: film *indices* into the version's film table, (n,
         <=must_watch_len) and (n, genres, <=genre_len), negative entries meaning no film. ValueError
@@ -90,9 +94,10 @@ class VersionWriter(Protocol):
 
     def put_cold_start(self, lists: ColdStartLists) -> None: ...
 
-    def commit(self) -> VersionMeta:
+    def commit(self, users_elsewhere: int = 0) -> VersionMeta:
         """Record the metadata (users counted, ``published_at`` set) and flip ``current`` to this
-        version, atomically; ValueError when the version is no longer pending (pruned, dropped)."""
+        version, atomically; ValueError when the version is no longer pending (pruned, dropped).
+        ``users_elsewhere``: users that writers from ``RecPublisher.resume`` stored, added to the count."""
 
     def abort(self) -> None:
         """Drop what was written; the serving version is untouched."""
@@ -104,6 +109,13 @@ class RecPublisher(Protocol):
     def begin(self, meta: VersionMeta, films: Sequence[str]) -> VersionWriter:
         """Start a pending version holding the film table ``films`` (index -> film id); ValueError
         when the name is taken (committed or pending) or the films do not fit the layout."""
+
+    def resume(self, meta: VersionMeta) -> VersionWriter:
+        """Another writer of the pending version ``meta`` (the ``meta`` of the writer ``begin``
+        returned), e.g. in a worker process with its own connection. Its ``put_block`` replaces a
+        user's record stored before, so a block written again (a retry) is idempotent; ValueError
+        when the version is not pending. The writer from ``begin`` commits, counting these users
+        through ``commit(users_elsewhere)``."""
 
 
 class OverlayWriter(Protocol):

@@ -1,13 +1,15 @@
+import pickle
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from recommender_engine.bootstrap import model_config
+from recommender_engine.bootstrap import dask_publisher, model_config, rec_store
 from recommender_engine.cycle import ListConfig
 from recommender_engine.model.hybrid import ModelConfig
 from recommender_engine.model.tuned import TunedFileError, write_tuned
 from recommender_engine.settings import EngineSettings
+from recsys_common.adapters.sqlite_recstore import SqliteRecStore
 
 
 def test_list_settings_are_nested_variables(monkeypatch, tmp_path):
@@ -69,3 +71,21 @@ def test_a_tuned_file_with_an_unknown_field_is_refused(monkeypatch, tmp_path):
 
     with pytest.raises(TunedFileError, match="no_such_field"):
         model_config(EngineSettings())
+
+
+def test_dask_publishing_is_off_unless_a_scheduler_is_set(tmp_path):
+    assert dask_publisher(EngineSettings(data_dir=tmp_path)) is None
+
+
+def test_dask_workers_rebuild_the_engine_store_from_a_pickle(tmp_path):
+    """What a worker receives: the store opener, pickled, opening the store the settings name."""
+    settings = EngineSettings(data_dir=tmp_path, dask_scheduler="tcp://127.0.0.1:8786")
+    publisher = dask_publisher(settings)
+    assert publisher is not None and publisher.address == "tcp://127.0.0.1:8786"
+
+    store = pickle.loads(pickle.dumps(publisher.open_store))()
+    try:
+        assert isinstance(store, SqliteRecStore)
+        assert repr(store) == repr(rec_store(settings))
+    finally:
+        store.close()

@@ -208,6 +208,46 @@ def test_reader_never_sees_half_a_version(store: RecStore, kind: StoreKind) -> N
     assert seen == {"v1", "v2"}
 
 
+def test_resumed_writers_add_blocks_and_may_write_a_block_again(store: RecStore, kind: StoreKind) -> None:
+    """Workers (own connections) write blocks of a pending version; a retried block replaces its
+    records; the first writer commits counting them."""
+    first = publish(store, "v1", seed=1)
+    must_watch, by_genre = lists_for(6, seed=2)
+    stale, _ = lists_for(6, seed=3)
+    writer = store.begin(make_meta("v2"), FILMS)
+    worker = kind.new().resume(writer.meta)
+    worker.put_block(users(6)[:3], stale[:3], by_genre[:3])  # a first attempt
+    worker.put_block(users(6)[:3], must_watch[:3], by_genre[:3])  # its retry
+    kind.new().resume(writer.meta).put_block(users(6)[3:], must_watch[3:], by_genre[3:])
+    assert store.current() == first
+    writer.put_cold_start(COLD)
+    meta = writer.commit(users_elsewhere=6)
+
+    assert (store.current(), meta.n_users) == (meta, 6)
+    for user in range(6):
+        lists = store.user_lists(f"u{user}", meta)
+        assert lists is not None
+        assert lists.must_watch == tuple(FILMS[i] for i in must_watch[user])
+    writer_v3 = store.begin(make_meta("v3"), FILMS)
+    writer_v3.put_block(users(2), must_watch[:2], None)
+    with pytest.raises(ValueError, match=r"already stored|twice"):
+        writer_v3.put_block(users(1), must_watch[:1], None)  # the first writer still refuses repeats
+
+
+def test_resume_and_resumed_writes_need_a_pending_version(store: RecStore, kind: StoreKind) -> None:
+    meta = publish(store, "v1")
+    with pytest.raises(ValueError, match="not pending"):
+        store.resume(meta)
+    writer = store.begin(make_meta("v2"), FILMS)
+    worker = kind.new().resume(writer.meta)
+    writer.abort()
+    must_watch, _ = lists_for(1, seed=1)
+    with pytest.raises(ValueError, match="not pending"):
+        worker.put_block(users(1), must_watch, None)
+    assert store.pending() == {}
+    assert store.user_lists("u0", replace(meta, version="v2")) is None
+
+
 ENGINE_SCRIPT = """
 import json, sys
 import numpy as np
