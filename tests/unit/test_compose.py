@@ -256,7 +256,11 @@ def test_images_are_pinned_and_long_running_app_services_have_an_init():
 def test_docker_compose_validates_the_files():
     """Debian's docker-compose parses and validates the stack without a daemon."""
     env = REPO / ".env.example"
-    for files in (["docker-compose.yml"], ["docker-compose.yml", "docker-compose.dev.yml"]):
+    for files in (
+        ["docker-compose.yml"],
+        ["docker-compose.yml", "docker-compose.dev.yml"],
+        ["docker-compose.yml", "docker-compose.dask.yml"],
+    ):
         args = [a for f in files for a in ("-f", str(REPO / f))]
         result = subprocess.run(
             ["docker-compose", "--env-file", str(env), *args, "config", "-q"], capture_output=True, text=True
@@ -338,3 +342,14 @@ def test_grafana_admin_password_comes_from_the_environment():
     password = SERVICES["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
     assert INTERPOLATION.fullmatch(password), "the Grafana admin password must come from an env variable"
     assert ":?" in password, "and the stack must refuse to start without it (no default password)"
+
+
+def test_the_dask_override_points_the_engine_at_its_scheduler(monkeypatch):
+    """docker-compose.dask.yml: the engine's variable is a valid setting naming the scheduler's port."""
+    dask = yaml.safe_load((REPO / "docker-compose.dask.yml").read_text(encoding="utf-8"))["services"]
+    address = dask["engine"]["environment"]["RECSYS_DASK_SCHEDULER"]
+    monkeypatch.setenv("RECSYS_DASK_SCHEDULER", address)
+    parts = urlsplit(EngineSettings().dask_scheduler or "")
+    assert parts.hostname == "dask-scheduler" and parts.port in _ports(dask["dask-scheduler"])
+    assert f"tcp://dask-scheduler:{parts.port}" in dask["dask-worker"]["command"]
+    assert "engine" in SERVICES and "redis" in SERVICES
