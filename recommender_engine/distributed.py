@@ -97,10 +97,17 @@ class DaskPublisher:
     """Maps blocks of users onto the workers of the Dask scheduler at ``address``. Building it does
     not connect: each ``publish`` connects a client and closes it."""
 
-    def __init__(self, address: str, open_store: StoreOpener, retries: int = DEFAULT_RETRIES) -> None:
+    def __init__(
+        self,
+        address: str,
+        open_store: StoreOpener,
+        retries: int = DEFAULT_RETRIES,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    ) -> None:
         self.address = address
         self.open_store = open_store
         self._retries = retries
+        self._connect_timeout_s = connect_timeout_s
 
     def publish(
         self,
@@ -121,7 +128,7 @@ class DaskPublisher:
         starts = list(range(0, n_users, block_size))
         stops = [min(start + block_size, n_users) for start in starts]
         try:
-            client = Client(self.address, timeout=CONNECT_TIMEOUT_S)
+            client = Client(self.address, timeout=self._connect_timeout_s)
         except OSError as exc:
             raise DistributedPublishError(f"cannot reach the Dask scheduler at {self.address}: {exc}") from exc
         with client:

@@ -5,6 +5,7 @@ nothing and the previous version keeps serving."""
 from __future__ import annotations
 
 import functools
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,6 +60,12 @@ def engine(tmp_path: Path, ratings: FakeRatingStore, store: RecStore, dask: Dask
         journal=CycleJournal(tmp_path / "cycles.jsonl"),
         dask=dask,
     )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def published(store: RecStore) -> tuple[VersionMeta, dict[str, object]]:
@@ -140,3 +147,20 @@ def test_a_block_that_always_fails_fails_the_cycle_and_the_previous_version_serv
     finally:
         store.close()
         flaky.close()
+
+
+def test_an_unreachable_scheduler_fails_the_cycle_and_the_previous_version_serves(
+    ratings: FakeRatingStore, tmp_path: Path
+) -> None:
+    store = SqliteRecStore(tmp_path / "recstore.sqlite")
+    try:
+        engine(tmp_path, ratings, store, None).run_cycle()
+        serving = store.current()
+        nowhere = DaskPublisher(f"tcp://127.0.0.1:{free_port()}", lambda: store, connect_timeout_s=1.0)
+
+        with pytest.raises(CycleError, match="cannot reach the Dask scheduler"):
+            engine(tmp_path, ratings, store, nowhere).run_cycle(force=True)
+
+        assert (store.current(), store.pending()) == (serving, {})
+    finally:
+        store.close()
