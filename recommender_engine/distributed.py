@@ -132,6 +132,10 @@ class DaskPublisher:
         except OSError as exc:
             raise DistributedPublishError(f"cannot reach the Dask scheduler at {self.address}: {exc}") from exc
         with client:
+            try:
+                client.wait_for_workers(1, timeout=self._connect_timeout_s)
+            except TimeoutError as exc:
+                raise DistributedPublishError(f"the Dask scheduler at {self.address} has no worker") from exc
             scattered = client.scatter(job, broadcast=True, hash=False)
             keys = [f"score-{job.version.version}-{start}" for start in starts]
             futures = client.map(score_and_put, starts, stops, job=scattered, key=keys, retries=self._retries)

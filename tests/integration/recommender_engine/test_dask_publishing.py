@@ -164,3 +164,17 @@ def test_an_unreachable_scheduler_fails_the_cycle_and_the_previous_version_serve
         assert (store.current(), store.pending()) == (serving, {})
     finally:
         store.close()
+
+
+def test_a_scheduler_without_workers_fails_the_cycle_instead_of_waiting(
+    ratings: FakeRatingStore, tmp_path: Path
+) -> None:
+    store = SqliteRecStore(tmp_path / "recstore.sqlite")
+    try:
+        with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as empty:  # type: ignore[no-untyped-call]
+            idle = DaskPublisher(empty.scheduler_address, lambda: store, connect_timeout_s=1.0)
+            with pytest.raises(CycleError, match="has no worker"):
+                engine(tmp_path, ratings, store, idle).run_cycle()
+        assert (store.current(), store.pending()) == (None, {})
+    finally:
+        store.close()
