@@ -275,7 +275,7 @@ def run_size(n_users: int, n_films: int, redis_url: str) -> dict[str, Any]:
         store.clear()  # one version in Redis at a time
 
         with LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", host="127.0.0.1"
         ) as cluster:
             dask = DaskPublisher(cluster.scheduler_address, opener)
             with PeakRss() as peak:

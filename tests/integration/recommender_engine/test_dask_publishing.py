@@ -37,7 +37,7 @@ MODEL = ModelConfig(epochs=2, no_components=8, num_threads=1)
 @pytest.fixture(scope="module")
 def scheduler() -> Iterator[str]:
     with LocalCluster(  # type: ignore[no-untyped-call]
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None, host="127.0.0.1"
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0", host="127.0.0.1"
     ) as cluster:
         yield cluster.scheduler_address
 
@@ -171,7 +171,7 @@ def test_a_scheduler_without_workers_fails_the_cycle_instead_of_waiting(
 ) -> None:
     store = SqliteRecStore(tmp_path / "recstore.sqlite")
     try:
-        with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as empty:  # type: ignore[no-untyped-call]
+        with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as empty:  # type: ignore[no-untyped-call]
             idle = DaskPublisher(empty.scheduler_address, lambda: store, connect_timeout_s=1.0)
             with pytest.raises(CycleError, match="has no worker"):
                 engine(tmp_path, ratings, store, idle).run_cycle()
