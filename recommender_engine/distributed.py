@@ -1,19 +1,22 @@
 """Scoring and publishing on a Dask distributed cluster (``RECSYS_DASK_SCHEDULER``).
 
 The engine trains on one node (LightFM is a shared-memory trainer), then hands the lists to the
-cluster: what scoring needs (the model's user and item representations and EASE part, the seen
-matrix, the genre index, the user ids) is scattered to every worker once; each task scores one
-block of users, masks what they rated, ranks their lists (``lists.list_block``, as in-process) and
-writes them (``lists.put_list_block``) into the pending version through the worker's own store
-connection, opened from a picklable ``StoreOpener`` and resumed on the pending version
-(``RecPublisher.resume``, whose writes replace a record written before, so a retried block is
-idempotent). A failed task is retried ``retries`` times; the engine commits only after every block
-succeeded, and otherwise raises ``DistributedPublishError`` (the cycle aborts the version and the
-previous one keeps serving).
+cluster. The item side of the model (item vectors and biases, the EASE weights and what was derived
+from the whole training set), the genre index and the pending version are scattered to every worker
+once; each block of users then travels with its task (their ids, embeddings, biases, EASE history
+and rated films), a few blocks per worker thread in flight, so neither the engine's messages nor a
+worker ever hold every user at once. A task scores, masks and ranks its block (``lists.list_block``,
+as in-process) and writes it (``lists.put_list_block``) into the pending version through the
+worker's own store connection, opened from a picklable ``StoreOpener`` and resumed on the pending
+version (``RecPublisher.resume``, whose writes replace a record written before, so a retried block
+is idempotent). A failed task is retried ``retries`` times; the engine commits only after every
+block succeeded, and otherwise raises ``DistributedPublishError`` (the cycle aborts the version and
+the previous one keeps serving).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Callable
@@ -21,10 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from distributed import Client, as_completed
+from distributed import Client, Future, as_completed
 
 from recommender_engine.lists import list_block, put_list_block
-from recommender_engine.model.hybrid import HybridModel
+from recommender_engine.model.hybrid import HybridModel, UserRows
 from recommender_engine.ranking import GenreIndex
 from recsys_common.ports.recstore import RecStore, VersionMeta, VersionWriter
 
@@ -34,6 +37,9 @@ log = logging.getLogger(__name__)
 StoreOpener = Callable[[], RecStore]
 #: Times a failed block is tried again before the cycle fails.
 DEFAULT_RETRIES = 2
+#: Blocks submitted ahead per worker thread: each travels with its users' rows, so the engine
+#: holds only these in flight, never every user's at once.
+IN_FLIGHT_PER_THREAD = 2
 #: Seconds to wait for the scheduler when connecting.
 CONNECT_TIMEOUT_S = 30.0
 
@@ -44,16 +50,25 @@ class DistributedPublishError(RuntimeError):
 
 @dataclass(frozen=True)
 class ScoringJob:
-    """Everything a worker needs to score and write any block of users: scattered once per cycle."""
+    """What every block needs, scattered to every worker once per cycle: the item side of the model
+    (item vectors and biases, the EASE part; no user), the genre index, the pending version and how
+    to open the store."""
 
     version: VersionMeta  # the pending version (``VersionWriter.meta``)
     open_store: StoreOpener
-    model: HybridModel
-    seen: sp.csr_matrix
+    items: HybridModel
     genres: GenreIndex
-    user_ids: list[str]
     must_watch_len: int
     genre_len: int
+
+
+@dataclass(frozen=True)
+class UserBlock:
+    """One task's users, sent with the task: their ids, user-side rows and rated films."""
+
+    user_ids: list[str]
+    rows: UserRows
+    seen: sp.csr_matrix
 
 
 class _WorkerStore:
@@ -84,13 +99,14 @@ class _WorkerStore:
 _WORKER_STORE = _WorkerStore()
 
 
-def score_and_put(start: int, stop: int, job: ScoringJob) -> int:
-    """On a worker: score, mask and rank users ``start``..``stop - 1`` and write their lists; returns
-    how many users were written."""
-    users = np.arange(start, stop, dtype=np.int64)
-    block = list_block(job.model.score_block, job.seen, job.genres, users, job.must_watch_len, job.genre_len)
-    put_list_block(_WORKER_STORE.writer(job), job.user_ids[start:stop], block)
-    return int(users.size)
+def score_and_put(block: UserBlock, job: ScoringJob) -> int:
+    """On a worker: score, mask and rank the users of ``block`` and write their lists; returns how
+    many users were written."""
+    model = job.items.for_users(block.rows)
+    users = np.arange(len(block.user_ids), dtype=np.int64)
+    lists = list_block(model.score_block, block.seen, job.genres, users, job.must_watch_len, job.genre_len)
+    put_list_block(_WORKER_STORE.writer(job), block.user_ids, lists)
+    return len(block.user_ids)
 
 
 class DaskPublisher:
@@ -123,10 +139,9 @@ class DaskPublisher:
         their lists (``lengths``: must-watch and per-genre) into the pending ``version``; returns the
         users written. DistributedPublishError when a block failed on every try or the scheduler is
         unreachable."""
-        job = ScoringJob(version, self.open_store, model, seen, genres, user_ids, *lengths)
-        n_users = len(job.user_ids)
-        starts = list(range(0, n_users, block_size))
-        stops = [min(start + block_size, n_users) for start in starts]
+        items = model.for_users(model.user_rows(np.zeros(0, dtype=np.int64)))
+        job = ScoringJob(version, self.open_store, items, genres, *lengths)
+        starts = iter(range(0, len(user_ids), block_size))
         try:
             client = Client(self.address, timeout=self._connect_timeout_s)
         except OSError as exc:
@@ -137,18 +152,29 @@ class DaskPublisher:
             except TimeoutError as exc:
                 raise DistributedPublishError(f"the Dask scheduler at {self.address} has no worker") from exc
             scattered = client.scatter(job, broadcast=True, hash=False)
-            keys = [f"score-{job.version.version}-{start}" for start in starts]
-            futures = client.map(score_and_put, starts, stops, job=scattered, key=keys, retries=self._retries)
+
+            def submit(start: int) -> Future[int]:
+                stop = min(start + block_size, len(user_ids))
+                block = UserBlock(user_ids[start:stop], model.user_rows(np.arange(start, stop)), seen[start:stop])
+                key = f"score-{version.version}-{start}"
+                return client.submit(score_and_put, block, job=scattered, key=key, retries=self._retries)
+
+            window = IN_FLIGHT_PER_THREAD * sum(client.nthreads().values())
+            submitted = [submit(start) for start in itertools.islice(starts, window)]
+            running = as_completed(submitted)
             written = 0
             try:
-                for future in as_completed(futures):
+                for future in running:
                     written += int(future.result())
+                    for start in itertools.islice(starts, 1):  # the next block, if any
+                        submitted.append(submit(start))
+                        running.add(submitted[-1])
             except Exception as exc:
                 # Blocks not started are dropped; one still running finds the version aborted
                 # (a resumed writer writes only into a pending version) and fails harmlessly.
-                client.cancel(futures)
+                client.cancel(submitted)
                 raise DistributedPublishError(
                     f"a block of users failed {self._retries + 1} times on Dask: {type(exc).__name__}: {exc}"
                 ) from exc
-        log.info("%d users scored and written by %d blocks on %s", written, len(starts), self.address)
+        log.info("%d users scored and written in %d blocks on %s", written, len(submitted), self.address)
         return written

@@ -28,10 +28,11 @@ without locks); a fixed ``random_state`` makes single-threaded fits reproducible
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -219,6 +220,15 @@ class HybridParams:
                 raise ValueError(f"{name} has shape {tuple(shape)}, expected {wanted}")
 
 
+@dataclass(frozen=True)
+class UserRows:
+    """The user side of some users' scores (``HybridModel.user_rows``, ``HybridModel.for_users``)."""
+
+    embeddings: FloatArray  # (n, d)
+    biases: FloatArray  # (n,)
+    history: Csr | None  # (n, n_films) when blending
+
+
 #: Called after each training epoch with (epochs done, epochs in all).
 EpochCallback = Callable[[int, int], None]
 
@@ -343,6 +353,22 @@ class HybridModel:
             unrated = np.flatnonzero(rating_counts(params.history) < self.config.identity_min_ratings).astype(np.int64)
         self._unrated = unrated
         self._params = params
+
+    def user_rows(self, users: npt.NDArray[np.integer]) -> UserRows:
+        """What scoring ``users`` takes from the user side (their embeddings, biases, EASE history)."""
+        params = self.params
+        history = None if params.history is None else params.history[users]
+        return UserRows(params.user_embeddings[users], params.user_biases[users], history)
+
+    def for_users(self, rows: UserRows) -> HybridModel:
+        """A model scoring only the users of ``rows`` (row i is user i), sharing this model's item side
+        and everything derived from the whole training set: how a scoring worker that holds the item
+        side alone scores a block of users it was sent."""
+        twin = copy.copy(self)
+        twin._params = replace(
+            self.params, user_embeddings=rows.embeddings, user_biases=rows.biases, history=rows.history
+        )
+        return twin
 
     # ----- scoring -----
     def score_block(self, user_index: npt.NDArray[np.integer]) -> FloatArray:
