@@ -72,6 +72,19 @@ def test_score_block_is_the_embedding_product(dataset):
     assert np.allclose(model.score_block(users), expected[users], atol=1e-4)
 
 
+@pytest.mark.parametrize("ease_max_films", [5, 5_000])  # EASE on some films, on all
+def test_a_model_for_some_users_scores_them_as_the_whole_model_does(dataset, ease_max_films):
+    """What a Dask worker does: the item side alone, plus one block's user rows."""
+    model = _fit(dataset, blend_weight=0.3, ease_max_films=ease_max_films)
+    items = model.for_users(model.user_rows(np.zeros(0, dtype=np.int64)))
+    block = np.arange(3, 9)
+
+    scores = items.for_users(model.user_rows(block)).score_block(np.arange(block.size))
+
+    assert items.n_users == 0
+    np.testing.assert_array_equal(scores, model.score_block(block))
+
+
 def test_blend_adds_standardised_ease_scores(dataset):
     plain = _fit(dataset, blend_weight=0.0)
     blended = _fit(dataset, blend_weight=0.5)
