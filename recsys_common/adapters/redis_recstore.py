@@ -1,23 +1,38 @@
-"""RecStore in Redis: the production adapter.
+"""RecStore in Redis: the production adapter, on one Redis server or on a Redis Cluster.
 
-Keys, all under a prefix ``p`` (settings ``redis_prefix``):
+Keys, under a prefix ``p`` (settings ``redis_prefix``). A version's data keys carry no hash tag, so
+on a cluster they spread over the slots (and nodes):
 
-- ``{p}:v:{version}:users``  HASH user id -> record bytes (see ``recsys_common.listcodec``), and
-  ``{user id}/overlay`` -> the record the online loop wrote for that user (user ids never hold '/'),
-  so the API reads a user's overlay and batch record with one HMGET
-- ``{p}:v:{version}:films``  STRING, JSON list of film ids (index -> film id)
-- ``{p}:v:{version}:cold``   STRING, JSON cold-start lists
-- ``{p}:meta``               HASH version -> metadata JSON (committed versions only)
-- ``{p}:current``            STRING, the serving version
-- ``{p}:retired``            ZSET version -> unix time it stopped serving
-- ``{p}:pending``            ZSET version -> unix time its publish started
+- ``p:v:{version}:users:{bucket}``  HASH user id -> record bytes (see ``recsys_common.listcodec``),
+  and ``{user id}/overlay`` -> the record the online loop wrote for that user (user ids never hold
+  '/'); a user's bucket is ``crc32(user id) % USER_BUCKETS``, so the API reads a user's overlay and
+  batch record with one HMGET
+- ``p:v:{version}:films``  STRING, JSON list of film ids (index -> film id)
+- ``p:v:{version}:cold``   STRING, JSON cold-start lists
 
-``clear`` deletes ``current`` first, then every version's keys (those the meta, retired and pending
-sets name, and any other ``{p}:v:*`` key a publish that died may have left), then the sets.
+The control keys share the hash tag ``{p}``, so they live in one slot and the Lua scripts that
+touch several of them (``commit``, ``activate``, the first step of ``delete``) are each one atomic
+step, on a cluster too:
 
-``commit``, ``activate`` and ``delete`` are Lua scripts, so each is one atomic step on the server.
-The client connects lazily, on the first command; connection errors and timeouts surface as
-``StoreUnavailable`` naming the URL (without its password).
+- ``{p}:meta``      HASH version -> metadata JSON (committed versions only)
+- ``{p}:current``   STRING, the serving version
+- ``{p}:retired``   ZSET version -> unix time it stopped serving
+- ``{p}:pending``   ZSET version -> unix time its publish started
+- ``{p}:deleting``  ZSET version -> unix time its deletion started
+
+A publish writes the films, records and cold-start lists (pipelined; on a cluster, redis-py groups
+the pipeline's commands by node) before ``commit`` flips ``current``. Deleting a version is three
+steps, since its keys may be on other nodes than the control slot: a script moves it from the meta,
+retired and pending sets into ``deleting`` (refusing the current version; from then on it can be
+neither activated nor committed), then its data keys are unlinked, then it leaves ``deleting``. A
+crash in between leaves it in ``deleting``, and the next ``prune`` finishes the job. ``clear``
+deletes ``current`` first, then every ``p:v:*`` key (SCAN of every primary node on a cluster), then
+the control sets.
+
+``url``: ``redis://`` or ``rediss://`` for one server; ``redis+cluster://`` or ``rediss+cluster://``
+(one seed node, the client discovers the others; no database number but 0) for a Redis Cluster.
+The client connects lazily, on the first command; connection errors, timeouts and a cluster that is
+down surface as ``StoreUnavailable`` naming the URL (without its password).
 """
 
 from __future__ import annotations
@@ -25,13 +40,18 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
+from redis.commands.core import Script
+from redis.connection import parse_url
+from redis.exceptions import ClusterError, RedisClusterException
 from redis.retry import Retry
 
 from recsys_common.domain import ColdStartLists
@@ -55,13 +75,22 @@ DEFAULT_CONNECT_TIMEOUT_S = 0.5
 DEFAULT_RETRIES = 1
 #: Keys per SCAN step and per UNLINK command when clearing the store.
 SCAN_COUNT = 1_000
-#: Version key parts (``{p}:v:{version}:{part}``).
+#: Version key parts (``p:v:{version}:{part}``); USERS is split into USER_BUCKETS hashes.
 VERSION_PARTS = ("users", "films", "cold")
+USERS = "users"
+#: Hashes a version's users are spread over (``p:v:{version}:users:{bucket}``): on a cluster, enough
+#: to balance ~100 nodes; a bucket of 100M users' ~1 KB records is ~100 MB. Part of the key layout:
+#: a version written with another count cannot be read.
+USER_BUCKETS = 1_024
+#: URL schemes of a Redis Cluster, and the redis-py scheme each stands for.
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 #: Suffix of a user's overlay field in the version's users hash.
 OVERLAY_SUFFIX = "/overlay"
-#: Fields per HSET command and records per pipeline round trip when writing a version.
-HSET_CHUNK = 5_000
+#: Records per pipeline round trip when writing a version.
 PIPELINE_RECORDS = 20_000
+
+#: A client of one server or of a cluster: the commands the store uses are the same.
+Client: TypeAlias = redis.Redis | RedisCluster
 
 # KEYS: meta, pending, current, retired. ARGV: version, meta json, retired_at.
 _COMMIT = """
@@ -85,15 +114,28 @@ redis.call('SET', KEYS[2], ARGV[1])
 return 1
 """
 
-# KEYS: meta, current, retired, pending, users, films, cold. ARGV: version.
-_DELETE = """
+# KEYS: meta, current, retired, pending, deleting. ARGV: version, started_at.
+_START_DELETE = """
 if redis.call('GET', KEYS[2]) == ARGV[1] then return 0 end
-redis.call('UNLINK', KEYS[5], KEYS[6], KEYS[7])
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
 return 1
 """
+
+
+_SCRIPTS = (_COMMIT, _SET_CURRENT, _START_DELETE)
+
+
+def is_cluster_url(url: str) -> bool:
+    """Whether ``url`` names a Redis Cluster (``redis+cluster://``, ``rediss+cluster://``)."""
+    return urlsplit(url).scheme.lower() in CLUSTER_SCHEMES
+
+
+def user_bucket(user_id: str) -> int:
+    """The bucket of a user's records: stable across processes and machines (unlike ``hash``)."""
+    return zlib.crc32(user_id.encode()) % USER_BUCKETS
 
 
 def redact_url(url: str) -> str:
@@ -124,16 +166,17 @@ class RedisRecStore(RecordLists):
     ) -> None:
         if not prefix:
             raise ValueError("the Redis key prefix must not be empty")
+        if "{" in prefix or "}" in prefix:
+            raise ValueError(f"the Redis key prefix must not hold '{{' or '}}' (hash tags): {prefix!r}")
         self._url = redact_url(url)
         self._prefix = prefix
-        self._client = redis.Redis.from_url(
-            url,
-            socket_timeout=socket_timeout_s,
-            socket_connect_timeout=connect_timeout_s,
-            retry=Retry(NoBackoff(), retries),
-        )
-        self._server = _Server(self._client, self._url, prefix)
-        self._point: redis.Redis | None = None  # see _point_client
+        options = {
+            "socket_timeout": socket_timeout_s,
+            "socket_connect_timeout": connect_timeout_s,
+            "retry": Retry(NoBackoff(), retries),
+        }
+        self._server = _Server(_client_factory(url, options), self._url, prefix)
+        self._point: Client | None = None  # see _point_client
         self._point_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -143,54 +186,59 @@ class RedisRecStore(RecordLists):
     def prefix(self) -> str:
         return self._prefix
 
-    def _point_client(self) -> redis.Redis:
-        """A client that keeps one connection for the API's hot read (one HGET per request).
+    def _point_client(self) -> Client:
+        """A client that keeps one connection for the API's hot read (one HMGET per request).
 
         The pooled client checks a connection out and in around every command (a poll syscall and
         bookkeeping): ~40 us of CPU per command here, a third of a request's cost. It is built on
-        first use, since building a single-connection client connects.
+        first use, since building a single-connection client connects. A cluster client routes each
+        command to its node's pool, so it is used as it is.
         """
         point = self._point
         if point is None:
+            client = self._server.client
             with self._point_lock:
                 if self._point is None:
-                    self._point = redis.Redis(
-                        connection_pool=self._client.connection_pool, single_connection_client=True
+                    self._point = (
+                        client
+                        if isinstance(client, RedisCluster)
+                        else redis.Redis(connection_pool=client.connection_pool, single_connection_client=True)
                     )
                 point = self._point
         return point
 
     def ping(self) -> None:
         with self._server.guard():
-            self._client.ping()
+            self._server.client.ping()
 
     def close(self) -> None:
         with self._point_lock:
-            if self._point is not None:
+            if self._point is not None and self._point is not self._server.built:
                 self._point.close()
-                self._point = None
-        self._client.close()
+            self._point = None
+        self._server.close()
 
     # ----- publishing -----
     def begin(self, meta: VersionMeta, films: Sequence[str]) -> VersionWriter:
-        with self._server.guard():
-            if (
-                self._client.hexists(self._server.meta_key, meta.version)
-                or self._client.zscore(self._server.pending_key, meta.version) is not None
+        server = self._server
+        with server.guard():
+            client = server.client
+            if client.hexists(server.meta_key, meta.version) or any(
+                client.zscore(key, meta.version) is not None for key in (server.pending_key, server.deleting_key)
             ):
                 raise ValueError(f"version {meta.version} already exists")
             meta = pending_meta(meta, films)
-            if not self._client.zadd(self._server.pending_key, {meta.version: time.time()}, nx=True):
+            if not client.zadd(server.pending_key, {meta.version: time.time()}, nx=True):
                 raise ValueError(f"version {meta.version} already exists")
-            self._client.set(self._server.key(meta.version, "films"), json.dumps(list(films)))
-        return _RedisVersionWriter(meta, self._server)
+            client.set(server.key(meta.version, "films"), json.dumps(list(films)))
+        return _RedisVersionWriter(meta, server)
 
     def put_overlay(self, meta: VersionMeta, user_id: str, must_watch: Indices, by_genre: Indices | None) -> None:
         record = encode_overlay(meta, must_watch, by_genre)
         with self._server.guard():
-            if not self._client.hexists(self._server.meta_key, meta.version):
+            if not self._server.client.hexists(self._server.meta_key, meta.version):
                 raise UnknownVersion(meta.version)
-            self._client.hset(self._server.key(meta.version, "users"), user_id + OVERLAY_SUFFIX, record)
+            self._server.client.hset(self._server.user_key(meta.version, user_id), user_id + OVERLAY_SUFFIX, record)
 
     # ----- lifecycle -----
     def activate(self, version: str) -> VersionMeta:
@@ -202,7 +250,7 @@ class RedisRecStore(RecordLists):
 
     def versions(self) -> list[VersionMeta]:
         with self._server.guard():
-            raw: dict[Any, Any] = self._client.hgetall(self._server.meta_key)
+            raw: dict[Any, Any] = self._server.client.hgetall(self._server.meta_key)
         return newest_first(meta_from_json(_text(text)) for text in raw.values())
 
     def pending(self) -> dict[str, float]:
@@ -215,26 +263,24 @@ class RedisRecStore(RecordLists):
         return names
 
     def prune(self, keep: int, grace_s: float, now: float | None = None) -> list[str]:
+        """As the port says, and also finishes the deletions a crash interrupted (returned last)."""
         current = self._current_name()
         doomed = prunable(
             self.versions(), current, self._zset(self._server.retired_key), self.pending(), keep, grace_s, now
         )
+        doomed += sorted(set(self._zset(self._server.deleting_key)) - set(doomed))
         for name in doomed:
             self._server.delete(name)
         return doomed
 
     def clear(self) -> None:
-        with self._server.guard():
-            self._client.unlink(self._server.current_key)
-            names = {_text(name) for name in self._client.hkeys(self._server.meta_key)}
-            names |= set(self._zset(self._server.pending_key)) | set(self._zset(self._server.retired_key))
-            keys = [self._server.key(name, part) for name in sorted(names) for part in VERSION_PARTS]
+        server = self._server
+        with server.guard():
+            client = server.client
+            client.unlink(server.current_key)
             pattern = f"{_glob_escape(self._prefix)}:v:*"
-            keys.extend(_text(key) for key in self._client.scan_iter(match=pattern, count=SCAN_COUNT))
-            keys.extend([self._server.meta_key, self._server.pending_key, self._server.retired_key])
-            unique = list(dict.fromkeys(keys))
-            for start in range(0, len(unique), SCAN_COUNT):
-                self._client.unlink(*unique[start : start + SCAN_COUNT])
+            server.unlink(_text(key) for key in client.scan_iter(match=pattern, count=SCAN_COUNT))
+            client.unlink(*server.control_sets)
 
     # ----- reading -----
     def current(self) -> VersionMeta | None:
@@ -243,17 +289,17 @@ class RedisRecStore(RecordLists):
 
     def _current_name(self) -> str | None:
         with self._server.guard():
-            name = self._client.get(self._server.current_key)
+            name = self._server.client.get(self._server.current_key)
         return None if name is None else _text(name)
 
     def _meta(self, version: str) -> VersionMeta | None:
         with self._server.guard():
-            text = self._client.hget(self._server.meta_key, version)
+            text = self._server.client.hget(self._server.meta_key, version)
         return None if text is None else meta_from_json(_text(text))
 
     def films(self, version: str) -> tuple[str, ...]:
         with self._server.guard():
-            text = self._client.get(self._server.key(version, "films"))
+            text = self._server.client.get(self._server.key(version, "films"))
         if text is None:
             raise UnknownVersion(version)
         return tuple(json.loads(text))
@@ -262,7 +308,7 @@ class RedisRecStore(RecordLists):
         """The user's overlay when there is one, else their batch record: one HMGET."""
         with self._server.guard():
             overlay, record = self._point_client().hmget(
-                self._server.key(version, "users"), [user_id + OVERLAY_SUFFIX, user_id]
+                self._server.user_key(version, user_id), [user_id + OVERLAY_SUFFIX, user_id]
             )
         if overlay is not None:
             return _bytes(overlay), True
@@ -270,45 +316,117 @@ class RedisRecStore(RecordLists):
 
     def cold_start(self, version: str) -> ColdStartLists | None:
         with self._server.guard():
-            text = self._client.get(self._server.key(version, "cold"))
+            text = self._server.client.get(self._server.key(version, "cold"))
         return None if text is None else cold_start_from_json(_text(text))
 
     def _zset(self, key: str) -> dict[str, float]:
         with self._server.guard():
-            pairs: list[tuple[Any, Any]] = self._client.zrange(key, 0, -1, withscores=True)  # type: ignore[assignment]
+            pairs: list[tuple[Any, Any]] = self._server.client.zrange(key, 0, -1, withscores=True)  # type: ignore[assignment]
         return {_text(name): float(score) for name, score in pairs}
 
 
-class _Server:
-    """The pooled client, its scripts and the key names: what the store and its writers share."""
+def _client_factory(url: str, options: dict[str, Any]) -> Callable[[], Client]:
+    """How to build the client ``url`` names (a cluster client connects when built, so it is built on
+    first use); ValueError for a cluster URL redis-py would refuse."""
+    parts = urlsplit(url)
+    scheme = CLUSTER_SCHEMES.get(parts.scheme.lower())
+    if scheme is None:
+        return lambda: redis.Redis.from_url(url, **options)
+    plain = urlunsplit(parts._replace(scheme=scheme))
+    if parse_url(plain).get("db", 0) != 0:  # type: ignore[no-untyped-call]
+        raise ValueError(f"a Redis Cluster has only database 0: {redact_url(url)}")
+    return lambda: RedisCluster.from_url(plain, **options)
 
-    def __init__(self, client: redis.Redis, url: str, prefix: str) -> None:
-        self.client = client
+
+class _Server:
+    """The client (built on first use), its scripts and the key names: what the store and its
+    writers share."""
+
+    def __init__(self, build: Callable[[], Client], url: str, prefix: str) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self.built: Client | None = None
+        self._scripts: dict[str, Script] = {}
         self.url = url
         self.prefix = prefix
-        self.meta_key = f"{prefix}:meta"
-        self.current_key = f"{prefix}:current"
-        self.retired_key = f"{prefix}:retired"
-        self.pending_key = f"{prefix}:pending"
-        self._commit = client.register_script(_COMMIT)
-        self._set_current = client.register_script(_SET_CURRENT)
-        self._delete = client.register_script(_DELETE)
+        tag = "{" + prefix + "}"  # the control keys' hash tag: one slot for the scripts
+        self.meta_key = f"{tag}:meta"
+        self.current_key = f"{tag}:current"
+        self.retired_key = f"{tag}:retired"
+        self.pending_key = f"{tag}:pending"
+        self.deleting_key = f"{tag}:deleting"
+        self.control_sets = (self.meta_key, self.retired_key, self.pending_key, self.deleting_key)
+
+    @property
+    def client(self) -> Client:
+        """The client, built (and on a cluster: connected) on first use; StoreUnavailable when the
+        cluster cannot be reached."""
+        client = self.built
+        if client is None:
+            with self._lock:
+                if self.built is None:
+                    with self.guard():
+                        built = self._build()
+                    self._scripts = {text: built.register_script(text) for text in _SCRIPTS}
+                    self.built = built
+                client = self.built
+        return client
+
+    def run(self, script: str, keys: list[str], args: list[str]) -> Any:
+        """Run one of _SCRIPTS (by its text) on the slot of ``keys``."""
+        client = self.client
+        return self._scripts[script](keys=keys, args=args, client=client)
+
+    def close(self) -> None:
+        with self._lock:
+            if self.built is not None:
+                self.built.close()
+                self.built = None
 
     def key(self, version: str, part: str) -> str:
         return f"{self.prefix}:v:{version}:{part}"
+
+    def user_key(self, version: str, user_id: str) -> str:
+        """The hash holding the user's batch record and overlay in ``version``."""
+        return self.key(version, f"{USERS}:{user_bucket(user_id)}")
+
+    def version_keys(self, version: str) -> list[str]:
+        """Every data key of ``version`` (each of VERSION_PARTS; the users' buckets)."""
+        keys: list[str] = []
+        for part in VERSION_PARTS:
+            if part == USERS:
+                keys.extend(self.key(version, f"{USERS}:{bucket}") for bucket in range(USER_BUCKETS))
+            else:
+                keys.append(self.key(version, part))
+        return keys
+
+    def unlink(self, keys: Iterable[str]) -> None:
+        """UNLINK ``keys``, which may be in any slots: one command per key, SCAN_COUNT per round trip
+        (on a cluster the pipeline sends each node its commands)."""
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.unlink(key)
+            if len(pipe) >= SCAN_COUNT:
+                pipe.execute()
+        pipe.execute()
 
     @contextmanager
     def guard(self) -> Iterator[None]:
         try:
             yield
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        except (
+            redis.exceptions.ConnectionError,
+            redis.exceptions.TimeoutError,
+            ClusterError,
+            RedisClusterException,
+        ) as exc:
             raise StoreUnavailable(f"Redis at {self.url} is unreachable: {exc}") from exc
 
     def commit(self, meta: VersionMeta) -> None:
         """Store ``meta``, clear it from pending, retire the old current and point at it: one step."""
         keys = [self.meta_key, self.pending_key, self.current_key, self.retired_key]
         with self.guard():
-            done = self._commit(keys=keys, args=[meta.version, meta_to_json(meta), repr(time.time())])
+            done = self.run(_COMMIT, keys, [meta.version, meta_to_json(meta), repr(time.time())])
         if not done:
             raise ValueError(f"version {meta.version} is not pending (aborted, pruned or already committed)")
 
@@ -316,18 +434,20 @@ class _Server:
         """Retire the old current at ``retired_at``, un-retire and point at ``version``: one step."""
         keys = [self.meta_key, self.current_key, self.retired_key]
         with self.guard():
-            done = self._set_current(keys=keys, args=[version, repr(retired_at)])
+            done = self.run(_SET_CURRENT, keys, [version, repr(retired_at)])
         if not done:
             raise UnknownVersion(version)
 
     def delete(self, version: str) -> None:
-        """Remove every key of the version (pending or committed, never current): one step."""
-        keys = [self.meta_key, self.current_key, self.retired_key, self.pending_key]
-        keys += [self.key(version, part) for part in VERSION_PARTS]
+        """Remove every key of the version (pending or committed, never current): moved to
+        ``deleting`` in one step (so it can no longer be activated or committed), its data keys
+        unlinked, then forgotten."""
+        keys = [self.meta_key, self.current_key, self.retired_key, self.pending_key, self.deleting_key]
         with self.guard():
-            done = self._delete(keys=keys, args=[version])
-        if not done:
-            raise ValueError(f"version {version} is current and cannot be deleted")
+            if not self.run(_START_DELETE, keys, [version, repr(time.time())]):
+                raise ValueError(f"version {version} is current and cannot be deleted")
+            self.unlink(self.version_keys(version))
+            self.client.zrem(self.deleting_key, version)
 
 
 class _RedisVersionWriter(PendingVersion):
@@ -339,16 +459,16 @@ class _RedisVersionWriter(PendingVersion):
 
     def _store_records(self, records: list[tuple[str, bytes]]) -> None:
         server, version = self._server, self.meta.version
-        key = server.key(version, "users")
         with server.guard():
             for first in range(0, len(records), PIPELINE_RECORDS):
                 batch = records[first : first + PIPELINE_RECORDS]
+                buckets: dict[str, dict[str, bytes]] = {}
+                for user_id, record in batch:
+                    buckets.setdefault(server.user_key(version, user_id), {})[user_id] = record
+                if sum(len(mapping) for mapping in buckets.values()) != len(batch):
+                    raise ValueError(f"a user id appears twice in one block of version {version}")
                 pipe = server.client.pipeline(transaction=False)
-                for start in range(0, len(batch), HSET_CHUNK):
-                    chunk = batch[start : start + HSET_CHUNK]
-                    mapping = dict(chunk)
-                    if len(mapping) != len(chunk):
-                        raise ValueError(f"a user id appears twice in one block of version {version}")
+                for key, mapping in buckets.items():
                     pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]
                 added = sum(int(n) for n in pipe.execute())
                 if added != len(batch):
