@@ -127,6 +127,12 @@ class RedisClusterServers:
         finally:
             client.close()
 
+    def kill_node(self, port: int) -> None:
+        """SIGKILL one node (a crash: the others keep serving their slots)."""
+        process = self._processes[self.ports.index(port)]
+        process.kill()
+        process.wait()
+
     def stop(self) -> None:
         processes, self._processes = self._processes, []
         for process in processes:

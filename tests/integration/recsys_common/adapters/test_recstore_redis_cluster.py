@@ -1,7 +1,8 @@
 """What only a Redis Cluster shows about the Redis RecStore (the contract suite runs on it too): a
 version's keys spread over the nodes while the control keys share one slot, the flip is the one
 step readers see, a publish killed before its commit and a deletion cut short are cleaned up on
-every node, ``clear`` scans every node, and a read is one command."""
+every node, ``clear`` scans every node, a read is one command, and a dead node fails only the reads
+of the users it holds."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +24,8 @@ from recommendations_api.bootstrap import build_store
 from recommendations_api.settings import ApiSettings
 from recommender_engine.bootstrap import rec_store
 from recommender_engine.settings import EngineSettings
-from recsys_common.adapters.redis_recstore import RedisRecStore
+from recsys_common.adapters.redis_recstore import RedisRecStore, user_bucket
+from recsys_common.ports.recstore import StoreUnavailable
 from tests.integration.recsys_common.adapters.test_recstore_contract import (
     FILMS,
     lists_for,
@@ -89,7 +92,8 @@ def test_a_reader_sees_the_old_version_until_the_flip(redis_cluster: RedisCluste
 KILLED_PUBLISH = """
 import json, os, signal, sys
 import numpy as np
-from recsys_common.adapters.redis_recstore import RedisRecStore
+from recsys_common.adapters.redis_recstore import RedisRecStore, user_bucket
+from recsys_common.ports.recstore import StoreUnavailable
 from recsys_common.listcodec import ListLayout
 from recsys_common.ports.recstore import VersionMeta
 
@@ -205,6 +209,37 @@ def command_counts(nodes: list[redis.Redis]) -> dict[str, int]:
             if command != "info":
                 counts[command] = counts.get(command, 0) + int(stats["calls"])
     return counts
+
+
+def test_a_node_down_fails_only_the_reads_of_its_users_and_fast(tmp_path: Path) -> None:
+    """A private cluster, since one of its nodes is killed: users whose bucket lives on the other
+    nodes are still read; a read on the dead node is StoreUnavailable (the API falls back) in
+    under two seconds, not a hang."""
+    cluster = RedisClusterServers(tmp_path)
+    cluster.start()
+    store = RedisRecStore(cluster.url, prefix="crash", socket_timeout_s=0.2, connect_timeout_s=0.2)
+    try:
+        meta = publish(store, "v1", n_users=N_USERS)
+        holders = {key: port for port, keys in cluster.keys("crash:v:v1:users:*").items() for key in keys}
+        control = next(iter(nodes_holding(cluster, "{crash}:*")))
+        doomed = next(port for port in cluster.ports[1:] if port != control)  # neither the seed nor control
+        on_port = {
+            port: [u for u in users(N_USERS) if holders[f"crash:v:v1:users:{user_bucket(u)}"] == port]
+            for port in cluster.ports
+        }
+        cluster.kill_node(doomed)
+
+        alive = next(port for port in cluster.ports if port != doomed)
+        lists = store.user_lists(on_port[alive][0], meta)
+        assert lists is not None and not lists.overlay
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match=r"redis\+cluster://127\.0\.0\.1"):
+            store.user_lists(on_port[doomed][0], meta)
+        assert time.monotonic() - started < 2.0, time.monotonic() - started
+        assert store.current() == meta  # the control slot's node is alive
+    finally:
+        store.close()
+        cluster.stop()
 
 
 def test_the_composition_roots_build_a_cluster_store_from_a_cluster_url(
