@@ -186,6 +186,11 @@ class RedisRecStore(RecordLists):
     def prefix(self) -> str:
         return self._prefix
 
+    @property
+    def _client(self) -> Client:
+        """The pooled client (a cluster client on a cluster), built on first use."""
+        return self._server.client
+
     def _point_client(self) -> Client:
         """A client that keeps one connection for the API's hot read (one HMGET per request).
 
@@ -196,7 +201,7 @@ class RedisRecStore(RecordLists):
         """
         point = self._point
         if point is None:
-            client = self._server.client
+            client = self._client
             with self._point_lock:
                 if self._point is None:
                     self._point = (
@@ -209,7 +214,7 @@ class RedisRecStore(RecordLists):
 
     def ping(self) -> None:
         with self._server.guard():
-            self._server.client.ping()
+            self._client.ping()
 
     def close(self) -> None:
         with self._point_lock:
@@ -220,25 +225,25 @@ class RedisRecStore(RecordLists):
 
     # ----- publishing -----
     def begin(self, meta: VersionMeta, films: Sequence[str]) -> VersionWriter:
-        server = self._server
-        with server.guard():
-            client = server.client
-            if client.hexists(server.meta_key, meta.version) or any(
-                client.zscore(key, meta.version) is not None for key in (server.pending_key, server.deleting_key)
+        with self._server.guard():
+            if (
+                self._client.hexists(self._server.meta_key, meta.version)
+                or self._client.zscore(self._server.pending_key, meta.version) is not None
+                or self._client.zscore(self._server.deleting_key, meta.version) is not None
             ):
                 raise ValueError(f"version {meta.version} already exists")
             meta = pending_meta(meta, films)
-            if not client.zadd(server.pending_key, {meta.version: time.time()}, nx=True):
+            if not self._client.zadd(self._server.pending_key, {meta.version: time.time()}, nx=True):
                 raise ValueError(f"version {meta.version} already exists")
-            client.set(server.key(meta.version, "films"), json.dumps(list(films)))
-        return _RedisVersionWriter(meta, server)
+            self._client.set(self._server.key(meta.version, "films"), json.dumps(list(films)))
+        return _RedisVersionWriter(meta, self._server)
 
     def put_overlay(self, meta: VersionMeta, user_id: str, must_watch: Indices, by_genre: Indices | None) -> None:
         record = encode_overlay(meta, must_watch, by_genre)
         with self._server.guard():
-            if not self._server.client.hexists(self._server.meta_key, meta.version):
+            if not self._client.hexists(self._server.meta_key, meta.version):
                 raise UnknownVersion(meta.version)
-            self._server.client.hset(self._server.user_key(meta.version, user_id), user_id + OVERLAY_SUFFIX, record)
+            self._client.hset(self._server.user_key(meta.version, user_id), user_id + OVERLAY_SUFFIX, record)
 
     # ----- lifecycle -----
     def activate(self, version: str) -> VersionMeta:
@@ -250,7 +255,7 @@ class RedisRecStore(RecordLists):
 
     def versions(self) -> list[VersionMeta]:
         with self._server.guard():
-            raw: dict[Any, Any] = self._server.client.hgetall(self._server.meta_key)
+            raw: dict[Any, Any] = self._client.hgetall(self._server.meta_key)
         return newest_first(meta_from_json(_text(text)) for text in raw.values())
 
     def pending(self) -> dict[str, float]:
@@ -274,13 +279,11 @@ class RedisRecStore(RecordLists):
         return doomed
 
     def clear(self) -> None:
-        server = self._server
-        with server.guard():
-            client = server.client
-            client.unlink(server.current_key)
+        with self._server.guard():
+            self._client.unlink(self._server.current_key)
             pattern = f"{_glob_escape(self._prefix)}:v:*"
-            server.unlink(_text(key) for key in client.scan_iter(match=pattern, count=SCAN_COUNT))
-            client.unlink(*server.control_sets)
+            self._server.unlink(_text(key) for key in self._client.scan_iter(match=pattern, count=SCAN_COUNT))
+            self._client.unlink(*self._server.control_sets)
 
     # ----- reading -----
     def current(self) -> VersionMeta | None:
@@ -289,17 +292,17 @@ class RedisRecStore(RecordLists):
 
     def _current_name(self) -> str | None:
         with self._server.guard():
-            name = self._server.client.get(self._server.current_key)
+            name = self._client.get(self._server.current_key)
         return None if name is None else _text(name)
 
     def _meta(self, version: str) -> VersionMeta | None:
         with self._server.guard():
-            text = self._server.client.hget(self._server.meta_key, version)
+            text = self._client.hget(self._server.meta_key, version)
         return None if text is None else meta_from_json(_text(text))
 
     def films(self, version: str) -> tuple[str, ...]:
         with self._server.guard():
-            text = self._server.client.get(self._server.key(version, "films"))
+            text = self._client.get(self._server.key(version, "films"))
         if text is None:
             raise UnknownVersion(version)
         return tuple(json.loads(text))
@@ -316,12 +319,12 @@ class RedisRecStore(RecordLists):
 
     def cold_start(self, version: str) -> ColdStartLists | None:
         with self._server.guard():
-            text = self._server.client.get(self._server.key(version, "cold"))
+            text = self._client.get(self._server.key(version, "cold"))
         return None if text is None else cold_start_from_json(_text(text))
 
     def _zset(self, key: str) -> dict[str, float]:
         with self._server.guard():
-            pairs: list[tuple[Any, Any]] = self._server.client.zrange(key, 0, -1, withscores=True)  # type: ignore[assignment]
+            pairs: list[tuple[Any, Any]] = self._client.zrange(key, 0, -1, withscores=True)  # type: ignore[assignment]
         return {_text(name): float(score) for name, score in pairs}
 
 
