@@ -9,6 +9,8 @@ on a cluster they spread over the slots (and nodes):
   batch record with one HMGET
 - ``p:v:{version}:films``  STRING, JSON list of film ids (index -> film id)
 - ``p:v:{version}:cold``   STRING, JSON cold-start lists
+- ``p:v:{version}:similar`` HASH film index -> its similar films (packed int32 film indices, see
+  ``recsys_common.versions.encode_similar``); absent when the version has no similar lists
 
 The control keys share the hash tag ``{p}``, so they live in one slot and the Lua scripts that
 touch several of them (``commit``, ``activate``, the first step of ``delete``) are each one atomic
@@ -76,7 +78,7 @@ DEFAULT_RETRIES = 1
 #: Keys per SCAN step and per UNLINK command when clearing the store.
 SCAN_COUNT = 1_000
 #: Version key parts (``p:v:{version}:{part}``); USERS is split into USER_BUCKETS hashes.
-VERSION_PARTS = ("users", "films", "cold")
+VERSION_PARTS = ("users", "films", "cold", "similar")
 USERS = "users"
 #: Hashes a version's users are spread over (``p:v:{version}:users:{bucket}``): on a cluster, enough
 #: to balance ~100 nodes; a bucket of 100M users' ~1 KB records is ~100 MB. Part of the key layout:
@@ -86,7 +88,8 @@ USER_BUCKETS = 1_024
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 #: Suffix of a user's overlay field in the version's users hash.
 OVERLAY_SUFFIX = "/overlay"
-#: Records per pipeline round trip when writing a version.
+#: Fields per HSET command (similar lists) and records per pipeline round trip when writing a version.
+HSET_CHUNK = 5_000
 PIPELINE_RECORDS = 20_000
 
 #: A client of one server or of a cluster: the commands the store uses are the same.
@@ -322,6 +325,11 @@ class RedisRecStore(RecordLists):
             text = self._client.get(self._server.key(version, "cold"))
         return None if text is None else cold_start_from_json(_text(text))
 
+    def _similar_record(self, version: str, index: int) -> bytes | None:
+        with self._server.guard():
+            record = self._point_client().hget(self._server.key(version, "similar"), str(index))
+        return None if record is None else _bytes(record)
+
     def _zset(self, key: str) -> dict[str, float]:
         with self._server.guard():
             pairs: list[tuple[Any, Any]] = self._client.zrange(key, 0, -1, withscores=True)  # type: ignore[assignment]
@@ -480,6 +488,16 @@ class _RedisVersionWriter(PendingVersion):
     def _store_cold_start(self, text: str) -> None:
         with self._server.guard():
             self._server.client.set(self._server.key(self.meta.version, "cold"), text)
+
+    def _store_similar(self, records: list[bytes]) -> None:
+        key = self._server.key(self.meta.version, "similar")
+        with self._server.guard():
+            pipe = self._server.client.pipeline(transaction=False)
+            pipe.unlink(key)
+            for start in range(0, len(records), HSET_CHUNK):
+                chunk = records[start : start + HSET_CHUNK]
+                pipe.hset(key, mapping={str(start + i): record for i, record in enumerate(chunk)})
+            pipe.execute()
 
     def _store_commit(self, meta: VersionMeta) -> None:
         self._server.commit(meta)
