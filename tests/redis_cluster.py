@@ -20,6 +20,8 @@ NODES = 3
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
 POLL_S = 0.02
+MIGRATE_KEYS = 100
+MIGRATE_TIMEOUT_MS = 5_000
 
 
 def _free_port() -> int:
@@ -33,6 +35,10 @@ def _binary(name: str) -> str:
     if path is None:
         raise RuntimeError(f"a Redis Cluster needs {name} (apt-get install redis-server)")
     return path
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _cluster_ok(client: redis.Redis) -> bool:
@@ -126,6 +132,33 @@ class RedisClusterServers:
                 time.sleep(POLL_S)
         finally:
             client.close()
+
+    def move_slot(self, slot: int, to_port: int) -> None:
+        """Reshard one slot with its keys onto the node at ``to_port``, as ``redis-cli --cluster
+        reshard`` does: IMPORTING / MIGRATING, MIGRATE of its keys, then SETSLOT NODE on every node."""
+        clients = {port: self.node(port) for port in self.ports}
+        try:
+            ids = {port: _text(client.cluster("myid")) for port, client in clients.items()}
+            owner = next(port for port in self.ports if self._owner(clients[port], slot) == ids[port])
+            if owner == to_port:
+                return
+            clients[to_port].cluster("setslot", slot, "IMPORTING", ids[owner])
+            clients[owner].cluster("setslot", slot, "MIGRATING", ids[to_port])
+            while keys := clients[owner].cluster("getkeysinslot", slot, MIGRATE_KEYS):
+                clients[owner].migrate("127.0.0.1", to_port, keys, 0, MIGRATE_TIMEOUT_MS)
+            for client in clients.values():
+                client.cluster("setslot", slot, "NODE", ids[to_port])
+        finally:
+            for client in clients.values():
+                client.close()
+
+    @staticmethod
+    def _owner(client: redis.Redis, slot: int) -> str | None:
+        """The id of the primary serving ``slot``, as ``client``'s node sees it."""
+        for start, end, primary, *_ in client.cluster("slots"):
+            if start <= slot <= end:
+                return _text(primary[2])
+        return None
 
     def kill_node(self, port: int) -> None:
         """SIGKILL one node (a crash: the others keep serving their slots)."""

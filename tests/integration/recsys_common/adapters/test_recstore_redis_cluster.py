@@ -1,8 +1,8 @@
 """What only a Redis Cluster shows about the Redis RecStore (the contract suite runs on it too): a
 version's keys spread over the nodes while the control keys share one slot, the flip is the one
 step readers see, a publish killed before its commit and a deletion cut short are cleaned up on
-every node, ``clear`` scans every node, a read is one command, and a dead node fails only the reads
-of the users it holds."""
+every node, ``clear`` scans every node, a read is one command, slots can move while it serves, and a
+dead node fails only the reads of the users it holds."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.crc import key_slot
 
 from exam_api.bootstrap import build as build_exam
 from exam_api.settings import ExamSettings
@@ -209,6 +210,27 @@ def command_counts(nodes: list[redis.Redis]) -> dict[str, int]:
             if command != "info":
                 counts[command] = counts.get(command, 0) + int(stats["calls"])
     return counts
+
+
+def test_the_store_follows_slots_that_move(
+    redis_cluster: RedisClusterServers, store: RedisRecStore, prefix: str
+) -> None:
+    """Resharding while serving: the slot of a user's bucket and the control keys' slot move to other
+    nodes; reads, overlays, a publish and a prune carry on (redis-py follows MOVED)."""
+    first = publish(store, "v1", n_users=N_USERS)
+    before = store.user_lists("u5", first)
+    for key in (f"{prefix}:v:v1:users:{user_bucket('u5')}", f"{{{prefix}}}:meta"):
+        owner = next(port for port, keys in nodes_holding(redis_cluster, key).items() if keys)
+        redis_cluster.move_slot(key_slot(key.encode()), next(port for port in redis_cluster.ports if port != owner))
+        assert next(iter(nodes_holding(redis_cluster, key))) != owner
+    assert store.user_lists("u5", first) == before
+    store.put_overlay(first, "u5", lists_for(1, seed=9)[0][0], None)
+    overlay = store.user_lists("u5", first)
+    assert overlay is not None and overlay.overlay
+    second = publish(store, "v2", n_users=N_USERS, seed=1)
+    assert store.current() == second
+    assert store.prune(keep=1, grace_s=0.0) == ["v1"]
+    assert nodes_holding(redis_cluster, f"{prefix}:v:v1:*") == {}
 
 
 def test_a_node_down_fails_only_the_reads_of_its_users_and_fast(tmp_path: Path) -> None:
