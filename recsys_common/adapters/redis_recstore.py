@@ -53,7 +53,7 @@ from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.commands.core import Script
 from redis.connection import parse_url
-from redis.exceptions import ClusterError, RedisClusterException
+from redis.exceptions import AskError, ClusterError, RedisClusterException, TryAgainError
 from redis.retry import Retry
 
 from recsys_common.domain import ColdStartLists
@@ -180,6 +180,7 @@ class RedisRecStore(RecordLists):
         }
         self._server = _Server(_client_factory(url, options), self._url, prefix)
         self._point: Client | None = None  # see _point_client
+        self._node_points: dict[str, redis.Redis] = {}  # see _node_point
         self._point_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -215,6 +216,35 @@ class RedisRecStore(RecordLists):
                 point = self._point
         return point
 
+    def _node_point(self, cluster: RedisCluster, key: str) -> Client:
+        """On a cluster, the hot read's single-connection client of the node serving ``key``'s slot
+        (by the cluster client's slot map; the cluster client itself before it knows the node)."""
+        node = cluster.get_node_from_key(key)  # type: ignore[no-untyped-call]
+        point = self._node_points.get(node.name)
+        if point is None:
+            if node.redis_connection is None:
+                return cluster
+            with self._point_lock:
+                point = self._node_points.get(node.name)
+                if point is None:  # building it takes a connection of the node's pool
+                    pool = node.redis_connection.connection_pool
+                    point = self._node_points[node.name] = redis.Redis(
+                        connection_pool=pool, single_connection_client=True
+                    )
+        return point
+
+    def _hmget(self, key: str, fields: list[str]) -> list[Any]:
+        """HMGET on the hot path: one command on one connection kept open (per node on a cluster). A
+        slot that moved, or a node that failed, is left to the cluster client, which follows the
+        redirection or re-reads the slot map (and so points this client at the new node)."""
+        client = self._client
+        if not isinstance(client, RedisCluster):
+            return self._point_client().hmget(key, fields)
+        try:
+            return self._node_point(client, key).hmget(key, fields)
+        except (AskError, TryAgainError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            return client.hmget(key, fields)
+
     def ping(self) -> None:
         with self._server.guard():
             self._client.ping()
@@ -224,6 +254,9 @@ class RedisRecStore(RecordLists):
             if self._point is not None and self._point is not self._server.built:
                 self._point.close()
             self._point = None
+            for point in self._node_points.values():
+                point.close()
+            self._node_points.clear()
         self._server.close()
 
     # ----- publishing -----
@@ -313,9 +346,7 @@ class RedisRecStore(RecordLists):
     def _record(self, version: str, user_id: str) -> Found | None:
         """The user's overlay when there is one, else their batch record: one HMGET."""
         with self._server.guard():
-            overlay, record = self._point_client().hmget(
-                self._server.user_key(version, user_id), [user_id + OVERLAY_SUFFIX, user_id]
-            )
+            overlay, record = self._hmget(self._server.user_key(version, user_id), [user_id + OVERLAY_SUFFIX, user_id])
         if overlay is not None:
             return _bytes(overlay), True
         return None if record is None else (_bytes(record), False)
