@@ -15,6 +15,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "RECSYS_API_PORT",
         "RECSYS_API_WORKERS",
         "RECSYS_CACHE_DIR",
+        "RECSYS_CLICKHOUSE_CLUSTER",
         "RECSYS_CLICKHOUSE_URL",
         "RECSYS_CURRENT_REFRESH_MS",
         "RECSYS_DATA_DIR",

@@ -97,7 +97,7 @@ def build(settings: UgcSettings) -> LoaderApp:
     stats = LoaderStats()
     return LoaderApp(
         settings=settings,
-        store=ClickHouseRatingStore(settings.clickhouse_url),
+        store=ClickHouseRatingStore(settings.clickhouse_url, cluster=settings.clickhouse_cluster),
         stats=stats,
         metrics=MetricsServer(stats, settings.ugc_metrics_host, settings.ugc_metrics_port),
     )
