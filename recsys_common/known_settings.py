@@ -130,6 +130,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "RECSYS_UGC_LOADER__SHUTDOWN_TIMEOUT_S",
         "RECSYS_UGC_METRICS_HOST",
         "RECSYS_UGC_METRICS_PORT",
+        "RECSYS_UGC_SESSION_TIMEOUT_MS",
         "RECSYS_UGC_TOPIC",
     }
 )
