@@ -87,7 +87,7 @@ def test_the_schema_is_created_on_every_shard(
         ("ratings", "Distributed"),
         ("ratings_local", "ReplacingMergeTree"),
         ("ratings_positions", "Distributed"),
-        ("ratings_positions_local", "MergeTree"),
+        ("ratings_positions_local", "ReplacingMergeTree"),
     ]
     assert tables == [expected] * len(clickhouse_cluster.servers)
     assert store.cluster_servers() == sorted(("127.0.0.1", s.tcp_port) for s in clickhouse_cluster.servers)
@@ -153,6 +153,11 @@ def test_the_watermark_grows_across_shards_and_read_since_misses_nothing(
     assert marks == sorted(set(marks))  # strictly growing
     assert as_set(store.read_since(0)) == set(seen)
     assert store.read_since(marks[-1]).empty
+    # The published positions collapse to one row per shard when merged; the watermark stays.
+    on_each_shard(clickhouse_cluster, clickhouse_cluster_database, "OPTIMIZE TABLE ratings_positions_local FINAL")
+    rows = on_each_shard(clickhouse_cluster, clickhouse_cluster_database, "SELECT count() FROM ratings_positions_local")
+    assert sum(shard[0][0] for shard in rows) <= len(clickhouse_cluster.servers)
+    assert store.watermark() == marks[-1]
     other_entry.close()
 
 
