@@ -4,6 +4,9 @@ ClickHouse: Debian's ``clickhouse-server`` (18.16; ``.ci/run`` installs it) or a
 ``clickhouse`` binary, started on free ports with a config written to a temporary directory (plus
 the compose settings of ``clickhouse/config.d``); each test gets a database of its own. A test that
 needs to stop and restart the server (outage) asks ``clickhouse_server_factory`` for one of its own.
+``clickhouse_cluster``: two such servers that form a two-shard cluster (a ``remote_servers`` section
+written into both servers' config.d), for the sharded rating store; ``clickhouse_cluster_database``
+names a database of the test's own, dropped from every shard afterwards.
 
 Kafka: a client created with ``test.mock.num.brokers`` owns an in-process cluster that real
 producers and consumer groups reach over TCP; tests use topics and groups with unique names.
