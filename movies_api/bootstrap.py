@@ -62,7 +62,7 @@ def build_rating_store(settings: MoviesApiSettings) -> RatingStore:
     """Where viewers' ratings are read (the films to leave out of their answers): ClickHouse when
     ``RECSYS_CLICKHOUSE_URL`` is set, else the embedded rating store."""
     if settings.clickhouse_url:
-        return ClickHouseRatingStore(settings.clickhouse_url)
+        return ClickHouseRatingStore(settings.clickhouse_url, cluster=settings.clickhouse_cluster)
     return SqliteRatingStore(settings.ratings_db)
 
 
