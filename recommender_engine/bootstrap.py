@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 def rating_store(settings: EngineSettings) -> RatingStore:
     if settings.clickhouse_url:
-        return ClickHouseRatingStore(settings.clickhouse_url, create_schema=True)
+        return ClickHouseRatingStore(settings.clickhouse_url, create_schema=True, cluster=settings.clickhouse_cluster)
     return SqliteRatingStore(settings.ratings_db)
 
 

@@ -55,6 +55,9 @@ class _FlakyWriter:
     def put_cold_start(self, lists: ColdStartLists) -> None:
         self._writer.put_cold_start(lists)
 
+    def put_similar(self, similar: Indices) -> None:
+        self._writer.put_similar(similar)
+
     def commit(self, users_elsewhere: int = 0) -> VersionMeta:
         return self._writer.commit(users_elsewhere)
 
