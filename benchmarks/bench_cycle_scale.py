@@ -256,8 +256,8 @@ def run_size(n_users: int, n_films: int, redis_url: str) -> dict[str, Any]:
         meta = store.current()
         assert meta is not None and meta.n_users == n_users, meta
         client = redis.Redis.from_url(redis_url)
-        users_key = f"{prefix}:v:{meta.version}:users"
-        redis_bytes = int(client.memory_usage(users_key, samples=0) or 0)
+        buckets = client.scan_iter(match=f"{prefix}:v:{meta.version}:users:*", count=1_000)  # the users' hashes
+        redis_bytes = sum(int(client.memory_usage(key, samples=0) or 0) for key in buckets)
         client.close()
         in_process = {
             "read_seconds": cycle.metrics["read_seconds"],
@@ -333,10 +333,10 @@ def main(
         run["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
         runs = [other for other in runs if (other["users"], other["films"]) != (users, films)] + [run]
         print(json.dumps(run), file=sys.stderr, flush=True)
-    result["runs"] = sorted(runs, key=lambda run: (run["users"], run["films"]))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    output.with_suffix(".md").write_text(markdown(result), encoding="utf-8")
+        result["runs"] = sorted(runs, key=lambda run: (run["users"], run["films"]))
+        output.parent.mkdir(parents=True, exist_ok=True)  # after each size: a long run keeps what it measured
+        output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        output.with_suffix(".md").write_text(markdown(result), encoding="utf-8")
 
 
 def markdown(result: dict[str, Any]) -> str:
