@@ -65,7 +65,7 @@ def rating_path(settings: ExamSettings) -> tuple[RatingPublisher, RatingStore]:
         )
     if settings.kafka_bootstrap and settings.clickhouse_url:
         return KafkaRatingPublisher(settings.kafka_bootstrap), ClickHouseRatingStore(
-            settings.clickhouse_url, create_schema=True
+            settings.clickhouse_url, create_schema=True, cluster=settings.clickhouse_cluster
         )
     ratings = SqliteRatingStore(settings.ratings_db)
     return EmbeddedRatingPublisher(ratings), ratings

@@ -13,9 +13,10 @@ from movies_api.auth import DEV_JWT_SECRET, TokenPolicy
 from movies_api.breaker import CircuitBreaker
 from movies_api.metrics import Metrics, metrics_middleware
 from movies_api.recommendations import FALLBACK_DEPTH, ImdbTopCache, PersonalFilms, RecommendationsClient
-from movies_api.routers import films, genres, health, home, persons, ratings, users
+from movies_api.routers import films, genres, health, home, persons, ratings, similar, users
 from movies_api.schemas import RatingIn
 from movies_api.settings import MoviesApiSettings
+from movies_api.similar import GenreNeighbours, SimilarFilmsService
 from recsys_common.adapters.catalogs import open_catalog
 from recsys_common.adapters.clickhouse_ratings import ClickHouseRatingStore
 from recsys_common.adapters.embedded_publisher import EmbeddedRatingPublisher
@@ -61,7 +62,7 @@ def build_rating_store(settings: MoviesApiSettings) -> RatingStore:
     """Where viewers' ratings are read (the films to leave out of their answers): ClickHouse when
     ``RECSYS_CLICKHOUSE_URL`` is set, else the embedded rating store."""
     if settings.clickhouse_url:
-        return ClickHouseRatingStore(settings.clickhouse_url)
+        return ClickHouseRatingStore(settings.clickhouse_url, cluster=settings.clickhouse_cluster)
     return SqliteRatingStore(settings.ratings_db)
 
 
@@ -149,6 +150,13 @@ def create_app(
         rating_reader,
         on_answer=lambda source, reason: metrics.recommendations.labels(source, reason).inc(),
     )
+    app.state.similar = SimilarFilmsService(
+        client,
+        catalog,
+        GenreNeighbours(catalog, settings.imdb_top_ttl_s),
+        breaker,
+        on_answer=lambda source, reason: metrics.similar.labels(source, reason).inc(),
+    )
     install_problem_handlers(app, documented_models=[RatingIn])
     install_request_limits(app, settings.movies_api_max_body_bytes, settings.movies_api_max_header_bytes)
     app.middleware("http")(metrics_middleware(metrics))  # outside the limits, so it counts refusals too
@@ -163,7 +171,15 @@ def create_app(
             headers={"Retry-After": str(settings.retry_after_s)},
         )
 
-    routers = (films.router, ratings.router, genres.router, persons.router, users.router, home.router, health.router)
-    for router in routers:
+    for router in (
+        films.router,
+        similar.router,
+        ratings.router,
+        genres.router,
+        persons.router,
+        users.router,
+        home.router,
+        health.router,
+    ):
         app.include_router(router)
     return app

@@ -79,8 +79,18 @@ class _HomeAnswer(BaseModel):
     genres: dict[str, list[str]] = {}
 
 
-_M = TypeVar("_M", _Answer, _HomeAnswer)
 _T = TypeVar("_T")
+
+
+class SimilarAnswer(BaseModel):
+    """The Recommendations API's ``SimilarFilms`` body; unknown keys ignored."""
+
+    model_version: str | None = None
+    generated_at: str | None = None
+    film_ids: list[str]
+
+
+_Body = TypeVar("_Body", bound=BaseModel)
 
 
 def _request_id_header() -> dict[str, str]:
@@ -90,7 +100,8 @@ def _request_id_header() -> dict[str, str]:
 
 
 class RecommendationsClient:
-    """HTTP client of ``GET {base}/api/v1/users/{user_id}/recommendations``; one connection pool,
+    """HTTP client of ``GET {base}/api/v1/users/{user_id}/recommendations`` (and of a film's similar
+    films, ``/api/v1/films/{film_id}/similar``); one connection pool,
     opened on first use and again after ``aclose`` (the app's lifespan may run more than once)."""
 
     def __init__(self, base_url: str, timeout_s: float) -> None:
@@ -119,7 +130,12 @@ class RecommendationsClient:
             params["genres"] = ",".join(genres)
         return await self._get(f"/api/v1/users/{quote(user_id, safe='')}/home", params, _HomeAnswer)
 
-    async def _get(self, path: str, params: dict[str, str | int], model: type[_M]) -> _M:
+    async def similar(self, film_id: str, limit: int) -> SimilarAnswer:
+        """``GET {base}/api/v1/films/{film_id}/similar``: the film's similar films in the serving version."""
+        return await self._get(f"/api/v1/films/{quote(film_id, safe='')}/similar", {"limit": limit}, SimilarAnswer)
+
+    async def _get(self, path: str, params: dict[str, str | int], body: type[_Body]) -> _Body:
+        """One GET passing the request id on; RecommendationsUnavailable unless it answers 200 with ``body``."""
         try:
             response = await self._client.get(path, params=params, headers=_request_id_header())
         except httpx.TimeoutException as exc:
@@ -133,7 +149,7 @@ class RecommendationsClient:
                 api_failed=response.status_code >= HTTP_SERVER_ERROR,
             )
         try:
-            return model.model_validate_json(response.content)
+            return body.model_validate_json(response.content)
         except ValidationError as exc:
             raise RecommendationsUnavailable("bad_answer", f"Recommendations API answer is not valid: {exc}") from exc
 

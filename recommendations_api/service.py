@@ -112,6 +112,14 @@ class HomeAnswer:
 
 
 @dataclass(frozen=True)
+class SimilarAnswer:
+    """A film's similar films in the serving version; ``film_ids`` None when it has none for the film."""
+
+    view: VersionView
+    film_ids: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
 class Readiness:
     ready: bool
     reason: str
@@ -216,6 +224,19 @@ class RecommendationService:
             reasons = {film: lists.reasons[film] for film in ids if film in lists.reasons}
             return Answer(Source.OVERLAY if lists.overlay else Source.PERSONAL, view, None, ids, reasons)
         return Answer(Source.COLD_START, view, None, view.cold_list(None)[:limit])
+
+    def similar(self, film_id: str, limit: int) -> SimilarAnswer:
+        """The films most similar to ``film_id`` in the serving version, ``limit`` at most. There is no
+        fallback: ServiceUnavailable while the store is unreachable or holds no version."""
+        try:
+            view = self._current()
+        except (StoreUnavailable, NoPublishedVersion) as exc:
+            raise ServiceUnavailable(f"{exc}; similar films cannot be read") from exc
+        try:
+            return SimilarAnswer(view, self._store.similar(film_id, view.meta, view.films, limit))
+        except StoreUnavailable as exc:
+            self._mark_down(exc)
+            raise ServiceUnavailable(f"{exc}; similar films cannot be read") from exc
 
     def _counted(self, answer: _A) -> _A:
         if self._on_answer is not None:

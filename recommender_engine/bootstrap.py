@@ -28,7 +28,7 @@ from recsys_datasets.frames import frame_of_films
 
 def rating_store(settings: EngineSettings) -> RatingStore:
     if settings.clickhouse_url:
-        return ClickHouseRatingStore(settings.clickhouse_url, create_schema=True)
+        return ClickHouseRatingStore(settings.clickhouse_url, create_schema=True, cluster=settings.clickhouse_cluster)
     return SqliteRatingStore(settings.ratings_db)
 
 

@@ -15,6 +15,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "RECSYS_API_PORT",
         "RECSYS_API_WORKERS",
         "RECSYS_CACHE_DIR",
+        "RECSYS_CLICKHOUSE_CLUSTER",
         "RECSYS_CLICKHOUSE_URL",
         "RECSYS_CURRENT_REFRESH_MS",
         "RECSYS_DATA_DIR",
@@ -129,6 +130,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "RECSYS_UGC_LOADER__SHUTDOWN_TIMEOUT_S",
         "RECSYS_UGC_METRICS_HOST",
         "RECSYS_UGC_METRICS_PORT",
+        "RECSYS_UGC_SESSION_TIMEOUT_MS",
         "RECSYS_UGC_TOPIC",
     }
 )

@@ -53,6 +53,9 @@ class CommonSettings(BaseSettings):
     redis_url: str | None = None
     redis_prefix: str = "recsys"
     clickhouse_url: str | None = None
+    #: A cluster of the ClickHouse servers' ``remote_servers``: ratings sharded by user over it
+    #: (``clickhouse/ratings_sharded.sql``); unset: the single-node tables.
+    clickhouse_cluster: str | None = None
     kafka_bootstrap: str | None = None
     elasticsearch_url: str | None = None
     elasticsearch_index: str = "movies"

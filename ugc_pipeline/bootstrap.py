@@ -47,7 +47,10 @@ class LoaderApp:
                 return
             settings = self.settings
             bootstrap = settings.kafka_bootstrap or ""
-            source = KafkaMessageSource(consumer_config(bootstrap, settings.ugc_group_id), [settings.ugc_topic])
+            session = {"session.timeout.ms": settings.ugc_session_timeout_ms}
+            source = KafkaMessageSource(
+                consumer_config(bootstrap, settings.ugc_group_id, session), [settings.ugc_topic]
+            )
             dead_letters = KafkaDeadLetterSink(producer_config(bootstrap), settings.ugc_dlq_topic)
             loader = Loader(source, self.store, dead_letters, settings.ugc_loader, stats=self.stats)
             log.info("loading %s -> ClickHouse %s", settings.ugc_topic, self.store.database)
@@ -97,7 +100,7 @@ def build(settings: UgcSettings) -> LoaderApp:
     stats = LoaderStats()
     return LoaderApp(
         settings=settings,
-        store=ClickHouseRatingStore(settings.clickhouse_url),
+        store=ClickHouseRatingStore(settings.clickhouse_url, cluster=settings.clickhouse_cluster),
         stats=stats,
         metrics=MetricsServer(stats, settings.ugc_metrics_host, settings.ugc_metrics_port),
     )

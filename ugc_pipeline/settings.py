@@ -11,6 +11,10 @@ from ugc_pipeline.loader import LoaderConfig
 
 DEFAULT_METRICS_PORT = 9108
 MAX_PORT = 65_535
+#: librdkafka's default: a loader that died silently keeps its partitions this long.
+DEFAULT_SESSION_TIMEOUT_MS = 45_000
+#: The least session timeout Kafka brokers accept by default (group.min.session.timeout.ms).
+MIN_SESSION_TIMEOUT_MS = 6_000
 
 
 class UgcSettings(CommonSettings):
@@ -25,6 +29,9 @@ class UgcSettings(CommonSettings):
     ugc_topic: str = RATINGS_TOPIC
     ugc_dlq_topic: str = RATINGS_DLQ_TOPIC
     ugc_group_id: str = "ugc-loader"
+    #: How long the group waits for a loader that stopped heartbeating (killed, frozen) before its
+    #: partitions go to the other loaders of the group (librdkafka ``session.timeout.ms``).
+    ugc_session_timeout_ms: int = Field(default=DEFAULT_SESSION_TIMEOUT_MS, ge=MIN_SESSION_TIMEOUT_MS)
     ugc_loader: LoaderConfig = LoaderConfig()
     #: Where ``/health`` and ``/metrics`` are served; compose sets the host to 0.0.0.0.
     ugc_metrics_host: str = "127.0.0.1"

@@ -14,8 +14,30 @@ their clocks interleave, so a reader that saw watermark ``w`` from a writer whos
 may miss rows a slower-clocked writer inserts later with a smaller ``ingest_seq``. Keep writer
 clocks NTP-synchronised and treat ``read_since`` as a change detector; ``read_all`` is always exact.
 
-The DDL file is found relative to this module: ``<repo>/recsys_common/adapters/`` ->
-``<repo>/clickhouse/ratings.sql`` (pass ``ddl_path`` when the package is installed elsewhere).
+Sharded (``cluster`` set, from ``RECSYS_CLICKHOUSE_CLUSTER``; DDL in ``clickhouse/ratings_sharded.sql``):
+``ratings`` is a ``Distributed`` table over a ``ReplacingMergeTree`` ``ratings_local`` on every shard,
+sharded by ``cityHash64(user_id)``, so all rows of one user, hence all copies of one (user, film)
+pair, live on one shard and FINAL stays exact. ``ensure_schema`` asks the entry server for the
+cluster's servers (``system.clusters``) and runs the DDL on each (no ZooKeeper needed; the URL's
+user and password must work on every server). Inserts go through the Distributed table with
+``insert_distributed_sync=1``: an acknowledged insert is on its shards. ``clear`` truncates every
+shard's local table (TRUNCATE of a Distributed table does nothing on 18.16).
+
+Watermark on a cluster: the greatest ``ingest_seq`` over the shards is not safe to publish while an
+insert is half done (shard A already holds the batch's high positions, shard B not yet its low
+ones), so a reader could skip rows that appear later below the watermark it saw. So the writer
+publishes a global position: after an insert reached every shard, it records the insert's greatest
+``ingest_seq`` in ``ratings_positions``, and ``watermark`` is the greatest position recorded there.
+It only grows (positions are only added; ``clear`` records the floor too) and, for one writer,
+``read_since`` misses nothing: every row at or below a published position is already on its shard.
+``read_since`` may also return rows of an insert still under way (their position is published
+later); it never loses them. The caveat of several concurrent writers above stays: positions of
+different writers interleave, so a watermark published by one writer may pass a batch another
+writer is still inserting, by at most that insert's duration plus the clocks' skew.
+
+The DDL files are found relative to this module: ``<repo>/recsys_common/adapters/`` ->
+``<repo>/clickhouse/ratings.sql`` and ``ratings_sharded.sql`` (pass ``ddl_path`` when the package is
+installed elsewhere).
 """
 
 from __future__ import annotations
@@ -42,6 +64,11 @@ TABLE = "ratings"
 #: Watermarks of the table when it was cleared (see ``clear``).
 CLEARED_TABLE = "ratings_cleared"
 DEFAULT_DDL_PATH = Path(__file__).resolve().parents[2] / "clickhouse" / "ratings.sql"
+SHARDED_DDL_PATH = DEFAULT_DDL_PATH.with_name("ratings_sharded.sql")
+#: On a cluster: each shard's table behind the Distributed ``ratings`` table.
+LOCAL_TABLE = "ratings_local"
+#: On a cluster: the published watermarks (Distributed over ``ratings_positions_local``).
+POSITIONS_TABLE = "ratings_positions"
 DEFAULT_DATABASE = "default"
 #: Seconds to wait for a TCP connection; short, so a loader notices an outage quickly.
 CONNECT_TIMEOUT_S = 5.0
@@ -55,6 +82,8 @@ _COLUMNS = "user_id, film_id, rating, toInt64(event_time)"
 _LATEST = "user_id, film_id, rating, event_time"
 _RATED = f"rating != {RATING_REMOVED!r}"
 _INSERT = f"INSERT INTO {TABLE} (event_id, user_id, film_id, rating, event_time, ingest_seq) VALUES"
+#: Inserts into a Distributed table return once the rows are on their shards (not queued on the entry server).
+_SYNC_INSERT = {"insert_distributed_sync": 1}
 #: What a server outage looks like from clickhouse-driver.
 _CLIENT_ERRORS: tuple[type[BaseException], ...] = (ch_errors.Error, OSError, EOFError)
 
@@ -94,23 +123,35 @@ def read_ddl(path: Path = DEFAULT_DDL_PATH) -> list[str]:
     return [statement.strip() for statement in "\n".join(lines).split(";") if statement.strip()]
 
 
+def cluster_ddl(statements: Sequence[str], cluster: str, database: str) -> list[str]:
+    """The sharded DDL's statements for ``cluster`` and ``database`` (both plain identifiers)."""
+    for name in (cluster, database):
+        if not _IDENTIFIER.fullmatch(name):
+            raise ValueError(f"ClickHouse name {name!r} is not a plain identifier")
+    return [statement.replace("{cluster}", cluster).replace("{database}", database) for statement in statements]
+
+
 class ClickHouseRatingStore(RatingStore):
     """RatingStore over ClickHouse, configured by a URL like ``clickhouse://default:@host:9000/recsys``.
 
     Nothing connects before the first call. One object holds one connection, guarded by a lock.
     With ``create_schema``, the first call creates the database and the table when missing.
+    With ``cluster``, the tables are sharded over that cluster of the server's ``remote_servers``.
     """
 
     def __init__(
         self,
         url: str,
         *,
-        ddl_path: Path = DEFAULT_DDL_PATH,
+        ddl_path: Path | None = None,
         clock: IngestClock | None = None,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
         send_receive_timeout_s: float = SEND_RECEIVE_TIMEOUT_S,
         create_schema: bool = False,
+        cluster: str | None = None,
     ) -> None:
+        if cluster is not None and not _IDENTIFIER.fullmatch(cluster):
+            raise ValueError(f"ClickHouse cluster name {cluster!r} is not a plain identifier")
         host, options = parse_url(url)
         options.setdefault("connect_timeout", connect_timeout_s)
         options.setdefault("send_receive_timeout", send_receive_timeout_s)
@@ -121,7 +162,8 @@ class ClickHouseRatingStore(RatingStore):
         self._host = host
         self._options: dict[str, Any] = options
         self._database = database
-        self._ddl_path = ddl_path
+        self._cluster = cluster or None
+        self._ddl_path = ddl_path or (SHARDED_DDL_PATH if self._cluster else DEFAULT_DDL_PATH)
         self._clock = clock or IngestClock()
         self._clock_synced = False
         self._client: Client | None = None
@@ -149,18 +191,55 @@ class ClickHouseRatingStore(RatingStore):
 
     # ----- schema -----
     def ensure_schema(self) -> None:
-        """Create the database and the ``ratings`` table (``clickhouse/ratings.sql``) if missing."""
+        """Create the database and the tables if missing: on this server (``clickhouse/ratings.sql``),
+        or on every server of the cluster (``clickhouse/ratings_sharded.sql``)."""
         statements = read_ddl(self._ddl_path)
-        admin = Client(self._host, **{**self._options, "database": DEFAULT_DATABASE})
-        try:
-            admin.execute(f"CREATE DATABASE IF NOT EXISTS `{self._database}`")
-        except _CLIENT_ERRORS as exc:
-            raise RatingSourceError(f"ClickHouse {self._host}: cannot create database {self._database}: {exc}") from exc
-        finally:
-            admin.disconnect()
-        for statement in statements:
-            self._query(statement)
+        if self._cluster is None:
+            self._create_database(self._host, self._options)
+            for statement in statements:
+                self._query(statement)
+        else:
+            sharded = cluster_ddl(statements, self._cluster, self._database)
+            for host, port in self.cluster_servers():
+                options = {**self._options, "port": port}
+                self._create_database(host, options)
+                self._run_on(host, options, sharded)
         self._schema_pending = False
+
+    def _create_database(self, host: str, options: dict[str, Any]) -> None:
+        self._run_on(
+            host, {**options, "database": DEFAULT_DATABASE}, [f"CREATE DATABASE IF NOT EXISTS `{self._database}`"]
+        )
+
+    @staticmethod
+    def _run_on(host: str, options: dict[str, Any], statements: Sequence[str], params: Any = None) -> Any:
+        """Run ``statements`` on one server over a connection of their own; the last one's result."""
+        client = Client(host, **options)
+        result: Any = None
+        try:
+            for statement in statements:
+                result = client.execute(statement, params)
+        except _CLIENT_ERRORS as exc:
+            where = f"{host}:{options.get('port', '')}/{options.get('database')}"
+            raise RatingSourceError(f"ClickHouse {where}: {exc}") from exc
+        finally:
+            client.disconnect()
+        return result
+
+    def cluster_servers(self) -> list[tuple[str, int]]:
+        """(host, native port) of every server of the cluster, as the entry server's config names them."""
+        rows = self._run_on(
+            self._host,
+            {**self._options, "database": DEFAULT_DATABASE},
+            ["SELECT DISTINCT host_name, port FROM system.clusters WHERE cluster = %(cluster)s"],
+            {"cluster": self._cluster},
+        )
+        if not rows:
+            raise RatingSourceError(
+                f"ClickHouse {self._host}: no cluster {self._cluster!r} in its remote_servers config "
+                "(RECSYS_CLICKHOUSE_CLUSTER names one)"
+            )
+        return sorted((str(host), int(port)) for host, port in rows)
 
     def ping(self) -> None:
         """Raise RatingSourceError when the server or the table cannot be reached."""
@@ -184,18 +263,37 @@ class ClickHouseRatingStore(RatingStore):
         if not len(rows):
             return 0
         if not self._clock_synced:
-            self._clock.observe(self.watermark())
+            self._clock.observe(self._highest_position())
             self._clock_synced = True
+        positions = self._clock.reserve(len(rows))
         columns: Sequence[npt.NDArray[Any]] = (
             rows.event_id,
             rows.user_id,
             rows.film_id,
             rows.rating,
             rows.timestamp.astype(np.uint32),
-            self._clock.reserve(len(rows)),
+            positions,
         )
-        self._execute(_INSERT, list(columns), columnar=True, settings={"use_numpy": True})
+        if self._cluster is None:
+            self._execute(_INSERT, list(columns), columnar=True, settings={"use_numpy": True})
+        else:
+            self._execute(_INSERT, list(columns), columnar=True, settings={"use_numpy": True, **_SYNC_INSERT})
+            self._publish(int(positions[-1]))
         return len(rows)
+
+    def _publish(self, position: int) -> None:
+        """Cluster only: record ``position`` as reached (the rows up to it are on their shards)."""
+        self._execute(f"INSERT INTO {POSITIONS_TABLE} (position) VALUES", [(position,)], settings=_SYNC_INSERT)
+
+    def _highest_position(self) -> int:
+        """The greatest position stored anywhere (on a cluster also of rows whose insert was never
+        published): a writer's clock starts above it."""
+        if self._cluster is None:
+            return self.watermark()
+        ((value,),) = self._execute(
+            f"SELECT greatest((SELECT max(ingest_seq) FROM {TABLE}), (SELECT max(position) FROM {POSITIONS_TABLE}))"
+        )
+        return int(value)
 
     # ----- read side -----
     def _frame(self, query: str, params: dict[str, int | str] | None = None) -> pd.DataFrame:
@@ -221,18 +319,28 @@ class ClickHouseRatingStore(RatingStore):
         return self._frame(query, {"watermark": max(int(watermark), 0)})
 
     def watermark(self) -> int:
-        """The greatest ``ingest_seq`` stored, or recorded by an earlier ``clear`` (never goes back)."""
+        """The greatest ``ingest_seq`` stored, or recorded by an earlier ``clear`` (never goes back);
+        on a cluster, the greatest published position (see the module's docstring)."""
+        if self._cluster is not None:
+            ((value,),) = self._execute(f"SELECT max(position) FROM {POSITIONS_TABLE}")
+            return int(value)
         ((value,),) = self._execute(
             f"SELECT greatest((SELECT max(ingest_seq) FROM {TABLE}), (SELECT max(watermark) FROM {CLEARED_TABLE}))"
         )
         return int(value)
 
     def clear(self) -> None:
-        """Record the current watermark, then drop every row (TRUNCATE); later rows continue above it."""
-        floor = self.watermark()
-        self._execute(f"INSERT INTO {CLEARED_TABLE} (watermark) VALUES", [(floor,)])
+        """Record the current watermark, then drop every row (TRUNCATE, on a cluster each shard's
+        local table); later rows continue above it."""
+        floor = self._highest_position()
         self._clock.observe(floor)
-        self._execute(f"TRUNCATE TABLE {TABLE}")
+        if self._cluster is None:
+            self._execute(f"INSERT INTO {CLEARED_TABLE} (watermark) VALUES", [(floor,)])
+            self._execute(f"TRUNCATE TABLE {TABLE}")
+            return
+        self._publish(floor)
+        for host, port in self.cluster_servers():
+            self._run_on(host, {**self._options, "port": port}, [f"TRUNCATE TABLE {LOCAL_TABLE}"])
 
 
 def _object_array(values: Sequence[str]) -> npt.NDArray[np.object_]:

@@ -4,6 +4,9 @@ ClickHouse: Debian's ``clickhouse-server`` (18.16; ``.ci/run`` installs it) or a
 ``clickhouse`` binary, started on free ports with a config written to a temporary directory (plus
 the compose settings of ``clickhouse/config.d``); each test gets a database of its own. A test that
 needs to stop and restart the server (outage) asks ``clickhouse_server_factory`` for one of its own.
+``clickhouse_cluster``: two such servers that form a two-shard cluster (a ``remote_servers`` section
+written into both servers' config.d), for the sharded rating store; ``clickhouse_cluster_database``
+names a database of the test's own, dropped from every shard afterwards.
 
 Kafka: a client created with ``test.mock.num.brokers`` owns an in-process cluster that real
 producers and consumer groups reach over TCP; tests use topics and groups with unique names.
@@ -129,7 +132,16 @@ class ClickHouseServer:
         except (urllib.error.URLError, OSError):
             return False
 
+    def write_config(self, name: str, xml: str) -> None:
+        """Add a file to the server's ``config.d`` (read at start, e.g. a cluster's ``remote_servers``)."""
+        (self.root / "config.d" / name).write_text(xml)
+
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the process without waiting (``wait_ready`` waits), so several servers boot together."""
         if self.running:
             return
         log = (self.root / "log" / "stdout.log").open("ab")
@@ -137,9 +149,12 @@ class ClickHouseServer:
             [*_server_command(), f"--config-file={self.config}"], stdout=log, stderr=subprocess.STDOUT, cwd=self.root
         )
         log.close()
+
+    def wait_ready(self) -> None:
+        process = self._process
         deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
+        while process is not None and time.monotonic() < deadline:
+            if process.poll() is not None:
                 break
             if self._ping():
                 return
@@ -197,6 +212,71 @@ def clickhouse_url(clickhouse_server: ClickHouseServer) -> Iterator[str]:
         client.execute(f"DROP DATABASE IF EXISTS {database}")
     finally:
         client.disconnect()
+
+
+#: Name of the test cluster in ``remote_servers`` (what ``RECSYS_CLICKHOUSE_CLUSTER`` names).
+CLUSTER_NAME = "recsys_test"
+CLUSTER_SHARDS = 2
+
+
+def remote_servers_xml(cluster: str, servers: Sequence[ClickHouseServer]) -> str:
+    """A ``remote_servers`` config: one shard per server (one replica each), the same file for all."""
+    shards = "".join(
+        f"<shard><replica><host>127.0.0.1</host><port>{server.tcp_port}</port></replica></shard>" for server in servers
+    )
+    return f'<?xml version="1.0"?>\n<yandex><remote_servers><{cluster}>{shards}</{cluster}></remote_servers></yandex>\n'
+
+
+class ClickHouseCluster:
+    """``shards`` clickhouse-server processes, each on its own ports and directory, that form the
+    cluster ``name``: every server's config.d gets the same ``remote_servers`` section."""
+
+    def __init__(self, root: Path, name: str = CLUSTER_NAME, shards: int = CLUSTER_SHARDS) -> None:
+        self.name = name
+        self.servers = [ClickHouseServer(root / f"shard{number}") for number in range(1, shards + 1)]
+        config = remote_servers_xml(name, self.servers)
+        for server in self.servers:
+            server.write_config("remote_servers.xml", config)
+
+    def start(self) -> None:
+        for server in self.servers:
+            server.launch()
+        for server in self.servers:
+            server.wait_ready()
+
+    def stop(self) -> None:
+        """SIGKILL: a graceful stop waits ~10 s for the connections the servers hold to each other,
+        and the data is a test's, thrown away anyway."""
+        for server in self.servers:
+            server.stop(kill=True)
+
+    def url(self, database: str = "default") -> str:
+        """Clients connect to the first server; any server of the cluster would do."""
+        return self.servers[0].url(database)
+
+
+@pytest.fixture(scope="session")
+def clickhouse_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseCluster]:
+    """A two-shard ClickHouse cluster shared by the session (tests isolate themselves by database)."""
+    cluster = ClickHouseCluster(tmp_path_factory.mktemp("clickhouse-cluster"))
+    started = time.monotonic()
+    cluster.start()
+    print(f"\ntwo-shard ClickHouse cluster ready in {time.monotonic() - started:.2f} s")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def clickhouse_cluster_database(clickhouse_cluster: ClickHouseCluster) -> Iterator[str]:
+    """A fresh database name of this test, dropped from every shard afterwards."""
+    database = f"test_{uuid.uuid4().hex}"
+    yield database
+    for server in clickhouse_cluster.servers:
+        client = server.client()
+        try:
+            client.execute(f"DROP DATABASE IF EXISTS {database}")
+        finally:
+            client.disconnect()
 
 
 @dataclass

@@ -301,13 +301,16 @@ def test_prometheus_scrapes_every_process_at_a_port_its_service_exposes():
     config = _load(REPO / mounts[config_path])
     scraped: set[str] = set()
     for job in config["scrape_configs"]:
-        for static in job["static_configs"]:
-            for target in static["targets"]:
-                host, port = target.rsplit(":", 1)
-                assert host in SERVICES, f"job {job['job_name']}: {host} is not a compose service"
-                assert int(port) in _ports(SERVICES[host]), f"{host} does not expose port {port}"
-                assert job["job_name"] == host, "job names are the service names (alerts and panels use them)"
-                scraped.add(host)
+        # A static target (one container) or DNS discovery of every replica of a scaled service.
+        targets = [target for static in job.get("static_configs", []) for target in static["targets"]]
+        targets += [f"{name}:{sd['port']}" for sd in job.get("dns_sd_configs", []) for name in sd["names"]]
+        assert targets, f"job {job['job_name']} scrapes nothing"
+        for target in targets:
+            host, port = target.rsplit(":", 1)
+            assert host in SERVICES, f"job {job['job_name']}: {host} is not a compose service"
+            assert int(port) in _ports(SERVICES[host]), f"{host} does not expose port {port}"
+            assert job["job_name"] == host, "job names are the service names (alerts and panels use them)"
+            scraped.add(host)
     assert scraped >= METRICS_SERVICES, f"not scraped: {METRICS_SERVICES - scraped}"
     for rule_file in config["rule_files"]:
         in_container = str(Path(config_path).parent / rule_file)

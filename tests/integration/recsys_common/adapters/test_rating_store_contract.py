@@ -1,5 +1,5 @@
-"""One contract for every RatingStore: each test runs against a SQLite file, a real ClickHouse and the
-unit tests' fake.
+"""One contract for every RatingStore: each test runs against a SQLite file, a real ClickHouse, a
+two-shard ClickHouse cluster (``test_clickhouse_sharded.py`` has its own checks) and the unit tests' fake.
 
 Adapter-specific behaviour (ClickHouse dedup internals, outages, SQLite file errors) follows below.
 """
@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,9 @@ from recsys_common.events import InvalidEvent, event_id_for
 from recsys_common.ids import film_id_for
 from recsys_common.ports.ratings import RatingSourceError, RatingStore
 from tests.fakes import FakeRatingStore
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import ClickHouseCluster
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +63,7 @@ def as_set(ratings: pd.DataFrame) -> set[tuple[str, str, float, int]]:
 StoreMaker = Callable[[], RatingStore]
 
 
-@pytest.fixture(params=["sqlite", "clickhouse", "fake"])
+@pytest.fixture(params=["sqlite", "clickhouse", "clickhouse-sharded", "fake"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreMaker]:
     """Builds stores over one storage (a second store sees what the first wrote)."""
     opened: list[RatingStore] = []
@@ -76,6 +80,16 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store
 
         def make() -> RatingStore:
             return fake
+
+    elif request.param == "clickhouse-sharded":
+        cluster: ClickHouseCluster = request.getfixturevalue("clickhouse_cluster")
+        database = request.getfixturevalue("clickhouse_cluster_database")
+
+        def make() -> RatingStore:
+            store = ClickHouseRatingStore(cluster.url(database), cluster=cluster.name)
+            store.ensure_schema()
+            opened.append(store)
+            return store
 
     else:
         url = request.getfixturevalue("clickhouse_url")
