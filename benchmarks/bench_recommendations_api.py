@@ -4,8 +4,8 @@
    x 20 per user) under a key prefix of its own, deleted at the end;
 2. starts ``python -m recommendations_api`` (uvicorn, 2 workers) on a free loopback port, and the
    reference next to it: a bare FastAPI endpoint on the same path doing one Redis read (HGET of the
-   user's record, the route's only store read) and returning the raw bytes, served by the same
-   ``recommendations_api.__main__.serve`` (same workers, same uvicorn options);
+   user's record in their bucket hash, the route's only store read) and returning the raw bytes,
+   served by the same ``recommendations_api.__main__.serve`` (same workers, same uvicorn options);
 3. max throughput: ``wrk`` (closed loop, a Lua script picks random user ids), bounded in time, on
    the route and the reference in alternating rounds with the same wrk settings; the ratio of their
    requests/s is the route's cost over FastAPI's own floor;
@@ -52,7 +52,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from recommendations_api.settings import ApiSettings
-from recsys_common.adapters.redis_recstore import DEFAULT_RETRIES, RedisRecStore
+from recsys_common.adapters.redis_recstore import DEFAULT_RETRIES, RedisRecStore, user_bucket
 from recsys_common.domain import ColdStartLists
 from recsys_common.ids import film_id_for
 from recsys_common.listcodec import ListLayout
@@ -149,8 +149,9 @@ def free_port() -> int:
 # ----- the reference: FastAPI's floor for one Redis read -----
 def bare_app() -> FastAPI:
     """A bare FastAPI endpoint on the hot route's path doing one Redis read: HGET of the user's record
-    in the serving version (the route's only store read), over a single-connection client as the
-    RecStore's hot read uses, the raw bytes back. No validation, no middleware, no decoding."""
+    in their bucket of the serving version (the route's only store read), over a single-connection
+    client as the RecStore's hot read uses, the raw bytes back. No validation, no middleware, no
+    decoding."""
     settings = ApiSettings()
     url = settings.redis_url or DEFAULT_REDIS_URL
     client = redis.Redis.from_url(
@@ -160,16 +161,17 @@ def bare_app() -> FastAPI:
         retry=Retry(NoBackoff(), DEFAULT_RETRIES),
         single_connection_client=True,
     )
-    version = client.get(f"{settings.redis_prefix}:current")
+    version = client.get(f"{{{settings.redis_prefix}}}:current")
     if version is None:
         raise RuntimeError(f"nothing is published under {settings.redis_prefix}")
     name = version.decode() if isinstance(version, bytes) else str(version)
-    users_key = f"{settings.redis_prefix}:v:{name}:users"
+    users_key = f"{settings.redis_prefix}:v:{name}:users:{{}}"
     app = FastAPI()
 
     @app.get(HOT_PATH)
     async def bare(user_id: str) -> Response:
-        return Response(client.hget(users_key, user_id) or b"", media_type="application/octet-stream")
+        record = client.hget(users_key.format(user_bucket(user_id)), user_id)
+        return Response(record or b"", media_type="application/octet-stream")
 
     return app
 
@@ -206,7 +208,9 @@ def publish(redis_url: str, prefix: str, users: int) -> tuple[VersionMeta, float
 def delete_prefix(redis_url: str, prefix: str) -> int:
     client = redis.Redis.from_url(redis_url)
     try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        keys = [
+            key for match in (f"{prefix}:*", f"{{{prefix}}}:*") for key in client.scan_iter(match=match, count=1000)
+        ]
         if keys:
             client.unlink(*keys)
         return len(keys)

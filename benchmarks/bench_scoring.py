@@ -150,8 +150,9 @@ def main(
         memory = sum(int(client.memory_usage(k, samples=0) or 0) for k in client.scan_iter(f"{prefix}:*users*"))
         bytes_per_user = memory / users
     finally:
-        for key in client.scan_iter(f"{prefix}:*"):
-            client.unlink(key)
+        for pattern in (f"{prefix}:*", f"{{{prefix}}}:*"):  # the version's keys, the control keys
+            for key in client.scan_iter(pattern):
+                client.unlink(key)
         store.close()
 
     result["results"] = {

@@ -23,7 +23,7 @@ from recsys_common.adapters.clickhouse_ratings import ClickHouseRatingStore
 from recsys_common.adapters.embedded_publisher import EmbeddedRatingPublisher
 from recsys_common.adapters.es_catalog import ElasticsearchCatalog
 from recsys_common.adapters.kafka_publisher import KafkaRatingPublisher
-from recsys_common.adapters.redis_recstore import RedisRecStore
+from recsys_common.adapters.redis_recstore import RedisRecStore, is_cluster_url
 from recsys_common.adapters.sqlite_catalog import SqliteCatalog
 from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
 from recsys_common.adapters.sqlite_recstore import SqliteRecStore
@@ -79,6 +79,8 @@ def build(settings: ExamSettings | None = None) -> ExamApp:
     recstore: RecStore
     catalog: Catalog
     if settings.redis_url:
+        if is_cluster_url(settings.redis_url):
+            raise ValueError("the exam API keeps its own state in a standalone Redis: RECSYS_REDIS_URL names a cluster")
         if settings.exam_state_prefix == settings.redis_prefix:
             raise ValueError("the exam's state and the RecStore need different Redis prefixes")
         state = RedisExamStore(settings.redis_url, prefix=settings.exam_state_prefix)

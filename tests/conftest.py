@@ -30,12 +30,15 @@ def redis_url() -> str:
 
 @pytest.fixture
 def redis_prefix(redis_url: str) -> Iterator[str]:
-    """A key prefix of this test only; every key under it is deleted afterwards."""
+    """A key prefix of this test only; every key under it (``prefix:*``, and the RecStore's control
+    keys ``{prefix}:*``) is deleted afterwards."""
     prefix = f"test:{uuid.uuid4().hex}"
     yield prefix
     client = redis.Redis.from_url(redis_url)
     try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        keys = [
+            key for match in (f"{prefix}:*", f"{{{prefix}}}:*") for key in client.scan_iter(match=match, count=1000)
+        ]
         if keys:
             client.unlink(*keys)
     finally:

@@ -1,4 +1,5 @@
-"""Real servers for integration tests: a private ClickHouse server and librdkafka's mock Kafka cluster.
+"""Real servers for integration tests: a private ClickHouse server, librdkafka's mock Kafka cluster
+and a private three-node Redis Cluster (``tests/redis_cluster.py``).
 
 ClickHouse: Debian's ``clickhouse-server`` (18.16; ``.ci/run`` installs it) or a current
 ``clickhouse`` binary, started on free ports with a config written to a temporary directory (plus
@@ -30,6 +31,8 @@ from pathlib import Path
 import pytest
 from clickhouse_driver import Client
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
+
+from tests.redis_cluster import RedisClusterServers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_CONFIG_D = REPO_ROOT / "clickhouse" / "config.d"
@@ -379,3 +382,13 @@ def kafka() -> Iterator[MockKafka]:
     cluster = MockKafka()
     yield cluster
     del cluster
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
+    """A private Redis Cluster of three primaries, shared by the session (tests isolate themselves by
+    key prefix); started on first use (~5 s: the nodes wait before accepting writes), stopped at the end."""
+    servers = RedisClusterServers(tmp_path_factory.mktemp("redis-cluster"))
+    servers.start()
+    yield servers
+    servers.stop()

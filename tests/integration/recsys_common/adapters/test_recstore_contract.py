@@ -1,14 +1,17 @@
-"""One contract for every RecStore: each test runs against SQLite, real Redis and the unit tests' fake.
+"""One contract for every RecStore: each test runs against SQLite, real Redis (one server, and a
+three-node Redis Cluster) and the unit tests' fake.
 
 Tests of what only a real adapter has (another process, memory, the URL) run against the adapters."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,15 +19,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-import redis
 
-from recsys_common.adapters.redis_recstore import RedisRecStore
+from recsys_common.adapters.redis_recstore import USER_BUCKETS, RedisRecStore
 from recsys_common.adapters.sqlite_recstore import SqliteRecStore
 from recsys_common.domain import ColdStartLists
 from recsys_common.ids import film_id_for
 from recsys_common.listcodec import ListLayout
 from recsys_common.ports.recstore import RecStore, StoreUnavailable, UnknownVersion, VersionMeta
 from tests.fakes import FakeRecStore
+from tests.redis_cluster import RedisClusterServers, client_for
 
 pytestmark = pytest.mark.integration
 
@@ -59,6 +62,9 @@ def _kind(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreKind]
     else:
         if request.param == "sqlite":
             spec: dict[str, Any] = {"kind": "sqlite", "path": str(tmp_path / "recstore.sqlite")}
+        elif request.param == "redis-cluster":  # a private cluster: a fresh prefix is isolation enough
+            cluster: RedisClusterServers = request.getfixturevalue("redis_cluster")
+            spec = {"kind": "redis", "url": cluster.url, "prefix": f"test:{uuid.uuid4().hex}"}
         else:
             url = request.getfixturevalue("redis_url")
             spec = {"kind": "redis", "url": url, "prefix": request.getfixturevalue("redis_prefix")}
@@ -68,12 +74,12 @@ def _kind(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreKind]
         store.close()
 
 
-@pytest.fixture(params=["sqlite", "redis", "fake"])
+@pytest.fixture(params=["sqlite", "redis", "redis-cluster", "fake"])
 def kind(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreKind]:
     yield from _kind(request, tmp_path)
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "redis-cluster"])
 def real_kind(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreKind]:
     """The adapters only: for what needs another process or a server."""
     yield from _kind(request, tmp_path)
@@ -494,9 +500,10 @@ def test_unreachable_store_raises_store_unavailable(kind: StoreKind, tmp_path: P
         unreachable = dead
         with pytest.raises(StoreUnavailable, match="down"):
             unreachable.current()
-    elif kind.name == "redis":
-        unreachable = RedisRecStore("redis://:s3cret@127.0.0.1:1/0", prefix="x", connect_timeout_s=0.2)
-        with pytest.raises(StoreUnavailable, match=r"redis://:\*\*\*@127\.0\.0\.1:1/0") as info:
+    elif kind.name in ("redis", "redis-cluster"):
+        scheme = "redis+cluster" if kind.name == "redis-cluster" else "redis"
+        unreachable = RedisRecStore(f"{scheme}://:s3cret@127.0.0.1:1/0", prefix="x", connect_timeout_s=0.2)
+        with pytest.raises(StoreUnavailable, match=rf"{re.escape(scheme)}://:\*\*\*@127\.0\.0\.1:1/0") as info:
             unreachable.current()
         assert "s3cret" not in str(info.value)
     else:
@@ -509,7 +516,7 @@ def test_unreachable_store_raises_store_unavailable(kind: StoreKind, tmp_path: P
     unreachable.close()
 
 
-def test_bytes_per_user_within_budget(real_kind: StoreKind, redis_url: str, tmp_path: Path) -> None:
+def test_bytes_per_user_within_budget(real_kind: StoreKind, tmp_path: Path) -> None:
     """Memory of one realistic version: 1,682 films, 100 must-watch (with their reasons) + 18 genres
     x 20 per user."""
     kind = real_kind
@@ -529,11 +536,10 @@ def test_bytes_per_user_within_budget(real_kind: StoreKind, redis_url: str, tmp_
     committed = writer.commit()
     assert committed.n_users == REAL_USERS
     if isinstance(store, RedisRecStore):
-        client = redis.Redis.from_url(redis_url)  # the server's own count, every field sampled
-        measured = client.memory_usage(f"{store.prefix}:v:big:users", samples=0)
+        client = client_for(kind.spec["url"])  # the servers' own count, every field sampled
+        buckets = [f"{store.prefix}:v:big:users:{bucket}" for bucket in range(USER_BUCKETS)]
+        used = sum(int(client.memory_usage(key, samples=0) or 0) for key in buckets)
         client.close()
-        assert measured is not None
-        used = int(measured)
     else:
         store.close()
         used = sum(path.stat().st_size for path in tmp_path.glob("recstore.sqlite*"))

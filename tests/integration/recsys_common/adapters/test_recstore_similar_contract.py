@@ -1,5 +1,6 @@
 """The RecStore contract of similar films (``put_similar`` / ``similar``): each test runs against SQLite,
-real Redis and the unit tests' fake (built as in ``test_recstore_contract``)."""
+real Redis (one server, and a three-node Redis Cluster) and the unit tests' fake (built as in
+``test_recstore_contract``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import redis
 
 from recsys_common.ports.recstore import SIMILAR_MAX, RecStore, VersionMeta
 from tests.fakes import FakeRecStore
@@ -24,11 +24,12 @@ from tests.integration.recsys_common.adapters.test_recstore_contract import (
     make_meta,
     users,
 )
+from tests.redis_cluster import client_for
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["sqlite", "redis", "fake"])
+@pytest.fixture(params=["sqlite", "redis", "redis-cluster", "fake"])
 def kind(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreKind]:
     yield from contract._kind(request, tmp_path)
 
@@ -71,7 +72,7 @@ def stored_similar(kind: StoreKind, store: RecStore, version: str) -> int:
         with sqlite3.connect(Path(kind.spec["path"])) as conn:
             (count,) = conn.execute("SELECT COUNT(*) FROM similar WHERE version = ?", (version,)).fetchone()
         return int(count)
-    client = redis.Redis.from_url(kind.spec["url"])
+    client = client_for(kind.spec["url"])
     try:
         return int(client.hlen(f"{kind.spec['prefix']}:v:{version}:similar"))
     finally:
