@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from recsys_common.ids import parse_film_id, validate_user_id
 from web_app.auth import COOKIE, SignIn, Viewer
-from web_app.movies import MoviesApi, NotFound, Reason
+from web_app.movies import Film, MoviesApi, NotFound, Reason
 
 router = APIRouter()
 
@@ -130,7 +130,7 @@ async def film(request: Request, film_id: str, movies: MoviesDep, viewer: Viewer
     film_id = film_id_of(film_id)
     details, similar, score = await asyncio.gather(
         movies.film(film_id),
-        movies.similar(film_id, SIMILAR),
+        _similar(movies, film_id),
         movies.my_rating(viewer.token, film_id) if viewer else _none(),
     )
     return render(request, "film.html", film=details, similar=similar, score=score, scores=SCORES)
@@ -138,6 +138,14 @@ async def film(request: Request, film_id: str, movies: MoviesDep, viewer: Viewer
 
 async def _none() -> None:
     return None
+
+
+async def _similar(movies: MoviesApi, film_id: str) -> list[Film]:
+    """The film's similar films; none when it has no list yet (a film newer than the serving model)."""
+    try:
+        return await movies.similar(film_id, SIMILAR)
+    except NotFound:
+        return []
 
 
 def _rating_answer(request: Request, film_id: str, score: float | None, saved: str) -> Response:
