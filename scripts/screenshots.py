@@ -20,7 +20,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.browser import (  # noqa: E402
+from tests.browser import (
     DESKTOP_WIDTH,
     PHONE_WIDTH,
     axe_source,
