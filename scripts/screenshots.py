@@ -66,14 +66,29 @@ def pages(url: str, new_viewer: str) -> list[tuple[str, Callable[[webdriver.Chro
                 return
             time.sleep(0.5)
 
+    def home_anonymous(driver: webdriver.Chrome) -> None:
+        driver.delete_all_cookies()
+        driver.get(f"{url}/")
+
+    def home_signed_in(driver: webdriver.Chrome) -> None:
+        sign_in(driver, url, SEED_VIEWER)
+        driver.get(f"{url}/")
+
+    def onboarding(driver: webdriver.Chrome) -> None:
+        sign_in(driver, url, new_viewer)
+        driver.get(f"{url}/onboarding")
+
+    def at(path: str) -> Callable[[webdriver.Chrome], None]:
+        return lambda driver: driver.get(url + path)
+
     return [
-        ("home-anonymous", lambda d: (d.delete_all_cookies(), d.get(f"{url}/"))),
-        ("search", lambda d: d.get(f"{url}/search?q={quote('star')}")),
-        ("signin", lambda d: d.get(f"{url}/signin")),
-        ("home-signed-in", lambda d: (sign_in(d, url, SEED_VIEWER), d.get(f"{url}/"))),
+        ("home-anonymous", home_anonymous),
+        ("search", at(f"/search?q={quote('star')}")),
+        ("signin", at("/signin")),
+        ("home-signed-in", home_signed_in),
         ("film", film),
-        ("my-ratings", lambda d: d.get(f"{url}/my/ratings")),
-        ("onboarding", lambda d: (sign_in(d, url, new_viewer), d.get(f"{url}/onboarding"))),
+        ("my-ratings", at("/my/ratings")),
+        ("onboarding", onboarding),
         ("onboarding-ready", onboarding_ready),
     ]
 
