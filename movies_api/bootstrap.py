@@ -13,9 +13,10 @@ from movies_api.auth import DEV_JWT_SECRET, TokenPolicy
 from movies_api.breaker import CircuitBreaker
 from movies_api.metrics import Metrics, metrics_middleware
 from movies_api.recommendations import FALLBACK_DEPTH, ImdbTopCache, PersonalFilms, RecommendationsClient
-from movies_api.routers import films, genres, health, persons, ratings, users
+from movies_api.routers import films, genres, health, persons, ratings, similar, users
 from movies_api.schemas import RatingIn
 from movies_api.settings import MoviesApiSettings
+from movies_api.similar import GenreNeighbours, SimilarFilmsService
 from recsys_common.adapters.catalogs import open_catalog
 from recsys_common.adapters.clickhouse_ratings import ClickHouseRatingStore
 from recsys_common.adapters.embedded_publisher import EmbeddedRatingPublisher
@@ -148,6 +149,13 @@ def create_app(
         rating_reader,
         on_answer=lambda source, reason: metrics.recommendations.labels(source, reason).inc(),
     )
+    app.state.similar = SimilarFilmsService(
+        client,
+        catalog,
+        GenreNeighbours(catalog, settings.imdb_top_ttl_s),
+        breaker,
+        on_answer=lambda source, reason: metrics.similar.labels(source, reason).inc(),
+    )
     install_problem_handlers(app, documented_models=[RatingIn])
     install_request_limits(app, settings.movies_api_max_body_bytes, settings.movies_api_max_header_bytes)
     app.middleware("http")(metrics_middleware(metrics))  # outside the limits, so it counts refusals too
@@ -162,6 +170,14 @@ def create_app(
             headers={"Retry-After": str(settings.retry_after_s)},
         )
 
-    for router in (films.router, ratings.router, genres.router, persons.router, users.router, health.router):
+    for router in (
+        films.router,
+        similar.router,
+        ratings.router,
+        genres.router,
+        persons.router,
+        users.router,
+        health.router,
+    ):
         app.include_router(router)
     return app

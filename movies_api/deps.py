@@ -11,6 +11,7 @@ from movies_api.auth import InvalidToken, TokenPolicy, Viewer, decode_token
 from movies_api.metrics import Metrics
 from movies_api.recommendations import PersonalFilms
 from movies_api.settings import MoviesApiSettings
+from movies_api.similar import SimilarFilmsService
 from recsys_common.ports.catalog import CatalogView
 from recsys_common.ports.publisher import RatingPublisher
 
@@ -42,6 +43,11 @@ def get_recommendations(request: Request) -> PersonalFilms:
     return service
 
 
+def get_similar(request: Request) -> SimilarFilmsService:
+    service: SimilarFilmsService = request.app.state.similar
+    return service
+
+
 def _unauthorized(message: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=message, headers={"WWW-Authenticate": "Bearer"})
 
@@ -70,5 +76,6 @@ CatalogDep = Annotated[CatalogView, Depends(get_catalog)]
 PublisherDep = Annotated[RatingPublisher, Depends(get_publisher)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 RecommendationsDep = Annotated[PersonalFilms, Depends(get_recommendations)]
+SimilarDep = Annotated[SimilarFilmsService, Depends(get_similar)]
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 OperatorDep = Annotated[Viewer, Depends(get_operator)]

@@ -38,6 +38,12 @@ class Metrics:
             ["source", "reason"],
             registry=self.registry,
         )
+        self.similar = Counter(
+            "movies_api_similar_films",
+            "Similar-films answers by source (model, fallback) and, for fallbacks, the reason",
+            ["source", "reason"],
+            registry=self.registry,
+        )
         self.circuit = Gauge(
             "movies_api_recommendations_circuit",
             "Breaker toward the Recommendations API: 1 for its current state (closed, open, half_open)",

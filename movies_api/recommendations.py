@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -61,6 +62,17 @@ class _Answer(BaseModel):
     film_ids: list[str]
 
 
+class SimilarAnswer(BaseModel):
+    """The Recommendations API's ``SimilarFilms`` body; unknown keys ignored."""
+
+    model_version: str | None = None
+    generated_at: str | None = None
+    film_ids: list[str]
+
+
+_Body = TypeVar("_Body", bound=BaseModel)
+
+
 def _request_id_header() -> dict[str, str]:
     """The id of the request being answered, passed on so both APIs' logs name the same request."""
     request_id = current_request_id()
@@ -68,7 +80,8 @@ def _request_id_header() -> dict[str, str]:
 
 
 class RecommendationsClient:
-    """HTTP client of ``GET {base}/api/v1/users/{user_id}/recommendations``; one connection pool,
+    """HTTP client of ``GET {base}/api/v1/users/{user_id}/recommendations`` (and of a film's similar
+    films, ``/api/v1/films/{film_id}/similar``); one connection pool,
     opened on first use and again after ``aclose`` (the app's lifespan may run more than once)."""
 
     def __init__(self, base_url: str, timeout_s: float) -> None:
@@ -86,10 +99,16 @@ class RecommendationsClient:
         params: dict[str, str | int] = {"limit": limit}
         if genre is not None:
             params["genre"] = genre
+        return await self._get(f"/api/v1/users/{quote(user_id, safe='')}/recommendations", params, _Answer)
+
+    async def similar(self, film_id: str, limit: int) -> SimilarAnswer:
+        """``GET {base}/api/v1/films/{film_id}/similar``: the film's similar films in the serving version."""
+        return await self._get(f"/api/v1/films/{quote(film_id, safe='')}/similar", {"limit": limit}, SimilarAnswer)
+
+    async def _get(self, path: str, params: dict[str, str | int], body: type[_Body]) -> _Body:
+        """One GET passing the request id on; RecommendationsUnavailable unless it answers 200 with ``body``."""
         try:
-            response = await self._client.get(
-                f"/api/v1/users/{quote(user_id, safe='')}/recommendations", params=params, headers=_request_id_header()
-            )
+            response = await self._client.get(path, params=params, headers=_request_id_header())
         except httpx.TimeoutException as exc:
             raise RecommendationsUnavailable("timeout", f"Recommendations API timed out: {exc!r}") from exc
         except httpx.HTTPError as exc:
@@ -101,7 +120,7 @@ class RecommendationsClient:
                 api_failed=response.status_code >= HTTP_SERVER_ERROR,
             )
         try:
-            return _Answer.model_validate_json(response.content)
+            return body.model_validate_json(response.content)
         except ValidationError as exc:
             raise RecommendationsUnavailable("bad_answer", f"Recommendations API answer is not valid: {exc}") from exc
 

@@ -34,7 +34,7 @@ class MoviesApiSettings(CommonSettings):
     #: without calling it; after the cool-down one request probes it, and its success closes the breaker.
     recommendations_circuit_failures: int = Field(default=5, ge=1)
     recommendations_circuit_cool_down_s: float = Field(default=5.0, gt=0)
-    #: How long the fallback's IMDb-top lists, computed from the whole catalogue, are reused.
+    #: How long the fallbacks' views of the whole catalogue (IMDb-top lists, films sharing genres) are reused.
     imdb_top_ttl_s: float = Field(default=300.0, ge=0)
 
     #: Secret of the viewers' HS256 bearer tokens. Unset: a development secret, logged at start and

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from recommendations_api.metrics import Metrics, MetricsMiddleware
 from recommendations_api.readiness import ReadinessCache
-from recommendations_api.routers import cold_start, health, legacy, recommendations
+from recommendations_api.routers import cold_start, health, legacy, recommendations, similar
 from recommendations_api.service import RecommendationService, ServiceUnavailable, UnknownGenre
 from recommendations_api.settings import ApiSettings
 from recsys_common.adapters.redis_recstore import RedisRecStore
@@ -43,6 +43,7 @@ keeps its own shape.
 TAGS = [
     {"name": "recommendations", "description": "A user's lists: personal, else cold start, else fallback"},
     {"name": "cold start", "description": "IMDb-top lists for anonymous and new users"},
+    {"name": "similar films", "description": "A film's most similar films, published with each version"},
     {"name": "legacy", "description": "The original system's route and response shape"},
     {"name": "operations", "description": "Liveness, readiness and Prometheus metrics"},
 ]
@@ -103,6 +104,7 @@ def create_app(settings: ApiSettings | None = None, store: RecStore | None = Non
     app.state.metrics = metrics
     app.include_router(recommendations.router)
     app.include_router(cold_start.router)
+    app.include_router(similar.router)
     app.include_router(legacy.router)
     app.include_router(health.router)
     install_problem_handlers(app)

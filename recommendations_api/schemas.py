@@ -75,6 +75,17 @@ class ColdStart(BaseModel):
     film_ids: list[str]
 
 
+class SimilarFilms(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"film_id": _FILM_A, **_VERSION_EXAMPLE, "film_ids": [_FILM_B]}]}
+    )
+
+    film_id: str = Field(description="The film asked about (UUID, canonical spelling)")
+    model_version: str | None = Field(description="Model of the version that answered")
+    generated_at: str | None = Field(description="When that version was published (ISO 8601, UTC)")
+    film_ids: list[str] = Field(description="Film ids (UUID), most similar first; never the film itself")
+
+
 class LegacyResult(BaseModel):
     must_watch: list[str]
 

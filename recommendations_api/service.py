@@ -99,6 +99,14 @@ class GenreAnswer:
 
 
 @dataclass(frozen=True)
+class SimilarAnswer:
+    """A film's similar films in the serving version; ``film_ids`` None when it has none for the film."""
+
+    view: VersionView
+    film_ids: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
 class Readiness:
     ready: bool
     reason: str
@@ -143,6 +151,19 @@ class RecommendationService:
     def cold_start(self, genre: str | None, limit: int) -> Answer:
         """IMDb-top lists, overall or of one genre."""
         return self._counted(self._cold_start(genre, limit))
+
+    def similar(self, film_id: str, limit: int) -> SimilarAnswer:
+        """The films most similar to ``film_id`` in the serving version, ``limit`` at most. There is no
+        fallback: ServiceUnavailable while the store is unreachable or holds no version."""
+        try:
+            view = self._current()
+        except (StoreUnavailable, NoPublishedVersion) as exc:
+            raise ServiceUnavailable(f"{exc}; similar films cannot be read") from exc
+        try:
+            return SimilarAnswer(view, self._store.similar(film_id, view.meta, view.films, limit))
+        except StoreUnavailable as exc:
+            self._mark_down(exc)
+            raise ServiceUnavailable(f"{exc}; similar films cannot be read") from exc
 
     def _counted(self, answer: _A) -> _A:
         if self._on_answer is not None:

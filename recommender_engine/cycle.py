@@ -33,6 +33,7 @@ from recommender_engine.model.artefact import save_artefact
 from recommender_engine.model.dataset import Dataset, build_dataset, screen_ratings
 from recommender_engine.model.hybrid import HybridModel, ModelConfig
 from recommender_engine.ranking import GenreIndex
+from recommender_engine.similar import similar_films
 from recsys_common.columns import Columns
 from recsys_common.listcodec import ListLayout
 from recsys_common.ports.catalog import CatalogUnavailable
@@ -324,6 +325,7 @@ class Engine:
                     writer.put_block(user_ids, block.must_watch, block.by_genre)
                     bar.update(len(user_ids))
                 bar.close()
+                writer.put_similar(similar_films(model))
             popularity = dataset.matrix.getnnz(axis=0).astype(np.float64)  # ratings per film
             writer.put_cold_start(cold_start_lists(dataset.films, cfg.cold_start_len, popularity))
             return writer.commit()

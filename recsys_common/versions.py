@@ -19,7 +19,7 @@ import numpy as np
 
 from recsys_common.domain import ColdStartLists, UserLists
 from recsys_common.listcodec import UINT16_LIMIT, ListLayout, decode, decode_list, encode_block
-from recsys_common.ports.recstore import Indices, VersionMeta
+from recsys_common.ports.recstore import SIMILAR_MAX, Indices, VersionMeta
 
 #: A user's stored record and whether it is their overlay (True) or the batch's (False).
 Found = tuple[bytes, bool]
@@ -91,6 +91,29 @@ def encode_overlay(meta: VersionMeta, must_watch: Indices, by_genre: Indices | N
     return record
 
 
+#: How a film's similar films are stored: their indices into the film table, little-endian int32.
+SIMILAR_DTYPE = np.dtype("<i4")
+
+
+def encode_similar(meta: VersionMeta, similar: Indices) -> list[bytes]:
+    """One record per film (row i for film i) of the (n_films, <=SIMILAR_MAX) ``similar`` indices:
+    the film's similar films in order, padding (negative entries) left out."""
+    if similar.ndim != 2 or similar.shape[0] != meta.n_films or similar.shape[1] > SIMILAR_MAX:
+        raise ValueError(
+            f"similar films must have shape ({meta.n_films}, <={SIMILAR_MAX}) in version {meta.version}, "
+            f"got {similar.shape}"
+        )
+    _check_indices(meta, "similar", similar)
+    rows = np.asarray(similar, dtype=SIMILAR_DTYPE)
+    return [row[row >= 0].tobytes() for row in rows]
+
+
+def decode_similar(record: bytes, films: Sequence[str], limit: int | None) -> tuple[str, ...]:
+    """The film ids of a film's similar-films record, ``limit`` at most."""
+    indices = np.frombuffer(record, dtype=SIMILAR_DTYPE)[:limit]
+    return tuple(films[i] for i in indices.tolist())
+
+
 class PendingVersion(abc.ABC):
     """A ``VersionWriter``'s checks and counts; the adapter's subclass stores what it is given."""
 
@@ -108,6 +131,11 @@ class PendingVersion(abc.ABC):
     def put_cold_start(self, lists: ColdStartLists) -> None:
         self._check_open()
         self._store_cold_start(cold_start_to_json(lists))
+
+    def put_similar(self, similar: Indices) -> None:
+        """Store every film's similar films (``encode_similar``)."""
+        self._check_open()
+        self._store_similar(encode_similar(self.meta, similar))
 
     def commit(self) -> VersionMeta:
         """Record the metadata and flip ``current`` to this version, atomically."""
@@ -133,6 +161,10 @@ class PendingVersion(abc.ABC):
 
     @abc.abstractmethod
     def _store_cold_start(self, text: str) -> None: ...
+
+    @abc.abstractmethod
+    def _store_similar(self, records: list[bytes]) -> None:
+        """Store the films' similar-films records (record i for film i), replacing any stored before."""
 
     @abc.abstractmethod
     def _store_commit(self, meta: VersionMeta) -> None:
@@ -171,6 +203,21 @@ class RecordLists(abc.ABC):
             return None
         record, overlay = found
         return decode_list(record, meta.layout, films, genre, limit), overlay
+
+    @abc.abstractmethod
+    def _similar_record(self, version: str, index: int) -> bytes | None:
+        """The similar-films record of film ``index`` of the version; None when it has none."""
+
+    def similar(
+        self, film_id: str, meta: VersionMeta, films: Sequence[str] | None = None, limit: int | None = None
+    ) -> tuple[str, ...] | None:
+        table = films if films is not None else self.films(meta.version)
+        try:
+            index = table.index(film_id)
+        except ValueError:
+            return None
+        record = self._similar_record(meta.version, index)
+        return None if record is None else decode_similar(record, table, limit)
 
 
 def newest_first(metas: Iterable[VersionMeta]) -> list[VersionMeta]:

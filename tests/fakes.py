@@ -98,6 +98,7 @@ class FakeRecStore(RecordLists):
         self.film_tables: dict[str, tuple[str, ...]] = {}
         self.records: dict[str, dict[str, bytes]] = {}
         self.cold: dict[str, str] = {}
+        self.similar_records: dict[str, list[bytes]] = {}
         self.overlays: dict[str, dict[str, bytes]] = {}
         self.retired: dict[str, float] = {}
         self.pending_versions: dict[str, float] = {}
@@ -138,6 +139,10 @@ class FakeRecStore(RecordLists):
     def store_cold_start(self, version: str, text: str) -> None:
         self._call("put_cold_start")
         self.cold[version] = text
+
+    def store_similar(self, version: str, records: list[bytes]) -> None:
+        self._call("put_similar")
+        self.similar_records[version] = list(records)
 
     def store_commit(self, meta: VersionMeta) -> None:
         self._call("commit")
@@ -207,6 +212,7 @@ class FakeRecStore(RecordLists):
             self.film_tables,
             self.records,
             self.cold,
+            self.similar_records,
             self.retired,
             self.pending_versions,
             self.overlays,
@@ -236,6 +242,11 @@ class FakeRecStore(RecordLists):
         text = self.cold.get(version)
         return None if text is None else cold_start_from_json(text)
 
+    def _similar_record(self, version: str, index: int) -> bytes | None:
+        self._call("similar")
+        records = self.similar_records.get(version)
+        return None if records is None else records[index]
+
 
 class _FakeVersionWriter(PendingVersion):
     def __init__(self, meta: VersionMeta, store: FakeRecStore) -> None:
@@ -247,6 +258,9 @@ class _FakeVersionWriter(PendingVersion):
 
     def _store_cold_start(self, text: str) -> None:
         self._store.store_cold_start(self.meta.version, text)
+
+    def _store_similar(self, records: list[bytes]) -> None:
+        self._store.store_similar(self.meta.version, records)
 
     def _store_commit(self, meta: VersionMeta) -> None:
         self._store.store_commit(meta)

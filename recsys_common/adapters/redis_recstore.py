@@ -7,6 +7,8 @@ Keys, all under a prefix ``p`` (settings ``redis_prefix``):
   so the API reads a user's overlay and batch record with one HMGET
 - ``{p}:v:{version}:films``  STRING, JSON list of film ids (index -> film id)
 - ``{p}:v:{version}:cold``   STRING, JSON cold-start lists
+- ``{p}:v:{version}:similar`` HASH film index -> its similar films (packed int32 film indices, see
+  ``recsys_common.versions.encode_similar``); absent when the version has no similar lists
 - ``{p}:meta``               HASH version -> metadata JSON (committed versions only)
 - ``{p}:current``            STRING, the serving version
 - ``{p}:retired``            ZSET version -> unix time it stopped serving
@@ -56,7 +58,7 @@ DEFAULT_RETRIES = 1
 #: Keys per SCAN step and per UNLINK command when clearing the store.
 SCAN_COUNT = 1_000
 #: Version key parts (``{p}:v:{version}:{part}``).
-VERSION_PARTS = ("users", "films", "cold")
+VERSION_PARTS = ("users", "films", "cold", "similar")
 #: Suffix of a user's overlay field in the version's users hash.
 OVERLAY_SUFFIX = "/overlay"
 #: Fields per HSET command and records per pipeline round trip when writing a version.
@@ -85,10 +87,10 @@ redis.call('SET', KEYS[2], ARGV[1])
 return 1
 """
 
-# KEYS: meta, current, retired, pending, users, films, cold. ARGV: version.
+# KEYS: meta, current, retired, pending, users, films, cold, similar. ARGV: version.
 _DELETE = """
 if redis.call('GET', KEYS[2]) == ARGV[1] then return 0 end
-redis.call('UNLINK', KEYS[5], KEYS[6], KEYS[7])
+redis.call('UNLINK', KEYS[5], KEYS[6], KEYS[7], KEYS[8])
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
@@ -273,6 +275,11 @@ class RedisRecStore(RecordLists):
             text = self._client.get(self._server.key(version, "cold"))
         return None if text is None else cold_start_from_json(_text(text))
 
+    def _similar_record(self, version: str, index: int) -> bytes | None:
+        with self._server.guard():
+            record = self._point_client().hget(self._server.key(version, "similar"), str(index))
+        return None if record is None else _bytes(record)
+
     def _zset(self, key: str) -> dict[str, float]:
         with self._server.guard():
             pairs: list[tuple[Any, Any]] = self._client.zrange(key, 0, -1, withscores=True)  # type: ignore[assignment]
@@ -357,6 +364,16 @@ class _RedisVersionWriter(PendingVersion):
     def _store_cold_start(self, text: str) -> None:
         with self._server.guard():
             self._server.client.set(self._server.key(self.meta.version, "cold"), text)
+
+    def _store_similar(self, records: list[bytes]) -> None:
+        key = self._server.key(self.meta.version, "similar")
+        with self._server.guard():
+            pipe = self._server.client.pipeline(transaction=False)
+            pipe.unlink(key)
+            for start in range(0, len(records), HSET_CHUNK):
+                chunk = records[start : start + HSET_CHUNK]
+                pipe.hset(key, mapping={str(start + i): record for i, record in enumerate(chunk)})
+            pipe.execute()
 
     def _store_commit(self, meta: VersionMeta) -> None:
         self._server.commit(meta)

@@ -3,6 +3,7 @@
 Every row is scoped by version. ``versions`` holds one row per pending or committed version (its
 film table, cold-start lists, metadata and timestamps), ``records`` one row per (version, user),
 ``overlays`` the online loop's per-user records of a committed version (read before ``records``),
+``similar`` one row per (version, film index) with the film's similar films (``versions.encode_similar``),
 ``pointer`` the single ``current`` row. The file runs in WAL mode, so a reader in another process
 (the API) sees a version as soon as the writer (the engine) commits it, and never blocks it.
 """
@@ -62,6 +63,12 @@ CREATE TABLE IF NOT EXISTS overlays (
     user_id  TEXT NOT NULL,
     record   BLOB NOT NULL,
     PRIMARY KEY (version, user_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS similar (
+    version  TEXT NOT NULL,
+    film     INTEGER NOT NULL,
+    films    BLOB NOT NULL,
+    PRIMARY KEY (version, film)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pointer (
     name     TEXT PRIMARY KEY CHECK (name = '{CURRENT}'),
@@ -168,7 +175,7 @@ class SqliteRecStore(RecordLists):
 
     def clear(self) -> None:
         with self._write() as conn:  # one transaction: readers see everything or nothing
-            for table in ("pointer", "overlays", "records", "versions"):
+            for table in ("pointer", "overlays", "records", "similar", "versions"):
                 conn.execute(f"DELETE FROM {table}")
 
     # ----- reading -----
@@ -201,6 +208,11 @@ class SqliteRecStore(RecordLists):
             row = conn.execute("SELECT cold_start FROM versions WHERE version = ?", (version,)).fetchone()
         return None if row is None or row[0] is None else cold_start_from_json(row[0])
 
+    def _similar_record(self, version: str, index: int) -> bytes | None:
+        with self._read() as conn:
+            row = conn.execute("SELECT films FROM similar WHERE version = ? AND film = ?", (version, index)).fetchone()
+        return None if row is None else bytes(row[0])
+
 
 class _SqliteVersionWriter(PendingVersion):
     """A pending version's rows, each step in a transaction of its own."""
@@ -226,6 +238,16 @@ class _SqliteVersionWriter(PendingVersion):
     def _store_cold_start(self, text: str) -> None:
         with self._transaction() as conn:
             conn.execute("UPDATE versions SET cold_start = ? WHERE version = ?", (text, self.meta.version))
+
+    def _store_similar(self, records: list[bytes]) -> None:
+        version = self.meta.version
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM similar WHERE version = ?", (version,))
+            for start in range(0, len(records), INSERT_CHUNK):
+                conn.executemany(
+                    "INSERT INTO similar (version, film, films) VALUES (?, ?, ?)",
+                    [(version, start + i, record) for i, record in enumerate(records[start : start + INSERT_CHUNK])],
+                )
 
     def _store_commit(self, meta: VersionMeta) -> None:
         with self._transaction() as conn:
@@ -268,7 +290,7 @@ def _delete(conn: sqlite3.Connection, version: str) -> None:
     """Remove every row of the version (pending or committed, never current)."""
     if _current_in(conn) == version:
         raise ValueError(f"version {version} is current and cannot be deleted")
-    for table in ("records", "overlays", "versions"):
+    for table in ("records", "overlays", "similar", "versions"):
         conn.execute(f"DELETE FROM {table} WHERE version = ?", (version,))
 
 

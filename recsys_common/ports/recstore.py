@@ -28,6 +28,8 @@ from recsys_common.listcodec import ListLayout
 
 #: Film indices into a version's film table; negative entries mean "no film" (padding).
 Indices: TypeAlias = npt.NDArray[np.integer]
+#: The longest list of similar films a version holds per film.
+SIMILAR_MAX = 20
 
 
 class StoreUnavailable(RuntimeError):
@@ -76,6 +78,13 @@ class RecReader(Protocol):
     def cold_start(self, version: str) -> ColdStartLists | None:
         """The version's cold-start lists; None when it has none."""
 
+    def similar(
+        self, film_id: str, meta: VersionMeta, films: Sequence[str] | None = None, limit: int | None = None
+    ) -> tuple[str, ...] | None:
+        """The films most similar to ``film_id`` in version ``meta``, most similar first, ``limit`` at
+        most; None when the version has no similar lists or its film table lacks the film. One read.
+        ``films`` defaults to the version's table."""
+
     def ping(self) -> None:
         """Raise StoreUnavailable when the store cannot be reached."""
 
@@ -89,6 +98,11 @@ class VersionWriter(Protocol):
         when an index is beyond the film table, a shape does not fit, or a user id was stored before."""
 
     def put_cold_start(self, lists: ColdStartLists) -> None: ...
+
+    def put_similar(self, similar: Indices) -> None:
+        """Store every film's similar films: (n_films, <=SIMILAR_MAX) film indices into the version's
+        film table, row i for film i, most similar first, negative entries meaning no film. ValueError
+        when the shape does not fit the film table or an index is beyond it."""
 
     def commit(self) -> VersionMeta:
         """Record the metadata (users counted, ``published_at`` set) and flip ``current`` to this

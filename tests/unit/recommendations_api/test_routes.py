@@ -254,7 +254,13 @@ def test_openapi_is_truthful_about_errors_and_the_user_id(client):
     }
     legacy = spec["paths"]["/v1/user/{user_id}"]["get"]["responses"]
     assert legacy["422"]["content"] == {"application/json": {"schema": {"$ref": "#/components/schemas/LegacyResponse"}}}
-    assert {tag["name"] for tag in spec["tags"]} == {"recommendations", "cold start", "legacy", "operations"}
+    assert {tag["name"] for tag in spec["tags"]} == {
+        "recommendations",
+        "cold start",
+        "similar films",
+        "legacy",
+        "operations",
+    }
     operation_ids = [op["operationId"] for path in spec["paths"].values() for op in path.values()]
     assert len(operation_ids) == len(set(operation_ids))
 
