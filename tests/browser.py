@@ -22,8 +22,10 @@ HEIGHT = 900
 FAILING_IMPACTS = ("serious", "critical")
 
 
-def chromium(width: int = DESKTOP_WIDTH, height: int = HEIGHT) -> webdriver.Chrome:
+def chromium(width: int = DESKTOP_WIDTH, height: int = HEIGHT, javascript: bool = True) -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
+    if not javascript:
+        options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
     options.binary_location = CHROMIUM
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
         options.add_argument(argument)

@@ -131,13 +131,24 @@ async def film(request: Request, film_id: str, movies: MoviesDep, viewer: Viewer
     details, similar, score = await asyncio.gather(
         movies.film(film_id),
         _similar(movies, film_id),
-        movies.my_rating(viewer.token, film_id) if viewer else _none(),
+        _my_rating(movies, viewer, film_id),
     )
-    return render(request, "film.html", film=details, similar=similar, score=score, scores=SCORES)
+    known = score is not UNKNOWN
+    score = score if isinstance(score, float) else None
+    return render(request, "film.html", film=details, similar=similar, score=score, known=known, scores=SCORES)
 
 
-async def _none() -> None:
-    return None
+#: The viewer's rating could not be read (the Movies API has no ratings route): the page does not say.
+UNKNOWN = object()
+
+
+async def _my_rating(movies: MoviesApi, viewer: Viewer | None, film_id: str) -> float | object | None:
+    if viewer is None:
+        return None
+    try:
+        return await movies.my_rating(viewer.token, film_id)
+    except NotFound:
+        return UNKNOWN
 
 
 async def _similar(movies: MoviesApi, film_id: str) -> list[Film]:
