@@ -76,8 +76,11 @@ def _to_sign_in(request: Request) -> Response:
     if request.app.state.sign_in.mode != "dev":
         return pages.render(request, "error.html", 401, viewer=None, title="Not signed in", message=pages.PROXY_NOTE)
     back = request.url.path if request.method == "GET" else urlsplit(request.headers.get("referer", "/")).path
-    response = RedirectResponse(f"/signin?next={quote(pages.safe_next(back))}", status_code=303)
-    if pages.is_htmx(request):
-        response.headers["HX-Redirect"] = response.headers["location"]
+    target = f"/signin?next={quote(pages.safe_next(back))}"
+    response: Response
+    if pages.is_htmx(request):  # htmx follows a redirect itself and would swap the page in; tell it to navigate
+        response = Response(status_code=204, headers={"HX-Redirect": target})
+    else:
+        response = RedirectResponse(target, status_code=303)
     response.delete_cookie(COOKIE)
     return response
