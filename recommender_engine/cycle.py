@@ -297,7 +297,7 @@ class Engine:
     ) -> VersionMeta:
         genres, groups = genre_groups(dataset.films)
         cfg = self._lists
-        layout = ListLayout.for_catalogue(dataset.n_films, cfg.must_watch_len, cfg.genre_len, genres)
+        layout = ListLayout.for_catalogue(dataset.n_films, cfg.must_watch_len, cfg.genre_len, genres, reasons=True)
         meta = VersionMeta(
             version=version,
             model_version=model_version,
@@ -318,11 +318,12 @@ class Engine:
                     cfg.genre_len,
                     cfg.block_size,
                     cfg.score_threads,
+                    model.reasons,
                 )
                 bar = tqdm(total=dataset.n_users, unit="user", desc="score+publish", disable=not self._progress)
                 for block in blocks:
                     user_ids = [str(u) for u in dataset.user_ids[block.users]]
-                    writer.put_block(user_ids, block.must_watch, block.by_genre)
+                    writer.put_block(user_ids, block.must_watch, block.by_genre, block.reasons)
                     bar.update(len(user_ids))
                 bar.close()
                 writer.put_similar(similar_films(model))

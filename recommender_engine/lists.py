@@ -27,6 +27,9 @@ PREFETCH_PER_THREAD = 2
 POOL_PER_GENRE_SLOT = 1
 
 ScoreFn = Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float32]]
+#: (the block's rows of the seen-ratings matrix, the block's must_watch) -> the rated film behind each
+#: recommendation, (n, must_watch_len) film indices, -1 = none (``HybridModel.reasons``).
+ReasonFn = Callable[[sp.csr_matrix, IndexArray], npt.NDArray[np.integer]]
 
 
 def genre_groups(films: pd.DataFrame) -> tuple[list[str], list[IndexArray]]:
@@ -64,6 +67,8 @@ class ListBlock:
     users: npt.NDArray[np.int64]
     must_watch: IndexArray  # (n, must_watch_len)
     by_genre: IndexArray  # (n, n_genres, genre_len)
+    #: (n, must_watch_len): the rated film behind each must_watch film, -1 = none.
+    reasons: IndexArray
 
 
 def pool_size(must_watch_len: int, genre_len: int, n_groups: int) -> int:
@@ -79,9 +84,11 @@ def personal_lists(
     genre_len: int,
     block_size: int,
     threads: int,
+    reasons: ReasonFn | None = None,
 ) -> Iterator[ListBlock]:
     """Score every user in blocks (one matrix product per block, seen films masked) and yield the
     blocks' lists in user order. ``threads`` blocks are computed at once, each with one BLAS thread.
+    ``reasons`` (when given) names the rated film behind each must_watch film; else they are -1.
     """
     n_users = seen.shape[0]
     starts = range(0, n_users, block_size)
@@ -90,10 +97,12 @@ def personal_lists(
     def compute(start: int) -> ListBlock:
         users = np.arange(start, min(start + block_size, n_users), dtype=np.int64)
         scores = np.ascontiguousarray(score(users), dtype=np.float32)
-        must_watch, by_genre = rank_lists(
-            scores, seen[start : users[-1] + 1], must_watch_len, genres, genre_len, pool_len
-        )
-        return ListBlock(users, must_watch, by_genre)
+        rated = seen[start : users[-1] + 1]
+        must_watch, by_genre = rank_lists(scores, rated, must_watch_len, genres, genre_len, pool_len)
+        because = np.full(must_watch.shape, -1, dtype=np.int32)
+        if reasons is not None:
+            because = np.asarray(reasons(rated, must_watch), dtype=np.int32)
+        return ListBlock(users, must_watch, by_genre, because)
 
     if threads <= 1:
         yield from map(compute, starts)

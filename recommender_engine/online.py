@@ -235,5 +235,6 @@ class OnlineUpdater:
         layout = serving.meta.layout  # the lists have the version's lengths, as its batch records do
         pool = pool_size(layout.must_watch_len, layout.genre_len, len(layout.genres))
         must_watch, by_genre = rank_lists(scores, row, layout.must_watch_len, serving.genres, layout.genre_len, pool)
-        self._store.put_overlay(serving.meta, user, must_watch[0], by_genre[0])
+        reasons = serving.model.reasons(row, must_watch) if layout.reasons else None
+        self._store.put_overlay(serving.meta, user, must_watch[0], by_genre[0], None if reasons is None else reasons[0])
         self.stats.fold_seconds.append(time.perf_counter() - started)

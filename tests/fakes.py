@@ -151,9 +151,16 @@ class FakeRecStore(RecordLists):
         self.metas[meta.version] = meta
         self._point_at(meta.version)
 
-    def put_overlay(self, meta: VersionMeta, user_id: str, must_watch: Indices, by_genre: Indices | None) -> None:
+    def put_overlay(
+        self,
+        meta: VersionMeta,
+        user_id: str,
+        must_watch: Indices,
+        by_genre: Indices | None,
+        reasons: Indices | None = None,
+    ) -> None:
         self._call("put_overlay")
-        record = encode_overlay(meta, must_watch, by_genre)
+        record = encode_overlay(meta, must_watch, by_genre, reasons)
         if meta.version not in self.metas:
             raise UnknownVersion(meta.version)
         self.overlays.setdefault(meta.version, {})[user_id] = record

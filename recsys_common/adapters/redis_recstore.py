@@ -187,8 +187,15 @@ class RedisRecStore(RecordLists):
             self._client.set(self._server.key(meta.version, "films"), json.dumps(list(films)))
         return _RedisVersionWriter(meta, self._server)
 
-    def put_overlay(self, meta: VersionMeta, user_id: str, must_watch: Indices, by_genre: Indices | None) -> None:
-        record = encode_overlay(meta, must_watch, by_genre)
+    def put_overlay(
+        self,
+        meta: VersionMeta,
+        user_id: str,
+        must_watch: Indices,
+        by_genre: Indices | None,
+        reasons: Indices | None = None,
+    ) -> None:
+        record = encode_overlay(meta, must_watch, by_genre, reasons)
         with self._server.guard():
             if not self._client.hexists(self._server.meta_key, meta.version):
                 raise UnknownVersion(meta.version)

@@ -61,7 +61,7 @@ def test_personal_list_comes_back_as_cards_in_its_order_without_unknown_films(cl
     )
     assert titles(response) == ["Charlie", "Alpha", "Echo"]
     assert body["films"][0]["genres"] == ["Drama", "Comedy"]
-    assert fake_recommendations.requests == [{"user_id": "u1", "limit": "4"}]
+    assert fake_recommendations.requests == [{"user_id": "u1", "limit": "4", "reasons": "true"}]
 
 
 def test_genre_and_limit_are_passed_on_in_the_catalogue_spelling(client, fake_recommendations) -> None:

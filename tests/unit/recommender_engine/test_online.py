@@ -141,3 +141,15 @@ def test_a_version_removed_between_polls_is_dropped_not_fatal(world):
     assert updater.step() == 0  # the user was polled; the fold found no version and gave up quietly
     store.current = original
     assert updater.step() == 0
+
+
+def test_an_overlay_names_the_new_ratings_as_its_reasons(world):
+    ratings, store, _, updater = world
+    horror = FILMS[FILMS[Columns.Genres].map(lambda g: g == ("Horror",))][Columns.Item].tolist()
+    ratings.append(rows("newcomer", horror[:2], rating=9.0))
+    ratings.append(rows("newcomer", horror[2:3], rating=3.0, at=BASE_TIMESTAMP + 20_000))
+    updater.step()
+    lists = store.user_lists("newcomer", current(store))
+    assert lists is not None and lists.overlay
+    assert set(lists.reasons) == set(lists.must_watch)
+    assert set(lists.reasons.values()) <= set(horror[:2])  # the liked ones, not the one rated 3
