@@ -6,6 +6,7 @@ with axe-core: no serious or critical violation (labels, alt text, contrast, ...
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -180,6 +181,36 @@ def film_ids(driver: webdriver.Chrome, css: str) -> list[str]:
     return [str(a.get_attribute("href")).rsplit("/", 1)[1] for a in driver.find_elements(By.CSS_SELECTOR, css)]
 
 
+def test_anonymous_home_shows_the_top_rows(browser: webdriver.Chrome, site: Site) -> None:
+    visit(browser, site, "/")
+    rows = browser.find_elements(By.CSS_SELECTOR, "section.row")
+    assert len(rows) >= 2
+    assert all(row.find_elements(By.CSS_SELECTOR, ".card .imdb") for row in rows)
+    assert browser.find_element(By.LINK_TEXT, "Sign in")
+
+
+def test_the_home_pages_personal_rows_change_after_a_rating(browser: webdriver.Chrome, site: Site) -> None:
+    sign_in(browser, site, "user-3")
+    visit(browser, site, "/")
+    first_row = "section[data-kind=must_watch] .card-title a"
+    before = film_ids(browser, first_row)
+    assert before
+    assert browser.find_elements(By.CSS_SELECTOR, ".card-reason")  # every card says why it is there
+    browser.find_element(By.CSS_SELECTOR, first_row).click()
+    wait_for(browser, "label[for=score-9]").click()
+    wait_for(browser, ".saved")
+    visit(browser, site, "/")
+    assert before[0] not in film_ids(browser, first_row)  # the rated film leaves at once
+    deadline = time.monotonic() + CHANGE_TIMEOUT_S
+    while home_source(browser) != "overlay" and time.monotonic() < deadline:
+        time.sleep(0.3)  # until the online updater has folded the rating in
+        visit(browser, site, "/")
+    assert home_source(browser) == "overlay"
+    after = film_ids(browser, first_row)
+    assert before[0] not in after
+    assert after[: len(before) - 1] != before[1:], "the personal rows did not change"
+
+
 def home_source(driver: webdriver.Chrome) -> str | None:
     return driver.find_element(By.CSS_SELECTOR, "[data-source]").get_attribute("data-source")
 
@@ -192,6 +223,33 @@ def rate_from_search(driver: webdriver.Chrome, site: Site, query: str, score: in
     wait_for(driver, f"label[for=score-{score}]").click()
     wait_for(driver, ".saved")
     return film_id
+
+
+def test_my_ratings_newest_first(browser: webdriver.Chrome, site: Site) -> None:
+    sign_in(browser, site, "rater")
+    older = rate_from_search(browser, site, "Film 5", 7)
+    newer = rate_from_search(browser, site, "Film 7", 5)
+    visit(browser, site, "/my/ratings")
+    assert film_ids(browser, ".card-title a") == [newer, older]
+    assert [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".my-score strong")] == ["5/10", "7/10"]
+    visit(browser, site, f"/films/{newer}")
+    assert "You rated it 5/10" in browser.find_element(By.CSS_SELECTOR, ".stars legend").text
+
+
+def test_rating_works_without_javascript(site: Site) -> None:
+    driver = chromium(javascript=False)  # axe-core needs JavaScript: these pages are checked above
+    try:
+        driver.get(f"{site.url}/signin")
+        driver.find_element(By.ID, "name").send_keys("no-script")
+        driver.find_element(By.CSS_SELECTOR, "form.signin button[type=submit]").click()
+        driver.get(f"{site.url}/search?q=Film 3")
+        driver.find_element(By.CSS_SELECTOR, ".card-title a").click()
+        driver.find_element(By.CSS_SELECTOR, "label[for=score-6]").click()
+        driver.find_element(By.XPATH, "//button[normalize-space()='Save rating']").click()
+        assert "You rated it 6/10" in wait_for(driver, ".stars legend").text
+        assert driver.find_element(By.ID, "score-6").is_selected()
+    finally:
+        driver.quit()
 
 
 def test_a_new_viewer_picks_films_and_gets_a_personal_list(browser: webdriver.Chrome, site: Site) -> None:
