@@ -10,6 +10,7 @@ It signs in as a seed viewer (``ml100k:1``) for the personal pages and as a new 
 from __future__ import annotations
 
 import argparse
+import secrets
 import sys
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -61,7 +63,10 @@ def pages(url: str, new_viewer: str) -> list[tuple[str, Callable[[webdriver.Chro
         driver.find_element(By.CSS_SELECTOR, "form.onboarding button[type=submit]").click()
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
-            source = driver.find_element(By.CSS_SELECTOR, ".source").get_attribute("data-source")
+            try:  # the page reloads itself until the list is personal
+                source = driver.find_element(By.CSS_SELECTOR, ".source").get_attribute("data-source")
+            except WebDriverException:
+                source = None
             if source in ("personal", "overlay"):
                 return
             time.sleep(0.5)
@@ -105,7 +110,7 @@ def main() -> None:
     for label, width in (("desktop", DESKTOP_WIDTH), ("phone", PHONE_WIDTH)):
         driver = chromium(width)
         try:
-            for name, open_page in pages(args.url, f"newcomer-{label}-{int(time.time())}"):
+            for name, open_page in pages(args.url, f"newcomer-{secrets.token_hex(2)}"):
                 set_viewport(driver, width)
                 open_page(driver)
                 violations = axe_violations(driver, axe)
