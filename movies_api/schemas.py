@@ -226,6 +226,24 @@ class RecommendedCard(FilmCard):
     )
 
 
+class RatingRemoved(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "event_id": "0b8f0f7e-3c55-4a0e-9d0e-2f6f3b1f9a41",
+                    "film_id": _FILM_ID_EXAMPLE,
+                    "status": "removed",
+                }
+            ]
+        }
+    )
+
+    event_id: str = Field(description="Id of the published removal event")
+    film_id: str
+    status: Literal["removed"] = "removed"
+
+
 class RecommendationsOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={

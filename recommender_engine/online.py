@@ -35,7 +35,7 @@ from recommender_engine.model.artefact import ArtefactError, load_artefact
 from recommender_engine.model.hybrid import HybridModel
 from recommender_engine.ranking import GenreIndex, rank_lists
 from recsys_common.columns import Columns
-from recsys_common.domain import RatingEvent
+from recsys_common.domain import RATING_REMOVED, RatingEvent
 from recsys_common.ports.ratings import RatingSource, RatingSourceError
 from recsys_common.ports.recstore import OverlayWriter, RecReader, StoreUnavailable, UnknownVersion, VersionMeta
 
@@ -223,7 +223,10 @@ class OnlineUpdater:
         history = self._ratings.read_user(user)
         latest: dict[str, float] = dict(zip(history[Columns.Item].astype(str), history[Columns.Rating], strict=True))
         for event in sorted(events, key=lambda e: e.timestamp):
-            latest[event.film_id] = event.rating
+            if event.rating == RATING_REMOVED:  # the viewer withdrew the rating: the film is unrated again
+                latest.pop(event.film_id, None)
+            else:
+                latest[event.film_id] = event.rating
         columns = [serving.film_index[film] for film in latest if film in serving.film_index]
         values = [latest[film] for film in latest if film in serving.film_index]
         n_films = len(serving.film_index)

@@ -57,6 +57,7 @@ class World:
     upstream: Counting
     films: pd.DataFrame
     disliked: list[str]
+    engine: Engine
 
 
 def _films() -> pd.DataFrame:
@@ -97,7 +98,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     with serve_in_thread(upstream, lifespan="on") as url:
         settings = MoviesApiSettings(data_dir=tmp_path, recommendations_api_url=url, jwt_secret=SECRET)
         with TestClient(create_movies_app(settings)) as movies:
-            yield World(movies, upstream, films, disliked)
+            yield World(movies, upstream, films, disliked, engine)
 
 
 def _auth() -> dict[str, str]:
@@ -173,3 +174,23 @@ def test_my_ratings_come_newest_first_and_page(world: World) -> None:
     assert [(r["film"]["title"], r["score"]) for r in last.json()["ratings"]] == [("Heat", 9.0)]
     assert world.movies.get("/api/v1/users/me/ratings").status_code == 401
     assert world.movies.get("/api/v1/users/me/ratings", params={"page_size": 0}, headers=_auth()).status_code == 422
+
+
+def test_removing_a_rating_takes_it_out_of_my_ratings_and_of_the_reasons(world: World, tmp_path: Path) -> None:
+    removed = world.movies.delete(f"/api/v1/films/{HEAT}/rating", headers=_auth())
+    assert removed.status_code == 202, removed.text
+    assert removed.json()["film_id"] == HEAT and removed.json()["status"] == "removed"
+    mine = world.movies.get("/api/v1/users/me/ratings", headers=_auth()).json()
+    assert mine["total"] == 2 and HEAT not in {r["film"]["film_id"] for r in mine["ratings"]}
+    # the published lists still name Heat, but the viewer no longer rates it: no "because you rated Heat"
+    cards = world.movies.get("/api/v1/users/me/recommendations", headers=_auth()).json()["films"]
+    assert cards and all(card["reason"] is None for card in cards)
+    # the next cycle trains without it: the reasons are the films the viewer still rates (both 3/10)
+    assert world.engine.run_cycle().status == "published"
+    after = world.movies.get("/api/v1/users/me/recommendations", headers=_auth()).json()["films"]
+    assert {(c["reason"]["film_id"], c["reason"]["score"]) for c in after} <= {(f, 3.0) for f in world.disliked}
+    stored = SqliteRatingStore(tmp_path / "ratings.sqlite")
+    assert HEAT not in set(stored.read_all().query(f"{Columns.User} == @VIEWER")[Columns.Item])
+    assert world.movies.delete(f"/api/v1/films/{HEAT}/rating").status_code == 401
+    unknown = world.movies.delete(f"/api/v1/films/{film_id_for('reasons:none')}/rating", headers=_auth())
+    assert unknown.status_code == 404

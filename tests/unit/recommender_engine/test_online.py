@@ -10,6 +10,7 @@ from recommender_engine.cycle import CycleJournal, Engine, ListConfig
 from recommender_engine.model.hybrid import ModelConfig
 from recommender_engine.online import OnlineUpdater, StoreFeed
 from recsys_common.columns import Columns
+from recsys_common.domain import RATING_REMOVED
 from recsys_common.ports.recstore import VersionMeta
 from tests.datasets import BASE_TIMESTAMP, GENRES, synthetic_films, synthetic_ratings
 from tests.fakes import FakeRatingStore, FakeRecStore
@@ -153,3 +154,18 @@ def test_an_overlay_names_the_new_ratings_as_its_reasons(world):
     assert lists is not None and lists.overlay
     assert set(lists.reasons) == set(lists.must_watch)
     assert set(lists.reasons.values()) <= set(horror[:2])  # the liked ones, not the one rated 3
+
+
+def test_a_removed_rating_no_longer_counts_as_rated(world):
+    ratings, store, _, updater = world
+    horror = FILMS[FILMS[Columns.Genres].map(lambda g: g == ("Horror",))][Columns.Item].tolist()
+    ratings.append(rows("remover", horror[:2], rating=9.0))
+    updater.step()
+    before = store.user_lists("remover", current(store))
+    assert before is not None and before.reasons and set(before.reasons.values()) <= set(horror[:2])
+    ratings.append(rows("remover", horror[:1], rating=RATING_REMOVED, at=BASE_TIMESTAMP + 30_000))
+    updater.step()
+    after = store.user_lists("remover", current(store))
+    assert after is not None and set(after.reasons.values()) == {horror[1]}  # the removed film is no reason
+    assert horror[1] not in after.must_watch
+    assert list(ratings.read_user("remover")[Columns.Item]) == [horror[1]]
