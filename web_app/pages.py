@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from recsys_common.ids import parse_film_id, validate_user_id
 from web_app.auth import COOKIE, SignIn, Viewer
-from web_app.movies import Film, MoviesApi, NotFound, Reason
+from web_app.movies import MoviesApi, NotFound, Reason
 
 router = APIRouter()
 
@@ -130,33 +130,14 @@ async def film(request: Request, film_id: str, movies: MoviesDep, viewer: Viewer
     film_id = film_id_of(film_id)
     details, similar, score = await asyncio.gather(
         movies.film(film_id),
-        _similar(movies, film_id),
-        _my_rating(movies, viewer, film_id),
+        movies.similar(film_id, SIMILAR),
+        movies.my_rating(viewer.token, film_id) if viewer else _no_rating(),
     )
-    known = score is not UNKNOWN
-    score = score if isinstance(score, float) else None
-    return render(request, "film.html", film=details, similar=similar, score=score, known=known, scores=SCORES)
+    return render(request, "film.html", film=details, similar=similar, score=score, scores=SCORES)
 
 
-#: The viewer's rating could not be read (the Movies API has no ratings route): the page does not say.
-UNKNOWN = object()
-
-
-async def _my_rating(movies: MoviesApi, viewer: Viewer | None, film_id: str) -> float | object | None:
-    if viewer is None:
-        return None
-    try:
-        return await movies.my_rating(viewer.token, film_id)
-    except NotFound:
-        return UNKNOWN
-
-
-async def _similar(movies: MoviesApi, film_id: str) -> list[Film]:
-    """The film's similar films; none when it has no list yet (a film newer than the serving model)."""
-    try:
-        return await movies.similar(film_id, SIMILAR)
-    except NotFound:
-        return []
+async def _no_rating() -> None:
+    return None
 
 
 def _rating_answer(request: Request, film_id: str, score: float | None, saved: str) -> Response:
