@@ -60,15 +60,24 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> HTMLResponse:
-        return pages.render(request, "error.html", 404, title="Not found", message=str(exc))
+        return _error_page(request, 404, "Not found", str(exc))
 
     @app.exception_handler(MoviesApiError)
     async def unavailable(request: Request, exc: MoviesApiError) -> HTMLResponse:
         log.error("%s %s: %s", request.method, request.url.path, exc)
-        message = "The film service is unavailable. Please try again in a moment."
-        return pages.render(request, "error.html", 503, title="Unavailable", message=message)
+        return _error_page(
+            request, 503, "Unavailable", "The film service is unavailable. Please try again in a moment."
+        )
 
     return app
+
+
+def _error_page(request: Request, status_code: int, title: str, message: str) -> HTMLResponse:
+    """The error page; for an htmx request, the message alone, shown in the page's alert area."""
+    if pages.is_htmx(request):
+        headers = {"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"}
+        return pages.render(request, "_flash.html", status_code, headers=headers, message=message)
+    return pages.render(request, "error.html", status_code, title=title, message=message)
 
 
 def _to_sign_in(request: Request) -> Response:

@@ -69,10 +69,12 @@ def required(viewer: Viewer | None) -> Viewer:
     return viewer
 
 
-def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+def render(
+    request: Request, template: str, status_code: int = 200, headers: dict[str, str] | None = None, **context: Any
+) -> HTMLResponse:
     context.setdefault("viewer", viewer_of(request))
     context["auth_mode"] = sign_in_of(request).mode
-    return templates_of(request).TemplateResponse(request, template, context, status_code=status_code)
+    return templates_of(request).TemplateResponse(request, template, context, status_code=status_code, headers=headers)
 
 
 def reason_text(reason: Reason | None) -> str:
@@ -237,8 +239,8 @@ async def sign_in(
     try:
         user_id = validate_user_id(name.strip())
     except ValueError as exc:
-        context = {"next": safe_next(next), "error": f"That name cannot be used: {exc}", "name": name}
-        return render(request, "signin.html", status_code=422, viewer=None, **context)
+        error = f"That name cannot be used: {exc}"
+        return render(request, "signin.html", 422, viewer=None, next=safe_next(next), error=error, name=name)
     response = RedirectResponse(safe_next(next), status_code=303)
     secure = request.app.state.settings.web_cookie_secure
     response.set_cookie(

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from movies_api.auth import decode_token
-from web_app.auth import COOKIE
+from web_app.auth import COOKIE, SignIn
 from web_app.bootstrap import create_app
 from web_app.settings import WebSettings
 
@@ -96,3 +96,14 @@ def test_the_vendored_htmx_is_served_by_the_app(client: TestClient) -> None:
     page = client.get("/signin").text
     assert '<script src="/static/vendor/htmx-2.0.11.min.js"' in page
     assert client.get("/static/vendor/htmx-2.0.11.min.js").status_code == 200
+
+
+def test_an_htmx_request_gets_the_error_alone_retargeted_to_the_alert_area(client: TestClient) -> None:
+    client.cookies.set(COOKIE, SignIn(WebSettings(jwt_secret=SECRET)).mint("viewer"))
+    film = "/films/5aae2260-99d6-5e73-bd20-fe79285425c2"
+    response = client.post(f"{film}/rating", data={"score": "8"}, headers={"HX-Request": "true"})
+    assert response.status_code == 503
+    assert response.headers["HX-Retarget"] == "#flash"
+    assert (
+        response.text.strip() == '<p class="error">The film service is unavailable. Please try again in a moment.</p>'
+    )
