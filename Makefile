@@ -51,6 +51,7 @@ evaluate: $(STAMP)
 	$(BIN)/recsys evaluate --protocol item-cold-start --keep-first 2 \
 	    --output benchmarks/results/item_first_ratings_ml100k.json
 	$(BIN)/recsys evaluate --protocol fold-in --output benchmarks/results/fold_in_ml100k.json
+	$(BIN)/recsys evaluate --protocol similar --output benchmarks/results/similar_films_ml100k.json
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -26,8 +27,9 @@ from recommender_engine.bootstrap import online as bootstrap_online
 from recommender_engine.cycle import CycleError, CycleResult, NoFilms
 from recommender_engine.evaluation.cold_start import ColdStartReport, run_item_cold_start
 from recommender_engine.evaluation.fold_in import FoldInReport, run_fold_in
-from recommender_engine.evaluation.plot import write_curves_plot
+from recommender_engine.evaluation.plot import write_bars_plot, write_curves_plot
 from recommender_engine.evaluation.runner import MODEL_NAMES, EvaluationReport, SeedsReport, run_evaluation, run_seeds
+from recommender_engine.evaluation.similar import SIMILAR_PLOT_METRICS, SimilarReport, run_similar
 from recommender_engine.metrics import EngineCollector, OnlineCollector
 from recommender_engine.model.tuned import read_tuned, write_tuned
 from recommender_engine.scheduler import make_trigger, run_scheduled
@@ -38,7 +40,7 @@ from recsys_common.columns import Columns
 from recsys_common.machine import machine_info
 from recsys_common.observability import configure_logging, serve_metrics
 from recsys_common.ports.catalog import CatalogReader, CatalogUnavailable
-from recsys_common.ports.recstore import StoreUnavailable, UnknownVersion
+from recsys_common.ports.recstore import SIMILAR_MAX, StoreUnavailable, UnknownVersion
 from recsys_common.settings import warn_unknown_variables
 from recsys_datasets import (
     DataFormatError,
@@ -411,6 +413,7 @@ class Protocol(StrEnum):
     temporal = "temporal"
     item_cold_start = "item-cold-start"
     fold_in = "fold-in"
+    similar = "similar"
 
 
 @app.command()
@@ -425,7 +428,9 @@ def evaluate(
             "each user's newest ratings by time are the test set (--test-fraction, default 0.3); item-cold-start: "
             "--holdout-fraction of the films held out with all their ratings but their first --keep-first, "
             "ranked for the users who rated them; fold-in: a tenth of the users held out of training, "
-            "folded in from their training ratings, compared with a full retrain."
+            "folded in from their training ratings, compared with a full retrain; similar: the similar films "
+            "of users' training films against their test films (random split, --test-fraction), with genre-overlap, "
+            "co-occurrence and random baselines."
         ),
     ] = Protocol.random,
     test_fraction: Annotated[
@@ -442,7 +447,7 @@ def evaluate(
             "temporal: the init only) and report mean ± std.",
         ),
     ] = 1,
-    k: Annotated[int, typer.Option(min=1)] = 10,
+    k: Annotated[int | None, typer.Option(min=1, help="Default 10; similar: 20 (the published lists).")] = None,
     models: Annotated[
         str | None,
         typer.Option(
@@ -461,12 +466,17 @@ def evaluate(
     if seeds > 1 and not split_protocol:
         raise _fail("--seeds applies to the random and temporal protocols")
     fraction = test_fraction if test_fraction is not None else (0.3 if protocol is Protocol.temporal else 0.25)
+    k = k if k is not None else (SIMILAR_MAX if protocol is Protocol.similar else 10)
     with _engine(progress=False) as engine_app:
         data_set = _data_set(engine_app, movielens_dir)
         config = engine_app.model
         try:
-            report: EvaluationReport | SeedsReport | ColdStartReport | FoldInReport
-            if protocol is Protocol.fold_in:
+            report: EvaluationReport | SeedsReport | ColdStartReport | FoldInReport | SimilarReport
+            if protocol is Protocol.similar:
+                report = run_similar(
+                    data_set.ratings, data_set.films, test_fraction=fraction, seed=seed, k=k, engine_config=config
+                )
+            elif protocol is Protocol.fold_in:
                 report = run_fold_in(
                     data_set.ratings, data_set.films, test_fraction=fraction, seed=seed, k=k, engine_config=config
                 )
@@ -501,6 +511,14 @@ def evaluate(
         if output is not None:
             _write_json(output, report.to_dict())
             typer.echo(f"report written to {output}")
+            if isinstance(report, SimilarReport):
+                plot = write_bars_plot(
+                    output.with_suffix(".png"),
+                    {r.name: asdict(r.metrics) for r in report.results},
+                    SIMILAR_PLOT_METRICS,
+                    f"similar films ({k} per film), random split, {fraction:g} test",
+                )
+                typer.echo(f"plot written to {plot}")
             if isinstance(report, EvaluationReport | SeedsReport) and report.curves():
                 title = f"{protocol.value} split, {fraction:g} test" + (f", {seeds} seeds (mean)" if seeds > 1 else "")
                 plot = write_curves_plot(output.with_suffix(".png"), report.curves(), title)

@@ -30,7 +30,11 @@ FloatArray = npt.NDArray[np.float32]
 #: Films per block: a block holds a few (block_rows x n_films) float32 matrices (200 MB at 50,000 films).
 DEFAULT_BLOCK_ROWS = 256
 #: Weight of the EASE z-scores against the embeddings' (see the module docstring). On MovieLens-100K
-#: (``benchmarks/results/similar_films_ml100k.json``) the blend beat either part alone.
+#: (``recsys evaluate --protocol similar``, ``benchmarks/results/similar_films_ml100k.json``) the
+#: embeddings alone reach pair hit rate / precision@20 0.744 / 0.090, weight 0.3 0.832 / 0.109, 1
+#: 0.859 / 0.116, 3 0.866 / 0.117, 100 (EASE alone where it covers) 0.866 / 0.116; 1 is within
+#: 0.007 / 0.0013 of the best and keeps more of the catalogue in some list (coverage 0.971 against
+#: 0.949 and 0.921), so film pages show more different films.
 DEFAULT_EASE_WEIGHT = 1.0
 #: Guards the per-row standardisation against a constant row.
 STD_FLOOR = 1e-6
@@ -56,16 +60,18 @@ class SimilarityModel:
         self.n_films = params.n_films
         self._ease = params.ease if ease_weight > 0 else None
         self._weight = np.float32(ease_weight)
-        #: EASE row of each film (-1: not covered, or too few ratings); the columns EASE covers.
+        #: EASE row of each film (-1: not covered, or too few ratings), and where EASE's z-scores
+        #: replace the embeddings' in a blended row: the covered films with enough ratings
+        #: (``_answers``, film indices) at their positions among EASE's columns (``_answer_pos``).
         self._ease_row = np.full(self.n_films, -1, dtype=np.int64)
-        self._columns = np.arange(self.n_films, dtype=np.int64)
-        self._weak = np.zeros(0, dtype=np.int64)
+        self._answers = self._answer_pos = np.zeros(0, dtype=np.int64)
         if self._ease is not None and params.history is not None:
+            columns = np.arange(self.n_films, dtype=np.int64)
             if params.ease_films is not None:
-                self._columns = np.asarray(params.ease_films, dtype=np.int64)
-            self._ease_row[self._columns] = np.arange(self._columns.size)
-            self._weak = np.flatnonzero(rating_counts(params.history) < identity_min_ratings).astype(np.int64)
-            self._ease_row[self._weak] = -1
+                columns = np.asarray(params.ease_films, dtype=np.int64)
+            strong = rating_counts(params.history)[columns] >= identity_min_ratings
+            self._answers, self._answer_pos = columns[strong], np.flatnonzero(strong).astype(np.int64)
+            self._ease_row[self._answers] = self._answer_pos
 
     @staticmethod
     def of(model: HybridModel, ease_weight: float = DEFAULT_EASE_WEIGHT) -> SimilarityModel:
@@ -75,15 +81,17 @@ class SimilarityModel:
         """(len(films), n_films) similarities of ``films`` to every film, higher is more similar; a
         film's own entry is -inf."""
         rows = np.asarray(films, dtype=np.int64)
-        cosine = self._unit[rows] @ self._unit.T
-        scores = _standardise(cosine) if self._ease is not None else cosine
+        scores = self._unit[rows] @ self._unit.T
         ease_rows = self._ease_row[rows]
         blended = np.flatnonzero(ease_rows >= 0)
         if self._ease is not None and blended.size:
-            ease_z = scores[blended].copy()
-            ease_z[:, self._columns] = _standardise(self._ease[ease_rows[blended]])
-            ease_z[:, self._weak] = scores[np.ix_(blended, self._weak)]
-            scores[blended] += self._weight * ease_z
+            # z + weight x (EASE's z where it knows the film, else z again); a row without EASE keeps
+            # its cosines, which rank as their z-scores do
+            cosine_z = _standardise(scores[blended])
+            ease_z = _standardise(self._ease[ease_rows[blended]])
+            mixed = cosine_z * (1 + self._weight)
+            mixed[:, self._answers] = cosine_z[:, self._answers] + self._weight * ease_z[:, self._answer_pos]
+            scores[blended] = mixed
         scores[np.arange(rows.size), rows] = -np.inf
         return np.asarray(scores, dtype=np.float32)
 

@@ -36,3 +36,28 @@ def write_curves_plot(path: Path, curves: Mapping[str, Mapping[str, Sequence[flo
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, format="png", dpi=100)
     return path
+
+
+def write_bars_plot(
+    path: Path, values: Mapping[str, Mapping[str, float]], metrics: Sequence[tuple[str, str]], title: str
+) -> Path:
+    """Write ``values`` (method name -> {metric: value}) to ``path`` as a PNG with one panel of
+    horizontal bars per metric of ``metrics`` ((key, label) pairs); return ``path``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if not values:
+        raise ValueError("no values to plot")
+    names = list(values)
+    figure = Figure(figsize=(4 * len(metrics), 0.4 * len(names) + 1.5), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, len(metrics), sharey=True, squeeze=False)[0]
+    for ax, (metric, label) in zip(axes, metrics, strict=True):
+        ax.barh(names, [values[name][metric] for name in names])
+        ax.invert_yaxis()
+        ax.set_title(label)
+        ax.grid(axis="x", alpha=0.3)
+    figure.suptitle(title, fontsize="medium")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png", dpi=100)
+    return path

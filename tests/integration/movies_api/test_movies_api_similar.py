@@ -66,9 +66,13 @@ def recommendations_url(tmp_path: Path, recstore: SqliteRecStore) -> Iterator[st
         yield url
 
 
-def movies_client(tmp_path: Path, catalog: SqliteCatalog, url: str) -> TestClient:
+def movies_client(tmp_path: Path, catalog: SqliteCatalog, url: str, failures: int = 5) -> TestClient:
     settings = MoviesApiSettings(
-        data_dir=tmp_path, jwt_secret=SECRET, recommendations_api_url=url, recommendations_timeout_s=2.0
+        data_dir=tmp_path,
+        jwt_secret=SECRET,
+        recommendations_api_url=url,
+        recommendations_timeout_s=2.0,
+        recommendations_circuit_failures=failures,
     )
     return TestClient(create_app(settings, catalog=catalog))
 
@@ -117,14 +121,16 @@ def test_recommendations_api_down_falls_back(tmp_path, catalog, films) -> None:
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    with movies_client(tmp_path, catalog, url) as client:
+    with movies_client(tmp_path, catalog, url, failures=1) as client:
         response = client.get(f"/api/v1/films/{films[0].film_id}/similar")
         assert response.status_code == 200
         assert response.headers["X-Similar-Source"] == "fallback"
         assert titles(response) == ["Charlie", "Echo", "Bravo", "Delta"]
-        assert (
-            'movies_api_similar_films_total{reason="unreachable",source="fallback"} 1.0' in client.get("/metrics").text
-        )
+        again = client.get(f"/api/v1/films/{films[0].film_id}/similar")  # the breaker is open: not asked
+        assert again.headers["X-Similar-Source"] == "fallback" and titles(again) == titles(response)
+        metrics = client.get("/metrics").text
+        assert 'movies_api_similar_films_total{reason="unreachable",source="fallback"} 1.0' in metrics
+        assert 'movies_api_similar_films_total{reason="circuit_open",source="fallback"} 1.0' in metrics
 
 
 def test_unknown_films_are_404_and_bad_requests_422(client, films) -> None:

@@ -181,3 +181,18 @@ def test_tune_stores_the_winner_that_status_then_shows(tmp_path):
     assert tuned["validation"]["best_ndcg"] >= tuned["validation"]["base_ndcg"]
     assert len(json.loads(output.read_text())["trials"]) == 2
     assert "model tuned at" in runner.invoke(app, ["status"]).output
+
+
+def test_evaluate_similar_writes_its_report_and_plot(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECSYS_MODEL__EPOCHS", "2")
+    lines = "".join(f"{user},{film},4.0,{100 * film + user}\n" for user in range(1, 9) for film in (1, 2))
+    source = _movielens(tmp_path / "ml", lines)
+    output = tmp_path / "results" / "similar.json"
+    result = runner.invoke(
+        app, ["evaluate", "--movielens-dir", str(source), "--protocol", "similar", "--output", str(output)]
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(output.read_text())
+    assert payload["protocol"]["k"] == 20
+    assert {"engine", "genre_overlap", "co_occurrence", "random"} <= set(payload["results"])
+    assert output.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
