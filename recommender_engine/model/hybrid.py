@@ -28,6 +28,7 @@ without locks); a fixed ``random_state`` makes single-threaded fits reproducible
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -39,7 +40,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from lightfm import LightFM
 from pydantic import BaseModel, ConfigDict, Field
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from recommender_engine.model.dataset import Csr, Dataset
 from recommender_engine.model.ease import EASE_MAX_FILMS, ease_history, ease_weights, scaled_lambda
@@ -265,6 +266,7 @@ class HybridModel:
         self._unrated: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         self._unit_vectors: FloatArray | None = None
         self._ease_position: IntArray | None = None
+        self._ease_flat: FloatArray = np.zeros(0, dtype=SCORE_DTYPE)
 
     # ----- fitting -----
     def fit(self, dataset: Dataset, on_epoch: EpochCallback | None = None) -> HybridModel:
@@ -359,6 +361,7 @@ class HybridModel:
             position[covered] = np.arange(covered.size)
             position[unrated] = NO_FILM
             self._ease_position = position
+            self._ease_flat = np.ascontiguousarray(params.ease).reshape(-1)  # a view unless a copy is needed
         self._params = params
 
     # ----- scoring -----
@@ -424,7 +427,7 @@ class HybridModel:
         order = np.argsort(counts, kind="stable")
         start = int(np.searchsorted(counts[order], 1))
         # Many small products: one BLAS thread each (threaded BLAS is many times slower on them).
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _blas().limit(limits=1, user_api="blas"):
             while start < n:
                 end = start + 1
                 while end < n and (end - start + 1) * k * int(counts[order[end]]) <= REASON_CHUNK_PAIRS:
@@ -447,7 +450,9 @@ class HybridModel:
         if params.ease is not None and self._ease_position is not None:
             rated_at = self._ease_position[liked]  # (n, r)
             films_at = self._ease_position[films]  # (n, k)
-            weights = params.ease[np.maximum(rated_at, 0)[:, :, None], np.maximum(films_at, 0)[:, None, :]]
+            # B[j, i] as one flat gather (about twice as fast as 2-d fancy indexing)
+            flat = np.maximum(rated_at, 0)[:, :, None] * params.ease.shape[1] + np.maximum(films_at, 0)[:, None, :]
+            weights = np.take(self._ease_flat, flat)  # (n, r, k)
             outside = rated_at < 0
             if outside.any():
                 weights[np.broadcast_to(outside[:, :, None], weights.shape)] = -np.inf
@@ -495,6 +500,13 @@ def _bpr_fold_in(
             weight @ difference / FOLD_IN_BATCH - SCORE_DTYPE(FOLD_IN_REGULARISATION) * vector
         )
     return np.asarray(vector, dtype=SCORE_DTYPE)
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    """The process's thread pools, inspected once (``threadpool_limits`` inspects them on every call,
+    which costs more than a fold-in's reasons)."""
+    return ThreadpoolController()
 
 
 def _liked_lists(history: Csr) -> tuple[IntArray, IntArray]:
