@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo serve test lint evaluate bench clean
+.PHONY: setup demo serve web test lint evaluate bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,13 @@ demo: $(STAMP)
 serve: $(STAMP)
 	@echo "try: curl -s localhost:8001/api/v1/users/ml100k:1/recommendations?limit=5"
 	$(BIN)/python -m recommendations_api
+
+## The web app on http://127.0.0.1:8080 with everything it needs on the embedded default (after
+## `make demo`): the Recommendations API, the Movies API, the online updater and the web app (Procfile),
+## one terminal; Ctrl-C stops them all.
+web: $(STAMP)
+	@echo "the web app: http://127.0.0.1:8080/  (Ctrl-C stops every process)"
+	$(BIN)/honcho start --procfile Procfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -132,5 +132,13 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "RECSYS_UGC_METRICS_PORT",
         "RECSYS_UGC_SESSION_TIMEOUT_MS",
         "RECSYS_UGC_TOPIC",
+        "RECSYS_WEB_AUTH",
+        "RECSYS_WEB_COOKIE_SECURE",
+        "RECSYS_WEB_HOST",
+        "RECSYS_WEB_LOG_LEVEL",
+        "RECSYS_WEB_MOVIES_API_TIMEOUT_S",
+        "RECSYS_WEB_MOVIES_API_URL",
+        "RECSYS_WEB_PORT",
+        "RECSYS_WEB_SESSION_TTL_S",
     }
 )
