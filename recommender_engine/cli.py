@@ -395,8 +395,10 @@ def _echo_tuned(path: Path) -> None:
     if payload is not None:
         figures = payload.get("validation", {})
         best, base = figures.get("best_ndcg", float("nan")), figures.get("base_ndcg", float("nan"))
+        data = payload.get("data")
+        on = f" on {data['ratings']:,} ratings of the store" if isinstance(data, dict) and "ratings" in data else ""
         typer.echo(
-            f"model tuned at {payload.get('tuned_at')} (validation nDCG@10 {best:.4f}, before {base:.4f}): "
+            f"model tuned at {payload.get('tuned_at')}{on} (validation nDCG@10 {best:.4f}, before {base:.4f}): "
             f"{json.dumps(payload['model'], sort_keys=True)}"
         )
 

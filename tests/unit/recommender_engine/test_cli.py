@@ -222,3 +222,4 @@ def test_schedule_tunes_on_the_stores_ratings_before_the_cycle_that_uses_the_win
     assert tuned["data"] == {"ratings": 120, "watermark": 120}, "tuned on the rating store's 120 ratings"
     entries = [json.loads(line) for line in (tmp_path / "var" / "cycles.jsonl").read_text().splitlines()]
     assert [entry["status"] for entry in entries] == ["published"]
+    assert "on 120 ratings of the store" in runner.invoke(app, ["status"]).output
