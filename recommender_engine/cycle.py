@@ -151,10 +151,25 @@ class Engine:
         self._progress = progress
         self._gate = gate if gate is not None else GateConfig()
         self._new_model = model_factory
+        #: The model configuration changed since the last published or refused cycle.
+        self._model_changed = False
 
     @property
     def journal(self) -> CycleJournal:
         return self._journal
+
+    @property
+    def model(self) -> ModelConfig:
+        return self._model
+
+    def use_model(self, model: ModelConfig) -> bool:
+        """Train the next cycles with ``model`` (e.g. a new tuning winner); a change makes the next cycle
+        train (and the gate judge) even when no rating is new. Returns whether it changed."""
+        if model == self._model:
+            return False
+        self._model = model
+        self._model_changed = True
+        return True
 
     def run_cycle(self, force: bool = False) -> CycleResult:
         """Run one cycle; raise CycleError (after recording it) when nothing could be published."""
@@ -187,7 +202,9 @@ class Engine:
         films = self._load_films()
         digest = catalogue_digest(films)
         current = self._store.current()
-        if not force and current is not None and (current.watermark, current.catalog_digest) == (watermark, digest):
+        unchanged = current is not None and (current.watermark, current.catalog_digest) == (watermark, digest)
+        if not force and not self._model_changed and unchanged:
+            assert current is not None
             log.info("nothing new since watermark %d (version %s); cycle skipped", watermark, current.version)
             return CycleResult(
                 "skipped", current.version, reason=f"no new rating since watermark {watermark}, catalogue unchanged"
@@ -207,6 +224,7 @@ class Engine:
         verdict = self._judge(force, current, screened.ratings, films, dataset.n_users, timings)
         if not verdict.passed:
             assert current is not None
+            self._model_changed = False  # judged with this model: a skip may follow again
             log.warning("the new model is refused, %s keeps serving: %s", current.version, verdict.reason)
             return CycleResult(
                 "refused", current.version, reason=verdict.reason, metrics=verdict.figures, left_out=screened.left_out
@@ -233,6 +251,7 @@ class Engine:
         tick = time.perf_counter()
         meta = self._publish(version, dataset, model, model_version, watermark, digest, started, {**counts, **timings})
         timings["publish_seconds"] = time.perf_counter() - tick
+        self._model_changed = False
         pruned = self._store.prune(self._lists.keep_versions, self._lists.grace_seconds)
         if pruned:
             log.info("pruned versions %s", pruned)
