@@ -533,7 +533,7 @@ def evaluate(
             report: EvaluationReport | SeedsReport | ColdStartReport | FoldInReport | SimilarReport
             if protocol is Protocol.similar:
                 report = run_similar(
-                    data_set.ratings, data_set.films, test_fraction=fraction, seed=seed, k=k, engine_config=config
+                    chosen.ratings, chosen.films, test_fraction=fraction, seed=seed, k=k, engine_config=config
                 )
             elif protocol is Protocol.fold_in:
                 report = run_fold_in(
