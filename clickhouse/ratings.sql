@@ -10,6 +10,9 @@
 --   redelivered event (same event_id, same content) has the same version as its first copy, so
 --   redelivery never changes the result. Readers use FINAL (or argMax over `version`) so results
 --   are exact before merges too.
+-- * A rating of 0 (RATING_REMOVED in recsys_common/domain.py) is a removal: it is stored like any
+--   event and, as the latest row of its pair, hides the pair from readers of the latest ratings
+--   (clickhouse_ratings.py filters it out after FINAL). A later rating brings the film back.
 -- * `ingest_seq` is the watermark (RatingSource.watermark / read_since): a strictly increasing
 --   per-writer position, microseconds since the epoch at insertion (see clickhouse_ratings.py).
 -- * No PARTITION BY: rows of one (user, film) pair must meet in the same partition to be merged.

@@ -13,7 +13,7 @@ from movies_api.auth import DEV_JWT_SECRET, TokenPolicy
 from movies_api.breaker import CircuitBreaker
 from movies_api.metrics import Metrics, metrics_middleware
 from movies_api.recommendations import FALLBACK_DEPTH, ImdbTopCache, PersonalFilms, RecommendationsClient
-from movies_api.routers import films, genres, health, persons, ratings, similar, users
+from movies_api.routers import films, genres, health, home, persons, ratings, similar, users
 from movies_api.schemas import RatingIn
 from movies_api.settings import MoviesApiSettings
 from movies_api.similar import GenreNeighbours, SimilarFilmsService
@@ -135,6 +135,7 @@ def create_app(
     app.state.catalog = catalog
     app.state.publisher = publisher
     app.state.metrics = metrics
+    app.state.rating_reader = rating_reader
     imdb_top = ImdbTopCache(catalog, FALLBACK_DEPTH, settings.imdb_top_ttl_s)
     breaker = CircuitBreaker(
         settings.recommendations_circuit_failures,
@@ -177,6 +178,7 @@ def create_app(
         genres.router,
         persons.router,
         users.router,
+        home.router,
         health.router,
     ):
         app.include_router(router)

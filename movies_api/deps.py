@@ -14,6 +14,7 @@ from movies_api.settings import MoviesApiSettings
 from movies_api.similar import SimilarFilmsService
 from recsys_common.ports.catalog import CatalogView
 from recsys_common.ports.publisher import RatingPublisher
+from recsys_common.ports.ratings import RatingSource
 
 _bearer = HTTPBearer(auto_error=False, description="HS256 JWT; `sub` is the viewer's user id")
 
@@ -31,6 +32,11 @@ def get_catalog(request: Request) -> CatalogView:
 def get_publisher(request: Request) -> RatingPublisher:
     publisher: RatingPublisher = request.app.state.publisher
     return publisher
+
+
+def get_rating_reader(request: Request) -> RatingSource:
+    reader: RatingSource = request.app.state.rating_reader
+    return reader
 
 
 def get_metrics(request: Request) -> Metrics:
@@ -75,6 +81,7 @@ SettingsDep = Annotated[MoviesApiSettings, Depends(get_settings)]
 CatalogDep = Annotated[CatalogView, Depends(get_catalog)]
 PublisherDep = Annotated[RatingPublisher, Depends(get_publisher)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+RatingReaderDep = Annotated[RatingSource, Depends(get_rating_reader)]
 RecommendationsDep = Annotated[PersonalFilms, Depends(get_recommendations)]
 SimilarDep = Annotated[SimilarFilmsService, Depends(get_similar)]
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]

@@ -28,7 +28,7 @@ class Metrics:
         )
         self.ratings = Counter(
             "movies_api_ratings",
-            "Ratings by outcome (accepted, publisher_unavailable)",
+            "Ratings by outcome (accepted, removed, publisher_unavailable)",
             ["outcome"],
             registry=self.registry,
         )

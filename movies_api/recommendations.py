@@ -11,18 +11,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
+import pandas as pd
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from movies_api.breaker import CircuitBreaker
 from recsys_common.columns import Columns
-from recsys_common.domain import Film, Source
+from recsys_common.domain import LIKED_RATING, Film, Source
 from recsys_common.imdb_top import imdb_top_of
 from recsys_common.observability import REQUEST_ID_HEADER, current_request_id
 from recsys_common.ports.catalog import CatalogReader
@@ -53,6 +54,10 @@ class RecommendationsUnavailable(RuntimeError):
         self.api_failed = api_failed
 
 
+#: Favourite genres come from at most this many of the viewer's best-rated films.
+FAVOURITE_FILMS = 50
+
+
 class _Answer(BaseModel):
     """The Recommendations API's body (its ``Recommendations`` schema); unknown keys ignored."""
 
@@ -60,6 +65,21 @@ class _Answer(BaseModel):
     model_version: str | None = None
     generated_at: str | None = None
     film_ids: list[str]
+    reasons: dict[str, str] | None = None
+
+
+class _HomeAnswer(BaseModel):
+    """The Recommendations API's home body (its ``Home`` schema); unknown keys ignored."""
+
+    source: Source
+    model_version: str | None = None
+    generated_at: str | None = None
+    must_watch: list[str]
+    reasons: dict[str, str] = {}
+    genres: dict[str, list[str]] = {}
+
+
+_T = TypeVar("_T")
 
 
 class SimilarAnswer(BaseModel):
@@ -95,11 +115,20 @@ class RecommendationsClient:
             self._pool = httpx.AsyncClient(base_url=self._base_url, timeout=self._timeout_s)
         return self._pool
 
-    async def fetch(self, user_id: str, genre: str | None, limit: int) -> _Answer:
+    async def fetch(self, user_id: str, genre: str | None, limit: int, reasons: bool = False) -> _Answer:
         params: dict[str, str | int] = {"limit": limit}
         if genre is not None:
             params["genre"] = genre
+        if reasons:
+            params["reasons"] = "true"
         return await self._get(f"/api/v1/users/{quote(user_id, safe='')}/recommendations", params, _Answer)
+
+    async def fetch_home(self, user_id: str, genres: Sequence[str], limit: int) -> _HomeAnswer:
+        """``GET .../users/{user_id}/home``: must-watch with reasons and the lists of ``genres``."""
+        params: dict[str, str | int] = {"limit": limit}
+        if genres:
+            params["genres"] = ",".join(genres)
+        return await self._get(f"/api/v1/users/{quote(user_id, safe='')}/home", params, _HomeAnswer)
 
     async def similar(self, film_id: str, limit: int) -> SimilarAnswer:
         """``GET {base}/api/v1/films/{film_id}/similar``: the film's similar films in the serving version."""
@@ -131,11 +160,49 @@ class RecommendationsClient:
 
 
 @dataclass(frozen=True)
+class Reason:
+    """Why a film is recommended: the viewer rated a film like it (``rated``: that film and the
+    viewer's score of it), or it is among the best rated (``top_rated``), of a genre (``top_in_genre``)."""
+
+    kind: Literal["rated", "top_in_genre", "top_rated"]
+    film: Film | None = None
+    score: float | None = None
+    genre: str | None = None
+
+
+@dataclass(frozen=True)
 class Recommended:
     source: Source
     model_version: str | None
     generated_at: str | None
     films: list[Film]
+    #: Film id -> why it is recommended, for the films where that is known.
+    reasons: dict[str, Reason] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of a home page: the must-watch list (``genre`` None) or a genre's."""
+
+    genre: str | None
+    films: list[Film]
+    reasons: dict[str, Reason]
+
+
+@dataclass(frozen=True)
+class HomePage:
+    source: Source
+    model_version: str | None
+    generated_at: str | None
+    rows: list[Row]
+
+
+def _top_reason(genre: str | None) -> Reason:
+    return Reason("top_rated") if genre is None else Reason("top_in_genre", genre=genre)
+
+
+def _is_personal(source: Source) -> bool:
+    return source in (Source.PERSONAL, Source.OVERLAY)
 
 
 def _utc_now_iso() -> str:
@@ -200,47 +267,155 @@ class PersonalFilms:
         self._ratings = ratings
         self._on_answer = on_answer
 
-    def _rated(self, user_id: str) -> set[str]:
-        """The films the viewer rated (none when the rating store cannot be read: the answer goes on)."""
+    def _ratings_of(self, user_id: str) -> pd.DataFrame:
+        """The viewer's ratings (none when the rating store cannot be read: the answer goes on)."""
         try:
-            return set(self._ratings.read_user(user_id)[Columns.Item].astype(str))
+            return self._ratings.read_user(user_id)
         except RatingSourceError as exc:
             log.warning("cannot read the ratings of %r, their rated films may be recommended: %s", user_id, exc)
-            return set()
+            return pd.DataFrame(columns=list(Columns.RATINGS))
+
+    async def _scores(self, user_id: str) -> dict[str, float]:
+        """Film id -> the viewer's rating of it."""
+        frame = await run_in_threadpool(self._ratings_of, user_id)
+        return dict(zip(frame[Columns.Item].astype(str), frame[Columns.Rating].astype(float), strict=True))
 
     async def recommend(self, user_id: str, genre: str | None, limit: int) -> Recommended:
-        """Film cards of the user's list, in its order; IMDb-top of the catalogue when the API fails
-        or while the breaker is open.
+        """Film cards of the user's list, in its order, each with its reason where known; IMDb-top of
+        the catalogue when the API fails or while the breaker is open.
 
         Raises CatalogUnavailable when the catalogue cannot be read.
         """
-        rated = await run_in_threadpool(self._rated, user_id)
-        asked = min(limit + len(rated), limit + MAX_EXTRA, MAX_ASKED)
+        scores = await self._scores(user_id)
+        asked = self._asked(limit, scores)
         if not self._breaker.allow():
-            return await self._fallback(genre, limit, rated, CIRCUIT_OPEN)
+            return await self._fallback(genre, limit, scores, CIRCUIT_OPEN)
         try:
-            answer = await self._client.fetch(user_id, genre, asked)
+            answer = await self._guarded(self._client.fetch(user_id, genre, asked, reasons=genre is None))
+        except RecommendationsUnavailable as exc:
+            log.warning("recommendations for %r fall back to IMDb-top: %s", user_id, exc)
+            return await self._fallback(genre, limit, scores, exc.reason)
+        [row] = await self._rows([(genre, answer.film_ids)], answer.source, answer.reasons or {}, scores, limit)
+        if answer.film_ids and not row.films:
+            log.warning("none of the %d recommended films is in the catalogue", len(answer.film_ids))
+            return await self._fallback(genre, limit, scores, "unknown_films")
+        self._on_answer(answer.source, "ok")
+        return Recommended(answer.source, answer.model_version, answer.generated_at, row.films, row.reasons)
+
+    async def home(self, user_id: str, rows: int, limit: int) -> HomePage:
+        """The viewer's home page from ONE request to the Recommendations API: must-watch (with the
+        reasons) and one row per favourite genre (the genres of the films they rated highest; the
+        largest genres when they rated none), up to ``rows`` genre rows of ``limit`` films each,
+        rated films left out. IMDb-top rows when the API fails or while the breaker is open."""
+        scores = await self._scores(user_id)
+        genres = await self._favourite_genres(scores, rows)
+        asked = self._asked(limit, scores)
+        if not self._breaker.allow():
+            return await self._fallback_home(genres, limit, scores, CIRCUIT_OPEN)
+        try:
+            answer = await self._guarded(self._client.fetch_home(user_id, genres, asked))
+        except RecommendationsUnavailable as exc:
+            log.warning("home page of %r falls back to IMDb-top: %s", user_id, exc)
+            return await self._fallback_home(genres, limit, scores, exc.reason)
+        lists = [(None, answer.must_watch), *((g, answer.genres[g]) for g in genres if g in answer.genres)]
+        built = await self._rows(lists, answer.source, answer.reasons, scores, limit)
+        if any(ids for _, ids in lists) and not any(row.films for row in built):
+            log.warning("none of the films of %r's home page is in the catalogue", user_id)
+            return await self._fallback_home(genres, limit, scores, "unknown_films")
+        self._on_answer(answer.source, "ok")
+        return HomePage(answer.source, answer.model_version, answer.generated_at, built)
+
+    async def anonymous_home(self, rows: int, limit: int) -> HomePage:
+        """The home page of a viewer who is not signed in: IMDb-top overall and of the ``rows``
+        largest genres; the Recommendations API is not asked."""
+        genres = await self._largest_genres(rows)
+        built = await self._top_rows([None, *genres], limit, {})
+        return HomePage(Source.COLD_START, None, _utc_now_iso(), built)
+
+    # ----- parts -----
+    @staticmethod
+    def _asked(limit: int, scores: dict[str, float]) -> int:
+        """How many ids to ask for so that ``limit`` remain once the rated films are left out."""
+        return min(limit + len(scores), limit + MAX_EXTRA, MAX_ASKED)
+
+    async def _guarded(self, call: Awaitable[_T]) -> _T:
+        """Await a request to the Recommendations API, telling the breaker its outcome."""
+        try:
+            result = await call
         except RecommendationsUnavailable as exc:
             if exc.api_failed:
                 self._breaker.failed()
             else:
                 self._breaker.succeeded()
-            log.warning("recommendations for %r fall back to IMDb-top: %s", user_id, exc)
-            return await self._fallback(genre, limit, rated, exc.reason)
+            raise
         except BaseException:
             self._breaker.abandoned()  # cancelled (the client went away) or a bug: no outcome to record
             raise
         self._breaker.succeeded()
-        unrated = [film for film in answer.film_ids if film not in rated][:limit]
-        films = await run_in_threadpool(self._catalog.get_many, unrated)
-        if answer.film_ids and not films:
-            log.warning("none of the %d recommended films is in the catalogue", len(answer.film_ids))
-            return await self._fallback(genre, limit, rated, "unknown_films")
-        self._on_answer(answer.source, "ok")
-        return Recommended(answer.source, answer.model_version, answer.generated_at, films)
+        return result
 
-    async def _fallback(self, genre: str | None, limit: int, rated: set[str], reason: str) -> Recommended:
-        top = await run_in_threadpool(self._imdb_top.top, genre, limit + min(len(rated), MAX_EXTRA))
-        films = [film for film in top if film.film_id not in rated][:limit]
+    async def _rows(
+        self,
+        lists: Sequence[tuple[str | None, Sequence[str]]],
+        source: Source,
+        because: dict[str, str],
+        scores: dict[str, float],
+        limit: int,
+    ) -> list[Row]:
+        """Rows of film cards (one catalogue read for all of them and the films behind the reasons),
+        rated films left out, ``limit`` each."""
+        chosen = [[film for film in ids if film not in scores][:limit] for _, ids in lists]
+        wanted = list(
+            dict.fromkeys(
+                [f for ids in chosen for f in ids] + [because[f] for ids in chosen for f in ids if f in because]
+            )
+        )
+        found = await run_in_threadpool(self._catalog.get_many, wanted)
+        by_id = {film.film_id: film for film in found}
+        rows = []
+        for (genre, _), ids in zip(lists, chosen, strict=True):
+            films = [by_id[f] for f in ids if f in by_id]
+            reasons: dict[str, Reason] = {}
+            for film in films:
+                if not _is_personal(source):
+                    reasons[film.film_id] = _top_reason(genre)
+                elif (rated := because.get(film.film_id)) in scores and rated in by_id:
+                    reasons[film.film_id] = Reason("rated", by_id[rated], scores[rated])
+            rows.append(Row(genre, films, reasons))
+        return rows
+
+    async def _top_rows(self, genres: Sequence[str | None], limit: int, scores: dict[str, float]) -> list[Row]:
+        """IMDb-top rows of ``genres`` (None: overall), rated films left out."""
+        depth = limit + min(len(scores), MAX_EXTRA)
+        rows = []
+        for genre in genres:
+            top = await run_in_threadpool(self._imdb_top.top, genre, depth)
+            films = [film for film in top if film.film_id not in scores][:limit]
+            rows.append(Row(genre, films, {film.film_id: _top_reason(genre) for film in films}))
+        return rows
+
+    async def _favourite_genres(self, scores: dict[str, float], rows: int) -> list[str]:
+        """The genres of the viewer's best-rated films (those rated at least ``LIKED_RATING``, else all),
+        best score first, in the order of the first film naming them, ``rows`` at most; the largest
+        genres of the catalogue when the viewer rated nothing it holds."""
+        best = sorted(scores, key=lambda film: (-scores[film], film))[:FAVOURITE_FILMS]
+        films = await run_in_threadpool(self._catalog.get_many, best)
+        liked = [film for film in films if scores[film.film_id] >= LIKED_RATING] or films
+        genres = list(dict.fromkeys(genre for film in liked for genre in film.genres))[:rows]
+        return genres or await self._largest_genres(rows)
+
+    async def _largest_genres(self, rows: int) -> list[str]:
+        counts = await run_in_threadpool(self._catalog.genres)
+        return [g.name for g in sorted(counts, key=lambda g: (-g.film_count, g.name))][:rows]
+
+    async def _fallback(self, genre: str | None, limit: int, scores: dict[str, float], reason: str) -> Recommended:
+        [row] = await self._top_rows([genre], limit, scores)
         self._on_answer(Source.FALLBACK, reason)
-        return Recommended(Source.FALLBACK, None, _utc_now_iso(), films)
+        return Recommended(Source.FALLBACK, None, _utc_now_iso(), row.films, row.reasons)
+
+    async def _fallback_home(
+        self, genres: Sequence[str], limit: int, scores: dict[str, float], reason: str
+    ) -> HomePage:
+        rows = await self._top_rows([None, *genres], limit, scores)
+        self._on_answer(Source.FALLBACK, reason)
+        return HomePage(Source.FALLBACK, None, _utc_now_iso(), rows)

@@ -5,7 +5,7 @@ Errors are RFC 9457 problem documents (``recsys_common.web.Problem``).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -182,6 +182,68 @@ class RatingAccepted(BaseModel):
     status: Literal["accepted"] = "accepted"
 
 
+class RatedReason(BaseModel):
+    """Recommended because the viewer rated a film like it ("because you rated Heat 9/10")."""
+
+    kind: Literal["rated"] = "rated"
+    film_id: str = Field(description="The film the viewer rated")
+    title: str
+    score: float = Field(description="The viewer's own rating of it, 1..10")
+
+
+class TopInGenreReason(BaseModel):
+    """Among the best-rated films (IMDb) of a genre."""
+
+    kind: Literal["top_in_genre"] = "top_in_genre"
+    genre: str
+
+
+class TopRatedReason(BaseModel):
+    """Among the best-rated films (IMDb)."""
+
+    kind: Literal["top_rated"] = "top_rated"
+
+
+Reason = Annotated[RatedReason | TopInGenreReason | TopRatedReason, Field(discriminator="kind")]
+
+
+class RecommendedCard(FilmCard):
+    """A film card with why it is recommended."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_FILM_EXAMPLE,
+                    "reason": {"kind": "rated", "film_id": _FILM_ID_EXAMPLE, "title": "Heat", "score": 9.0},
+                }
+            ]
+        }
+    )
+
+    reason: Reason | None = Field(
+        default=None, description="Why the film is recommended; null when not known (e.g. a personal genre list)"
+    )
+
+
+class RatingRemoved(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "event_id": "0b8f0f7e-3c55-4a0e-9d0e-2f6f3b1f9a41",
+                    "film_id": _FILM_ID_EXAMPLE,
+                    "status": "removed",
+                }
+            ]
+        }
+    )
+
+    event_id: str = Field(description="Id of the published removal event")
+    film_id: str
+    status: Literal["removed"] = "removed"
+
+
 class RecommendationsOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -207,7 +269,63 @@ class RecommendationsOut(BaseModel):
     )
     model_version: str | None
     generated_at: str | None = Field(description="When the list was made (ISO 8601, UTC)")
-    films: list[FilmCard] = Field(description="Full film cards, best first")
+    films: list[RecommendedCard] = Field(description="Full film cards, best first, each with its reason")
+
+
+class HomeRow(BaseModel):
+    kind: Literal["must_watch", "genre"]
+    genre: str | None = Field(description="The row's genre; null for the must-watch row")
+    title: str = Field(description="A heading for the row")
+    films: list[RecommendedCard]
+
+
+class HomeOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "source": "personal",
+                    "model_version": "lightfm-warp-20261123T0400Z",
+                    "generated_at": "2026-11-23T04:12:31Z",
+                    "rows": [
+                        {"kind": "must_watch", "genre": None, "title": "Must watch", "films": []},
+                        {"kind": "genre", "genre": "Crime", "title": "Crime", "films": []},
+                    ],
+                }
+            ]
+        }
+    )
+
+    source: Source = Field(description="As in RecommendationsOut; cold_start for the anonymous home page")
+    model_version: str | None
+    generated_at: str | None = Field(description="When the lists were made (ISO 8601, UTC)")
+    rows: list[HomeRow] = Field(description="The must-watch (or top-rated) row first, then one per genre")
+
+
+class MyRating(BaseModel):
+    film: FilmCard
+    score: float = Field(description="The viewer's rating, 1..10")
+    rated_at: str = Field(description="When (ISO 8601, UTC)")
+
+
+class MyRatingsPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "total": 1,
+                    "page_number": 1,
+                    "page_size": 20,
+                    "ratings": [{"film": _FILM_EXAMPLE, "score": 9.0, "rated_at": "2026-11-23T04:12:31Z"}],
+                }
+            ]
+        }
+    )
+
+    total: int = Field(description="Films the viewer rated, over all pages")
+    page_number: int
+    page_size: int
+    ratings: list[MyRating] = Field(description="Newest first; films no longer in the catalogue are left out")
 
 
 class Health(BaseModel):

@@ -103,6 +103,42 @@ LIMIT = QueryParameter[int](
 GENRE = QueryParameter[str | None](
     "genre", Annotated[str, Field(min_length=1, max_length=GENRE_MAX_LEN)], None, GENRE_DESCRIPTION, "Drama"
 )
+REASONS = QueryParameter[bool](
+    "reasons",
+    bool,
+    False,
+    "Also return, for each must-watch film of the user's own lists, the rated film behind it (costs a "
+    "decode of the whole record; ignored with genre)",
+    True,
+)
+#: Genres of the home route: comma-separated names, at most this many.
+MAX_HOME_GENRES = 32
+HOME_GENRES_MAX_LEN = MAX_HOME_GENRES * (GENRE_MAX_LEN + 1)
+HomeGenresQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=HOME_GENRES_MAX_LEN,
+        description=f"Comma-separated genres (case-insensitive, at most {MAX_HOME_GENRES}); those not published "
+        "are left out; every published genre when absent",
+        examples=["Crime,Drama"],
+    ),
+]
+HOME_GENRES_LOC = ("query", "genres")
+
+
+def home_genres(raw: str | None) -> list[str] | None:
+    """The genre names of the home route's ``genres``, or a 422 saying what is wrong."""
+    if raw is None:
+        return None
+    names = [name.strip() for name in raw.split(",") if name.strip()]
+    if not names:
+        raise invalid(HOME_GENRES_LOC, "genres must name at least one genre")
+    if len(names) > MAX_HOME_GENRES or any(len(name) > GENRE_MAX_LEN for name in names):
+        raise invalid(HOME_GENRES_LOC, f"at most {MAX_HOME_GENRES} genres of at most {GENRE_MAX_LEN} characters each")
+    return names
+
+
 #: The user id of a route that reads it itself (``request.path_params``, then ``checked_user_id``).
 USER_ID_PARAMETER: dict[str, Any] = {
     "name": "user_id",

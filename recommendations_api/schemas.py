@@ -38,6 +38,43 @@ class Recommendations(BaseModel):
     model_version: str | None = Field(description="Model of the version that answered")
     generated_at: str | None = Field(description="When that version was published (ISO 8601, UTC)")
     film_ids: list[str] = Field(description="Film ids (UUID), best first")
+    reasons: dict[str, str] | None = Field(
+        default=None,
+        description="With ?reasons=true, for a must-watch list from the user's own lists (personal, overlay): "
+        'film id -> the id of the film the user rated that it is most like ("because you rated ..."); '
+        "films without one are left out. Absent otherwise.",
+    )
+
+
+class Home(BaseModel):
+    """Everything a home page needs, from one read of the store."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "42",
+                    "source": "personal",
+                    **_VERSION_EXAMPLE,
+                    "must_watch": [_FILM_A],
+                    "reasons": {_FILM_A: _FILM_B},
+                    "genres": {"Drama": [_FILM_A]},
+                }
+            ]
+        }
+    )
+
+    user_id: str
+    source: Source = Field(description="As in Recommendations: which lists answered")
+    model_version: str | None
+    generated_at: str | None
+    must_watch: list[str] = Field(description="Film ids, best first")
+    reasons: dict[str, str] = Field(
+        description="Must-watch film id -> the rated film behind it (empty for cold_start and fallback)"
+    )
+    genres: dict[str, list[str]] = Field(
+        description="Genre -> film ids, best first, for the genres asked for that are published"
+    )
 
 
 class GenreRecommendations(BaseModel):

@@ -81,6 +81,8 @@ class Answer:
     view: VersionView
     genre: str | None
     film_ids: tuple[str, ...]
+    #: Film id -> the rated film behind it, when asked for and the user's own lists answered.
+    reasons: dict[str, str] | None = None
 
     @property
     def model_version(self) -> str:
@@ -99,6 +101,17 @@ class GenreAnswer:
 
 
 @dataclass(frozen=True)
+class HomeAnswer:
+    """Everything a home page shows, from one read of the user's record."""
+
+    source: Source
+    view: VersionView
+    must_watch: tuple[str, ...]
+    reasons: dict[str, str]
+    genres: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
 class SimilarAnswer:
     """A film's similar films in the serving version; ``film_ids`` None when it has none for the film."""
 
@@ -113,7 +126,7 @@ class Readiness:
     meta: VersionMeta | None = None
 
 
-_A = TypeVar("_A", Answer, GenreAnswer)
+_A = TypeVar("_A", Answer, GenreAnswer, HomeAnswer)
 
 
 class RecommendationService:
@@ -140,9 +153,38 @@ class RecommendationService:
         self._probe_lock = threading.Lock()  # readiness probes from a worker thread
 
     # ----- answers -----
-    def recommendations(self, user_id: str, genre: str | None, limit: int | None) -> Answer:
-        """The user's must-watch list (or genre list), else the cold-start one; ``limit`` ids at most (None: all)."""
+    def recommendations(self, user_id: str, genre: str | None, limit: int | None, reasons: bool = False) -> Answer:
+        """The user's must-watch list (or genre list), else the cold-start one; ``limit`` ids at most
+        (None: all). With ``reasons``, a must-watch answer from the user's own lists carries them
+        (decoding the whole record instead of the one list: asked for only when shown)."""
+        if reasons and genre is None:
+            return self._counted(self._with_reasons(user_id, limit))
         return self._counted(self._recommendations(user_id, genre, limit))
+
+    def home(self, user_id: str, genres: list[str] | None, limit: int) -> HomeAnswer:
+        """The must-watch list with its reasons and the lists of ``genres`` (every published genre
+        when None; genres that are not published are left out), ``limit`` ids each, from one read
+        of the user's record. A user without lists gets the cold-start ones; a genre the user's
+        lists lack (every film of it rated) is filled from the cold-start list of that genre."""
+        try:
+            view = self._current()
+            lists = self._user_lists(user_id, view)
+        except (StoreUnavailable, NoPublishedVersion) as exc:
+            snapshot = self._snapshot_or_raise(exc)
+            return self._counted(self._cold_home(Source.FALLBACK, snapshot, genres, limit))
+        if lists is None or not lists.must_watch:
+            return self._counted(self._cold_home(Source.COLD_START, view, genres, limit))
+        chosen = self._home_genres(view, genres)
+        must_watch = lists.must_watch[:limit]
+        return self._counted(
+            HomeAnswer(
+                Source.OVERLAY if lists.overlay else Source.PERSONAL,
+                view,
+                must_watch,
+                {film: lists.reasons[film] for film in must_watch if film in lists.reasons},
+                {g: (lists.by_genre.get(g) or view.cold_list(g))[:limit] for g in chosen},
+            )
+        )
 
     def genre_lists(self, user_id: str) -> GenreAnswer:
         """All the user's genre lists, else the cold-start ones."""
@@ -151,6 +193,37 @@ class RecommendationService:
     def cold_start(self, genre: str | None, limit: int) -> Answer:
         """IMDb-top lists, overall or of one genre."""
         return self._counted(self._cold_start(genre, limit))
+
+    def _cold_home(self, source: Source, view: VersionView, genres: list[str] | None, limit: int) -> HomeAnswer:
+        chosen = self._home_genres(view, genres)
+        return HomeAnswer(source, view, view.cold.overall[:limit], {}, {g: view.cold_list(g)[:limit] for g in chosen})
+
+    @staticmethod
+    def _home_genres(view: VersionView, genres: list[str] | None) -> list[str]:
+        """The published spellings of ``genres`` (all published genres when None), unknown ones left out."""
+        if genres is None:
+            return list(view.genres)
+        chosen: list[str] = []
+        for name in genres:
+            try:
+                found = view.genre(name)
+            except UnknownGenre:
+                continue
+            if found is not None and found not in chosen:
+                chosen.append(found)
+        return chosen
+
+    def _with_reasons(self, user_id: str, limit: int | None) -> Answer:
+        try:
+            view = self._current()
+            lists = self._user_lists(user_id, view)
+        except (StoreUnavailable, NoPublishedVersion) as exc:
+            return self._fallback(exc, None, limit)
+        if lists is not None and lists.must_watch:
+            ids = lists.must_watch[:limit]
+            reasons = {film: lists.reasons[film] for film in ids if film in lists.reasons}
+            return Answer(Source.OVERLAY if lists.overlay else Source.PERSONAL, view, None, ids, reasons)
+        return Answer(Source.COLD_START, view, None, view.cold_list(None)[:limit])
 
     def similar(self, film_id: str, limit: int) -> SimilarAnswer:
         """The films most similar to ``film_id`` in the serving version, ``limit`` at most. There is no

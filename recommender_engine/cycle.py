@@ -156,10 +156,25 @@ class Engine:
         self._gate = gate if gate is not None else GateConfig()
         self._new_model = model_factory
         self._dask = dask  # score and write the users' lists on a Dask cluster; None: in-process
+        #: The model configuration changed since the last published or refused cycle.
+        self._model_changed = False
 
     @property
     def journal(self) -> CycleJournal:
         return self._journal
+
+    @property
+    def model(self) -> ModelConfig:
+        return self._model
+
+    def use_model(self, model: ModelConfig) -> bool:
+        """Train the next cycles with ``model`` (e.g. a new tuning winner); a change makes the next cycle
+        train (and the gate judge) even when no rating is new. Returns whether it changed."""
+        if model == self._model:
+            return False
+        self._model = model
+        self._model_changed = True
+        return True
 
     def run_cycle(self, force: bool = False) -> CycleResult:
         """Run one cycle; raise CycleError (after recording it) when nothing could be published."""
@@ -192,7 +207,9 @@ class Engine:
         films = self._load_films()
         digest = catalogue_digest(films)
         current = self._store.current()
-        if not force and current is not None and (current.watermark, current.catalog_digest) == (watermark, digest):
+        unchanged = current is not None and (current.watermark, current.catalog_digest) == (watermark, digest)
+        if not force and not self._model_changed and unchanged:
+            assert current is not None
             log.info("nothing new since watermark %d (version %s); cycle skipped", watermark, current.version)
             return CycleResult(
                 "skipped", current.version, reason=f"no new rating since watermark {watermark}, catalogue unchanged"
@@ -212,6 +229,7 @@ class Engine:
         verdict = self._judge(force, current, screened.ratings, films, dataset.n_users, timings)
         if not verdict.passed:
             assert current is not None
+            self._model_changed = False  # judged with this model: a skip may follow again
             log.warning("the new model is refused, %s keeps serving: %s", current.version, verdict.reason)
             return CycleResult(
                 "refused", current.version, reason=verdict.reason, metrics=verdict.figures, left_out=screened.left_out
@@ -238,6 +256,7 @@ class Engine:
         tick = time.perf_counter()
         meta = self._publish(version, dataset, model, model_version, watermark, digest, started, {**counts, **timings})
         timings["publish_seconds"] = time.perf_counter() - tick
+        self._model_changed = False
         pruned = self._store.prune(self._lists.keep_versions, self._lists.grace_seconds)
         if pruned:
             log.info("pruned versions %s", pruned)
@@ -302,7 +321,7 @@ class Engine:
     ) -> VersionMeta:
         genres, groups = genre_groups(dataset.films)
         cfg = self._lists
-        layout = ListLayout.for_catalogue(dataset.n_films, cfg.must_watch_len, cfg.genre_len, genres)
+        layout = ListLayout.for_catalogue(dataset.n_films, cfg.must_watch_len, cfg.genre_len, genres, reasons=True)
         meta = VersionMeta(
             version=version,
             model_version=model_version,
@@ -334,6 +353,7 @@ class Engine:
                     cfg.genre_len,
                     cfg.block_size,
                     cfg.score_threads,
+                    model.reasons,
                 )
                 bar = tqdm(total=dataset.n_users, unit="user", desc="score+publish", disable=not self._progress)
                 for block in blocks:
@@ -341,6 +361,7 @@ class Engine:
                     put_list_block(writer, user_ids, block)
                     bar.update(len(user_ids))
                 bar.close()
+            if model is not None:
                 writer.put_similar(similar_films(model))
             popularity = dataset.matrix.getnnz(axis=0).astype(np.float64)  # ratings per film
             writer.put_cold_start(cold_start_lists(dataset.films, cfg.cold_start_len, popularity))

@@ -104,7 +104,9 @@ def score_and_put(block: UserBlock, job: ScoringJob) -> int:
     many users were written."""
     model = job.items.for_users(block.rows)
     users = np.arange(len(block.user_ids), dtype=np.int64)
-    lists = list_block(model.score_block, block.seen, job.genres, users, job.must_watch_len, job.genre_len)
+    lists = list_block(
+        model.score_block, block.seen, job.genres, users, job.must_watch_len, job.genre_len, model.reasons
+    )
     put_list_block(_WORKER_STORE.writer(job), block.user_ids, lists)
     return len(block.user_ids)
 

@@ -32,6 +32,7 @@ from recommender_engine.model.dataset import Dataset, build_dataset
 from recommender_engine.model.hybrid import HybridModel
 from recommender_engine.ranking import mask_seen
 from recsys_common.columns import Columns
+from recsys_common.domain import RATING_REMOVED
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,8 @@ def judge(
     except ArtefactError as exc:
         return Verdict(False, True, f"the serving model cannot be read ({exc}); not judged")
     known = ids.user_index()
-    candidates = new_ratings[new_ratings[Columns.User].astype(str).isin(pd.Index(list(known)))]
+    rated = new_ratings[new_ratings[Columns.Rating] != RATING_REMOVED]  # removals hold out nothing
+    candidates = rated[rated[Columns.User].astype(str).isin(pd.Index(list(known)))]
     candidates = candidates.merge(ratings[[Columns.User, Columns.Item]], on=[Columns.User, Columns.Item])
     newest = candidates.sort_values(Columns.Timestamp, kind="stable").drop_duplicates(Columns.User, keep="last")
     if len(newest) < config.min_users:

@@ -28,6 +28,9 @@ PREFETCH_PER_THREAD = 2
 POOL_PER_GENRE_SLOT = 1
 
 ScoreFn = Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float32]]
+#: (the block's rows of the seen-ratings matrix, the block's must_watch) -> the rated film behind each
+#: recommendation, (n, must_watch_len) film indices, -1 = none (``HybridModel.reasons``).
+ReasonFn = Callable[[sp.csr_matrix, IndexArray], npt.NDArray[np.integer]]
 
 
 def genre_groups(films: pd.DataFrame) -> tuple[list[str], list[IndexArray]]:
@@ -65,12 +68,14 @@ class ListBlock:
     users: npt.NDArray[np.int64]
     must_watch: IndexArray  # (n, must_watch_len)
     by_genre: IndexArray  # (n, n_genres, genre_len)
+    #: (n, must_watch_len): the rated film behind each must_watch film, -1 = none.
+    reasons: IndexArray
 
 
 def put_list_block(writer: VersionWriter, user_ids: Sequence[str], block: ListBlock) -> None:
     """Store ``block``'s lists for ``user_ids`` (its users' ids): the one place a ListBlock meets the
     store, in-process and on Dask workers alike."""
-    writer.put_block(user_ids, block.must_watch, block.by_genre)
+    writer.put_block(user_ids, block.must_watch, block.by_genre, block.reasons)
 
 
 def pool_size(must_watch_len: int, genre_len: int, n_groups: int) -> int:
@@ -85,14 +90,18 @@ def list_block(
     users: npt.NDArray[np.int64],
     must_watch_len: int,
     genre_len: int,
+    reasons: ReasonFn | None = None,
 ) -> ListBlock:
-    """The lists of the consecutive users ``users``: one matrix product, seen films masked, ranked."""
+    """The lists of the consecutive users ``users``: one matrix product, seen films masked, ranked;
+    ``reasons`` (when given) names the rated film behind each must_watch film, else they are -1."""
     scores = np.ascontiguousarray(score(users), dtype=np.float32)
     pool_len = pool_size(must_watch_len, genre_len, len(genres.groups))
-    must_watch, by_genre = rank_lists(
-        scores, seen[users[0] : users[-1] + 1], must_watch_len, genres, genre_len, pool_len
-    )
-    return ListBlock(users, must_watch, by_genre)
+    rated = seen[users[0] : users[-1] + 1]
+    must_watch, by_genre = rank_lists(scores, rated, must_watch_len, genres, genre_len, pool_len)
+    because = np.full(must_watch.shape, -1, dtype=np.int32)
+    if reasons is not None:
+        because = np.asarray(reasons(rated, must_watch), dtype=np.int32)
+    return ListBlock(users, must_watch, by_genre, because)
 
 
 def personal_lists(
@@ -103,16 +112,18 @@ def personal_lists(
     genre_len: int,
     block_size: int,
     threads: int,
+    reasons: ReasonFn | None = None,
 ) -> Iterator[ListBlock]:
     """Score every user in blocks (one matrix product per block, seen films masked) and yield the
     blocks' lists in user order. ``threads`` blocks are computed at once, each with one BLAS thread.
+    ``reasons`` (when given) names the rated film behind each must_watch film; else they are -1.
     """
     n_users = seen.shape[0]
     starts = range(0, n_users, block_size)
 
     def compute(start: int) -> ListBlock:
         users = np.arange(start, min(start + block_size, n_users), dtype=np.int64)
-        return list_block(score, seen, genres, users, must_watch_len, genre_len)
+        return list_block(score, seen, genres, users, must_watch_len, genre_len, reasons)
 
     if threads <= 1:
         yield from map(compute, starts)

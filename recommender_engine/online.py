@@ -35,7 +35,7 @@ from recommender_engine.model.artefact import ArtefactError, load_artefact
 from recommender_engine.model.hybrid import HybridModel
 from recommender_engine.ranking import GenreIndex, rank_lists
 from recsys_common.columns import Columns
-from recsys_common.domain import RatingEvent
+from recsys_common.domain import RATING_REMOVED, RatingEvent
 from recsys_common.ports.ratings import RatingSource, RatingSourceError
 from recsys_common.ports.recstore import OverlayWriter, RecReader, StoreUnavailable, UnknownVersion, VersionMeta
 
@@ -223,7 +223,10 @@ class OnlineUpdater:
         history = self._ratings.read_user(user)
         latest: dict[str, float] = dict(zip(history[Columns.Item].astype(str), history[Columns.Rating], strict=True))
         for event in sorted(events, key=lambda e: e.timestamp):
-            latest[event.film_id] = event.rating
+            if event.rating == RATING_REMOVED:  # the viewer withdrew the rating: the film is unrated again
+                latest.pop(event.film_id, None)
+            else:
+                latest[event.film_id] = event.rating
         columns = [serving.film_index[film] for film in latest if film in serving.film_index]
         values = [latest[film] for film in latest if film in serving.film_index]
         n_films = len(serving.film_index)
@@ -235,5 +238,6 @@ class OnlineUpdater:
         layout = serving.meta.layout  # the lists have the version's lengths, as its batch records do
         pool = pool_size(layout.must_watch_len, layout.genre_len, len(layout.genres))
         must_watch, by_genre = rank_lists(scores, row, layout.must_watch_len, serving.genres, layout.genre_len, pool)
-        self._store.put_overlay(serving.meta, user, must_watch[0], by_genre[0])
+        reasons = serving.model.reasons(row, must_watch) if layout.reasons else None
+        self._store.put_overlay(serving.meta, user, must_watch[0], by_genre[0], None if reasons is None else reasons[0])
         self.stats.fold_seconds.append(time.perf_counter() - started)

@@ -35,6 +35,13 @@ class EngineSettings(CommonSettings):
     #: Cron expression (5 fields, UTC) for scheduled cycles; wins over the interval when set.
     schedule_cron: str | None = None
     schedule_interval_seconds: int = 3600
+    #: Re-tuning in ``recsys schedule`` (off unless one trigger is set): a cron expression (5 fields, UTC),
+    #: and/or the fraction by which the ratings must have grown since the last tuning (checked before
+    #: each cycle); each run searches ``tune_trials`` trials within ``tune_budget_seconds``.
+    tune_cron: str | None = None
+    tune_growth: float | None = Field(default=None, gt=0)
+    tune_trials: int = Field(default=20, ge=1)
+    tune_budget_seconds: float = Field(default=1800.0, gt=0)
     #: Where ``recsys schedule`` serves the engine's Prometheus metrics (cycles, steps, serving version).
     engine_metrics_host: str = "127.0.0.1"
     engine_metrics_port: int = Field(default=9110, ge=0, le=65_535)  # 0: no metrics server

@@ -8,6 +8,14 @@ from enum import StrEnum
 #: The platform's rating scale. Seed sets on other scales are mapped onto it when loaded.
 RATING_MIN = 1.0
 RATING_MAX = 10.0
+#: The rating of a removal: an event with it (a tombstone) withdraws the viewer's rating of the film.
+#: Stores keep it like any rating, as the latest row of the (user, film) pair; every reader of the
+#: latest ratings (``RatingSource.read_all`` / ``read_user``) leaves such pairs out, so the engine,
+#: the online loop and the APIs no longer see the film as rated. A later rating brings it back.
+RATING_REMOVED = 0.0
+#: A rating at least this high says the viewer liked the film: the films a recommendation's reason
+#: ("because you rated ...") is chosen from, and the films the viewer's favourite genres come from.
+LIKED_RATING = 7.0
 
 
 @dataclass(frozen=True)
@@ -87,11 +95,14 @@ class Film:
 @dataclass(frozen=True)
 class UserLists:
     """A user's published lists, as film ids, best first; ``overlay`` when they come from the online
-    loop (the user folded into the serving model after their latest ratings) rather than the batch."""
+    loop (the user folded into the serving model after their latest ratings) rather than the batch;
+    ``reasons``: must-watch film id -> the rated film id behind it ("because you rated ..."), for
+    the films that have one."""
 
     must_watch: tuple[str, ...]
     by_genre: dict[str, tuple[str, ...]] = field(default_factory=dict)
     overlay: bool = False
+    reasons: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

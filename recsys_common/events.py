@@ -7,7 +7,7 @@ things; the identifier rule they apply is ``recsys_common.ids``'.
 Wire form: one UTF-8 JSON object per Kafka message, keyed by ``user_id``::
 
     {"event_id": "<event id>", "user_id": "<user id>", "film_id": "<UUID>",
-     "rating": <number 1..10>, "timestamp": <integer unix seconds 0..2**32-1>}
+     "rating": <number 1..10, or 0 (RATING_REMOVED) to remove it>, "timestamp": <integer unix seconds 0..2**32-1>}
 
 The schema is the msgspec Struct ``WireEvent``: msgspec parses the JSON and checks the types and
 ranges in one pass, strictly (a number in a string, a boolean or a fraction of a second is refused),
@@ -41,7 +41,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from recsys_common.columns import Columns
-from recsys_common.domain import RATING_MAX, RATING_MIN, RatingEvent
+from recsys_common.domain import RATING_MAX, RATING_MIN, RATING_REMOVED, RatingEvent
 from recsys_common.ids import parse_film_id, validate_event_id, validate_user_id
 
 RATINGS_TOPIC = "ratings"
@@ -127,6 +127,19 @@ def event_ids_for(
 
 # ----- wire form -------------------------------------------------------------------------------
 
+RATING_RULE = f"rating must be within {RATING_MIN:g}..{RATING_MAX:g}, or {RATING_REMOVED:g} to remove one"
+
+
+def is_rating(value: float) -> bool:
+    """Whether ``value`` is a rating an event may carry: on the scale, or ``RATING_REMOVED``."""
+    return value == RATING_REMOVED or RATING_MIN <= value <= RATING_MAX
+
+
+def without_removed(latest: pd.DataFrame) -> pd.DataFrame:
+    """The latest ratings without the pairs whose latest event removed the rating (``RATING_REMOVED``)."""
+    removed = latest[Columns.Rating].to_numpy() == RATING_REMOVED
+    return latest[~removed].reset_index(drop=True) if removed.any() else latest
+
 
 class WireEvent(msgspec.Struct, gc=False):
     """One valid rating event in its wire form (film id canonical); ``EventDecoder`` makes them."""
@@ -134,11 +147,13 @@ class WireEvent(msgspec.Struct, gc=False):
     event_id: str
     user_id: str
     film_id: str
-    rating: Annotated[float, msgspec.Meta(ge=RATING_MIN, le=RATING_MAX)]
+    rating: Annotated[float, msgspec.Meta(ge=RATING_REMOVED, le=RATING_MAX)]
     timestamp: Annotated[int, msgspec.Meta(ge=TIMESTAMP_MIN, le=TIMESTAMP_MAX)]
 
     def __post_init__(self) -> None:
         # msgspec turns these ValueErrors into a ValidationError carrying their message.
+        if not is_rating(self.rating):
+            raise ValueError(RATING_RULE)
         validate_event_id(self.event_id)
         validate_user_id(self.user_id)
         self.film_id = parse_film_id(self.film_id)
@@ -298,8 +313,14 @@ def prepare_rating_rows(frame: pd.DataFrame) -> RatingRows:
     film_array = _text_column(frame, Columns.Item, parse_film_id)
 
     ratings = pd.to_numeric(frame[Columns.Rating], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    out_of_scale = ~(np.isfinite(ratings) & (ratings >= RATING_MIN) & (ratings <= RATING_MAX))
-    _first_bad(frame, out_of_scale, Columns.Rating, f"is not a number in {RATING_MIN:g}..{RATING_MAX:g}")
+    on_scale = np.isfinite(ratings) & (ratings >= RATING_MIN) & (ratings <= RATING_MAX)
+    out_of_scale = ~(on_scale | (ratings == RATING_REMOVED))
+    _first_bad(
+        frame,
+        out_of_scale,
+        Columns.Rating,
+        f"is not a number in {RATING_MIN:g}..{RATING_MAX:g} (or {RATING_REMOVED:g})",
+    )
 
     raw_times = pd.to_numeric(frame[Columns.Timestamp], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     bad_time = ~(np.isfinite(raw_times) & (raw_times == np.floor(raw_times)))

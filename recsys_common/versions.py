@@ -69,7 +69,11 @@ def _check_indices(meta: VersionMeta, name: str, indices: Indices) -> None:
 
 
 def encode_users(
-    meta: VersionMeta, user_ids: Sequence[str], must_watch: Indices, by_genre: Indices | None
+    meta: VersionMeta,
+    user_ids: Sequence[str],
+    must_watch: Indices,
+    by_genre: Indices | None,
+    reasons: Indices | None = None,
 ) -> list[tuple[str, bytes]]:
     """(user id, record) of a block of users, after checking the block fits the version."""
     if len(user_ids) != must_watch.shape[0]:
@@ -77,17 +81,26 @@ def encode_users(
     _check_indices(meta, "must_watch", must_watch)
     if by_genre is not None:
         _check_indices(meta, "by_genre", by_genre)
-    return list(zip(user_ids, encode_block(must_watch, by_genre, meta.layout), strict=True))
+    if reasons is not None:
+        _check_indices(meta, "reasons", reasons)
+    return list(zip(user_ids, encode_block(must_watch, by_genre, meta.layout, reasons), strict=True))
 
 
-def encode_overlay(meta: VersionMeta, must_watch: Indices, by_genre: Indices | None) -> bytes:
+def encode_overlay(
+    meta: VersionMeta, must_watch: Indices, by_genre: Indices | None, reasons: Indices | None = None
+) -> bytes:
     """One user's overlay record in the committed version ``meta``: (must_watch_len,) and
-    (genres, genre_len) film indices."""
-    if int(np.max(must_watch, initial=-1)) >= meta.n_films or (
-        by_genre is not None and int(np.max(by_genre, initial=-1)) >= meta.n_films
+    (genres, genre_len) film indices, and optionally (must_watch_len,) reasons."""
+    if any(
+        part is not None and int(np.max(part, initial=-1)) >= meta.n_films for part in (must_watch, by_genre, reasons)
     ):
         raise ValueError(f"an overlay refers to a film index beyond the {meta.n_films} films of {meta.version}")
-    [record] = encode_block(must_watch[None, :], None if by_genre is None else by_genre[None, :], meta.layout)
+    [record] = encode_block(
+        must_watch[None, :],
+        None if by_genre is None else by_genre[None, :],
+        meta.layout,
+        None if reasons is None else reasons[None, :],
+    )
     return record
 
 
@@ -128,10 +141,12 @@ class PendingVersion(abc.ABC):
     def meta(self) -> VersionMeta:
         return self._meta
 
-    def put_block(self, user_ids: Sequence[str], must_watch: Indices, by_genre: Indices | None) -> None:
+    def put_block(
+        self, user_ids: Sequence[str], must_watch: Indices, by_genre: Indices | None, reasons: Indices | None = None
+    ) -> None:
         """Store lists for a block of users: film *indices* into the version's film table."""
         self._check_open()
-        self._store_records(encode_users(self.meta, user_ids, must_watch, by_genre), replace=self.resumed)
+        self._store_records(encode_users(self.meta, user_ids, must_watch, by_genre, reasons), replace=self.resumed)
         self._users += len(user_ids)
 
     def put_cold_start(self, lists: ColdStartLists) -> None:

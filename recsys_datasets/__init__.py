@@ -3,7 +3,7 @@
 Nothing here fetches or reads anything at import time.
 """
 
-from recsys_datasets.build import build_seed
+from recsys_datasets.build import build_aside, build_seed
 from recsys_datasets.errors import DataFormatError, DataUnavailable
 from recsys_datasets.movielens_csv import load_movielens_csv
 from recsys_datasets.rotten_tomatoes import load_rotten_tomatoes
@@ -16,6 +16,7 @@ __all__ = [
     "DataUnavailable",
     "SeedData",
     "Source",
+    "build_aside",
     "build_seed",
     "fetch_sources",
     "load_movielens_csv",

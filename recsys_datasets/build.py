@@ -8,9 +8,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from recsys_datasets.catalogue import build_catalogue
-from recsys_datasets.readers import read_imdb, read_movielens_100k, read_vega_movies
+from recsys_datasets.readers import read_imdb, read_movielens_100k, read_movielens_latest_small, read_vega_movies
 from recsys_datasets.seeddata import SeedData
-from recsys_datasets.sources import IMDB, MOVIELENS, SOURCES, VEGA, Source, fetch_sources
+from recsys_datasets.sources import (
+    ASIDE_SOURCES,
+    IMDB,
+    ML_LATEST_SMALL,
+    MOVIELENS,
+    SOURCES,
+    VEGA,
+    Source,
+    fetch_sources,
+)
+
+#: Id prefix of the aside set's films and users (its movieIds are not MovieLens-100K's item ids).
+ASIDE_PREFIX = "mllatest:"
 
 
 def build_seed(cache_dir: Path, progress: bool, sources: Sequence[Source] = SOURCES) -> SeedData:
@@ -38,3 +50,16 @@ def build_seed(cache_dir: Path, progress: bool, sources: Sequence[Source] = SOUR
             flush=True,
         )
     return seed
+
+
+def build_aside(cache_dir: Path, progress: bool, sources: Sequence[Source] = ASIDE_SOURCES) -> SeedData:
+    """The set kept aside for checking (``sources.ML_LATEST_SMALL``), its films enriched with IMDb and
+    RT values as the seed's are, so the engine runs on it with the same features and defaults.
+
+    ``sources`` must hold sources named like ML_LATEST_SMALL, IMDB and VEGA. Raises as ``build_seed``.
+    """
+    files = fetch_sources(cache_dir, progress, sources)
+    items, ratings = read_movielens_latest_small(files[ML_LATEST_SMALL.name])
+    return build_catalogue(
+        items, ratings, read_imdb(files[IMDB.name]), read_vega_movies(files[VEGA.name]), prefix=ASIDE_PREFIX
+    )

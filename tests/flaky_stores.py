@@ -47,10 +47,18 @@ class _FlakyWriter:
     def meta(self) -> VersionMeta:
         return self._writer.meta
 
-    def put_block(self, user_ids: Sequence[str], must_watch: Indices, by_genre: Indices | None) -> None:
-        self._writer.put_block(user_ids[:1], must_watch[:1], None if by_genre is None else by_genre[:1])
+    def put_block(
+        self, user_ids: Sequence[str], must_watch: Indices, by_genre: Indices | None, reasons: Indices | None = None
+    ) -> None:
+        first = slice(0, 1)
+        self._writer.put_block(
+            user_ids[first],
+            must_watch[first],
+            None if by_genre is None else by_genre[first],
+            None if reasons is None else reasons[first],
+        )
         self._store.maybe_fail(user_ids)  # after a partial write, as a real failure may leave it
-        self._writer.put_block(user_ids, must_watch, by_genre)
+        self._writer.put_block(user_ids, must_watch, by_genre, reasons)
 
     def put_cold_start(self, lists: ColdStartLists) -> None:
         self._writer.put_cold_start(lists)

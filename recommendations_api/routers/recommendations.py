@@ -18,8 +18,20 @@ from fastapi.routing import APIRoute
 from starlette.routing import Route, request_response
 from starlette.types import Receive, Scope, Send
 
-from recommendations_api.deps import GENRE, LIMIT, USER_ID_PARAMETER, ServiceDep, UserIdPath, checked_user_id
-from recommendations_api.schemas import GenreRecommendations, Recommendations
+from recommendations_api.deps import (
+    DEFAULT_LIMIT,
+    GENRE,
+    LIMIT,
+    REASONS,
+    USER_ID_PARAMETER,
+    HomeGenresQuery,
+    LimitQuery,
+    ServiceDep,
+    UserIdPath,
+    checked_user_id,
+    home_genres,
+)
+from recommendations_api.schemas import GenreRecommendations, Home, Recommendations
 from recommendations_api.service import RecommendationService
 from recsys_common.web import JSON_MEDIA_TYPE, VALIDATION_DESCRIPTION, Problem, ValidationProblem
 
@@ -30,6 +42,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": Problem, "description": "The store is unreachable and no snapshot was read since start"},
 }
 _RECOMMENDATIONS_JSON = Recommendations.__pydantic_serializer__
+#: An answer without reasons (not asked for) leaves the field out: the hot route's bytes stay as before.
+_NO_REASONS = {"reasons"}
 
 
 class PlainRoute(APIRoute):
@@ -54,7 +68,7 @@ async def get_user_recommendations(request: Request) -> Response:
     last version read (``fallback``)."""
     service: RecommendationService = request.app.state.service
     user_id = checked_user_id(request.path_params["user_id"])
-    answer = service.recommendations(user_id, GENRE.parse(request), LIMIT.parse(request))
+    answer = service.recommendations(user_id, GENRE.parse(request), LIMIT.parse(request), REASONS.parse(request))
     body = Recommendations.model_construct(
         user_id=user_id,
         genre=answer.genre,
@@ -62,8 +76,10 @@ async def get_user_recommendations(request: Request) -> Response:
         model_version=answer.model_version,
         generated_at=answer.generated_at,
         film_ids=list(answer.film_ids),
+        reasons=answer.reasons,
     )
-    return Response(_RECOMMENDATIONS_JSON.to_json(body), media_type=JSON_MEDIA_TYPE)
+    exclude = _NO_REASONS if answer.reasons is None else None
+    return Response(_RECOMMENDATIONS_JSON.to_json(body, exclude=exclude), media_type=JSON_MEDIA_TYPE)
 
 
 router.add_api_route(
@@ -74,8 +90,32 @@ router.add_api_route(
     response_model=Recommendations,
     responses={**ERRORS, 422: {"model": ValidationProblem, "description": VALIDATION_DESCRIPTION}},
     summary="A user's must-watch list, or their list of one genre",
-    openapi_extra={"parameters": [USER_ID_PARAMETER, LIMIT.openapi(), GENRE.openapi()]},
+    openapi_extra={"parameters": [USER_ID_PARAMETER, LIMIT.openapi(), GENRE.openapi(), REASONS.openapi()]},
 )
+
+
+@router.get(
+    "/{user_id}/home",
+    response_model=Home,
+    responses={503: ERRORS[503]},
+    summary="Everything a home page shows: must-watch with reasons and the lists of some genres, in one read",
+)
+async def get_user_home(
+    user_id: UserIdPath, service: ServiceDep, genres: HomeGenresQuery = None, limit: LimitQuery = DEFAULT_LIMIT
+) -> Home:
+    """The user's must-watch list with its reasons and their lists of ``genres``, from one read of
+    their record; the cold-start lists when they have none (``cold_start``), those of the last
+    version read while the store is unreachable (``fallback``)."""
+    answer = service.home(checked_user_id(user_id), home_genres(genres), limit)
+    return Home(
+        user_id=user_id,
+        source=answer.source,
+        model_version=answer.view.meta.model_version,
+        generated_at=answer.view.meta.published_at,
+        must_watch=list(answer.must_watch),
+        reasons=answer.reasons,
+        genres={genre: list(films) for genre, films in answer.genres.items()},
+    )
 
 
 @router.get(
@@ -97,6 +137,7 @@ async def get_user_genre_recommendations(user_id: UserIdPath, service: ServiceDe
 
 @router.get("/{user_id:path}/recommendations", include_in_schema=False, response_model=None)
 @router.get("/{user_id:path}/recommendations/genres", include_in_schema=False, response_model=None)
+@router.get("/{user_id:path}/home", include_in_schema=False, response_model=None)
 async def refuse_user_id(user_id: str) -> NoReturn:
     """An empty id, or one holding '/' (sent as %2F, which is decoded before routing), reaches no
     route above: say what is wrong instead of a bare 404."""

@@ -29,6 +29,7 @@ without locks); a fixed ``random_state`` makes single-threaded fits reproducible
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -40,11 +41,12 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from lightfm import LightFM
 from pydantic import BaseModel, ConfigDict, Field
+from threadpoolctl import ThreadpoolController
 
 from recommender_engine.model.dataset import Csr, Dataset
 from recommender_engine.model.ease import EASE_MAX_FILMS, ease_history, ease_weights, scaled_lambda
 from recommender_engine.model.features import FeatureFlags, ItemFeatures, build_item_features, has_side_features
-from recsys_common.domain import RATING_MAX
+from recsys_common.domain import LIKED_RATING, RATING_MAX
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +71,11 @@ FOLD_IN_LEARNING_RATE = 0.5
 FOLD_IN_REGULARISATION = 0.01
 #: Margins are clipped to this before ``exp`` (no overflow; the gradient is 0 or 1 beyond it anyway).
 MAX_EXP = 30.0
+#: ``HybridModel.reasons`` compares at most this many (user, recommended film, rated film) triples
+#: at once (bounds its memory: 4 bytes each, twice).
+REASON_CHUNK_PAIRS = 2_000_000
+#: "No film" in the reasons' index arrays.
+NO_FILM = -1
 
 
 class ModelConfig(BaseModel):
@@ -267,6 +274,9 @@ class HybridModel:
         self._item_vectors: FloatArray | None = None
         self._item_biases: FloatArray | None = None
         self._unrated: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._unit_vectors: FloatArray | None = None
+        self._ease_position: IntArray | None = None
+        self._ease_flat: FloatArray = np.zeros(0, dtype=SCORE_DTYPE)
 
     # ----- fitting -----
     def fit(self, dataset: Dataset, on_epoch: EpochCallback | None = None) -> HybridModel:
@@ -352,6 +362,16 @@ class HybridModel:
         if params.history is not None:
             unrated = np.flatnonzero(rating_counts(params.history) < self.config.identity_min_ratings).astype(np.int64)
         self._unrated = unrated
+        norms = np.linalg.norm(self._item_vectors, axis=1, keepdims=True)
+        self._unit_vectors = np.ascontiguousarray(self._item_vectors / np.maximum(norms, STD_FLOOR), dtype=SCORE_DTYPE)
+        self._ease_position = None
+        if params.ease is not None:  # film index -> row/column of the EASE weights; -1 outside EASE or unrated
+            position = np.full(params.n_films, NO_FILM, dtype=np.int64)
+            covered = np.arange(params.n_films) if params.ease_films is None else params.ease_films
+            position[covered] = np.arange(covered.size)
+            position[unrated] = NO_FILM
+            self._ease_position = position
+            self._ease_flat = np.ascontiguousarray(params.ease).reshape(-1)  # a view unless a copy is needed
         self._params = params
 
     def user_rows(self, users: npt.NDArray[np.integer]) -> UserRows:
@@ -410,6 +430,69 @@ class HybridModel:
         ease_rows = ease_history(history, self.config.ease_rating_weights) if params.ease is not None else None
         return self._blend(scores, ease_rows)
 
+    def reasons(self, ratings: Csr, recommended: npt.NDArray[np.integer]) -> IntArray:
+        """For each user (row of ``ratings``, an (n, n_films) CSR on the platform scale) and each of
+        their ``recommended`` films ((n, k) film indices, -1 = none): the rated film most similar to
+        it, the "because you rated" of the recommendation, as (n, k) film indices (-1 = none).
+
+        The candidates are the films the user rated at least ``LIKED_RATING`` (every rated film when
+        none was). Similarity is the EASE weight B[rated, recommended] when both films are inside the
+        EASE part and one such weight is positive, else the cosine of the two films' item
+        representations (LightFM's item vectors). Vectorised over chunks of users (one batched
+        product and one gather per chunk)."""
+        assert self._unit_vectors is not None
+        history = sp.csr_matrix(ratings)
+        films = np.asarray(recommended, dtype=np.int64)
+        n, k = films.shape
+        out = np.full((n, k), NO_FILM, dtype=np.int64)
+        if n == 0 or k == 0:
+            return out
+        liked, counts = _liked_lists(history)  # (n, widest) film indices, -1 padded; films per row
+        # Chunks of users with similar numbers of liked films, so little of each chunk is padding;
+        # users without a rated film (first in that order) get no reason.
+        order = np.argsort(counts, kind="stable")
+        start = int(np.searchsorted(counts[order], 1))
+        # Many small products: one BLAS thread each (threaded BLAS is many times slower on them).
+        with _blas().limit(limits=1, user_api="blas"):
+            while start < n:
+                end = start + 1
+                while end < n and (end - start + 1) * k * int(counts[order[end]]) <= REASON_CHUNK_PAIRS:
+                    end += 1
+                rows = order[start:end]
+                chunk = liked[rows, : int(counts[order[end - 1]])]
+                chunk = np.where(chunk >= 0, chunk, chunk[:, :1])  # pad with the row's first film
+                out[rows] = self._reasons_chunk(chunk, films[rows])
+                start = end
+        return out
+
+    def _reasons_chunk(self, liked: IntArray, recommended: IntArray) -> IntArray:
+        """``reasons`` of a chunk: ``liked`` (n, r), each row padded with its first film (a tie that
+        ``argmax`` resolves to the first), and ``recommended`` (n, k), -1 padded."""
+        assert self._unit_vectors is not None
+        films = np.maximum(recommended, 0)
+        best = np.zeros(recommended.shape, dtype=np.int64)  # position in ``liked`` of each reason
+        fallback = recommended >= 0
+        params = self.params
+        if params.ease is not None and self._ease_position is not None:
+            rated_at = self._ease_position[liked]  # (n, r)
+            films_at = self._ease_position[films]  # (n, k)
+            # B[j, i] as one flat gather (about twice as fast as 2-d fancy indexing)
+            flat = np.maximum(rated_at, 0)[:, :, None] * params.ease.shape[1] + np.maximum(films_at, 0)[:, None, :]
+            weights = np.take(self._ease_flat, flat)  # (n, r, k)
+            outside = rated_at < 0
+            if outside.any():
+                weights[np.broadcast_to(outside[:, :, None], weights.shape)] = -np.inf
+            best = np.argmax(weights, axis=1)  # B[j, i] over the rated films j: (n, k)
+            top = np.take_along_axis(weights, best[:, None, :], axis=1)[:, 0, :]
+            fallback &= (top <= 0) | (films_at < 0)
+        rows, slots = np.nonzero(fallback)
+        if rows.size:  # cosine of the item representations, for the users where EASE did not answer
+            vectors = self._unit_vectors
+            users, at = np.unique(rows, return_inverse=True)
+            cosine = vectors[liked[users]] @ vectors[films[users]].transpose(0, 2, 1)  # (users, r, k)
+            best[rows, slots] = np.argmax(cosine[at, :, slots], axis=1)
+        return np.where(recommended >= 0, np.take_along_axis(liked, best, axis=1), NO_FILM)
+
     def _blend(self, scores: FloatArray, history: Csr | None) -> FloatArray:
         """LightFM scores blended with the EASE scores of ``history`` (rows of ``ease_history``)."""
         params = self.params
@@ -443,6 +526,28 @@ def _bpr_fold_in(
             weight @ difference / FOLD_IN_BATCH - SCORE_DTYPE(FOLD_IN_REGULARISATION) * vector
         )
     return np.asarray(vector, dtype=SCORE_DTYPE)
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    """The process's thread pools, inspected once (``threadpool_limits`` inspects them on every call,
+    which costs more than a fold-in's reasons)."""
+    return ThreadpoolController()
+
+
+def _liked_lists(history: Csr) -> tuple[IntArray, IntArray]:
+    """Each row's films rated at least ``LIKED_RATING`` (every rated film of a row without one), as
+    an (n, widest row) array of film indices, -1 padded, and the number of them in each row."""
+    liked = history.data >= LIKED_RATING
+    row_of = np.repeat(np.arange(history.shape[0]), np.diff(history.indptr))
+    liked_in_row = np.bincount(row_of[liked], minlength=history.shape[0])
+    keep = liked | (liked_in_row[row_of] == 0)
+    rows, cols = row_of[keep], history.indices[keep].astype(np.int64)
+    counts = np.bincount(rows, minlength=history.shape[0])
+    out = np.full((history.shape[0], int(counts.max(initial=0))), NO_FILM, dtype=np.int64)
+    slot = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    out[rows, slot] = cols
+    return out, counts.astype(np.int64)
 
 
 def fit_ease(ratings: Csr, config: ModelConfig) -> tuple[FloatArray, Csr, IntArray | None]:

@@ -2,8 +2,10 @@
 
 ``tuned_model.json`` in the data directory holds the ``ModelConfig`` fields of the tuning winner that
 differ from the defaults (``model``), the validation figures of the configuration it started from and
-of the winner (``validation``) and when it was tuned (``tuned_at``). Precedence, field by field:
-an explicit ``RECSYS_MODEL__*`` (or ``RECSYS_MODEL``) variable, then the tuned file, then the default.
+of the winner (``validation``), when it was tuned (``tuned_at``) and, for a run on the rating store
+(``recsys schedule``), the number of ratings and the rating watermark it was tuned on (``data``).
+Precedence, field by field: an explicit ``RECSYS_MODEL__*`` (or ``RECSYS_MODEL``) variable, then the tuned file,
+then the default.
 """
 
 from __future__ import annotations
@@ -29,9 +31,13 @@ def changed_fields(config: ModelConfig) -> dict[str, Any]:
     return {name: value for name, value in config.model_dump(mode="json").items() if defaults[name] != value}
 
 
-def write_tuned(path: Path, config: ModelConfig, validation: dict[str, Any], tuned_at: str) -> None:
+def write_tuned(
+    path: Path, config: ModelConfig, validation: dict[str, Any], tuned_at: str, data: dict[str, Any] | None = None
+) -> None:
     """Write the winner ``config`` (its fields that differ from the defaults) atomically."""
     payload = {"model": changed_fields(config), "validation": validation, "tuned_at": tuned_at}
+    if data is not None:
+        payload["data"] = data
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".json.partial")
     partial.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")

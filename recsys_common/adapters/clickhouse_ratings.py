@@ -56,6 +56,7 @@ from clickhouse_driver import Client
 from clickhouse_driver import errors as ch_errors
 from clickhouse_driver.util.helpers import parse_url
 
+from recsys_common.domain import RATING_REMOVED
 from recsys_common.events import RatingRows, as_rating_rows, ratings_frame
 from recsys_common.ports.ratings import RatingSourceError, RatingStore
 
@@ -77,6 +78,9 @@ MICROS_PER_SECOND = 1_000_000
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _COLUMNS = "user_id, film_id, rating, toInt64(event_time)"
+#: The columns of the latest rows, and the condition that keeps pairs whose latest event is a rating.
+_LATEST = "user_id, film_id, rating, event_time"
+_RATED = f"rating != {RATING_REMOVED!r}"
 _INSERT = f"INSERT INTO {TABLE} (event_id, user_id, film_id, rating, event_time, ingest_seq) VALUES"
 #: Inserts into a Distributed table return once the rows are on their shards (not queued on the entry server).
 _SYNC_INSERT = {"insert_distributed_sync": 1}
@@ -300,12 +304,14 @@ class ClickHouseRatingStore(RatingStore):
         return ratings_frame(_object_array(users), _object_array(films), ratings, timestamps)
 
     def read_all(self) -> pd.DataFrame:
-        """The latest rating per (user, film) pair, exact before merges (``FINAL``)."""
-        return self._frame(f"SELECT {_COLUMNS} FROM {TABLE} FINAL")
+        """The latest rating per (user, film) pair, exact before merges (``FINAL``); pairs whose latest
+        event removed the rating are left out (after FINAL picked the latest row: a subquery)."""
+        return self._frame(f"SELECT {_COLUMNS} FROM (SELECT {_LATEST} FROM {TABLE} FINAL) WHERE {_RATED}")
 
     def read_user(self, user_id: str) -> pd.DataFrame:
         """One user's latest rating per film (the sorting key starts with the user: a short range read)."""
-        return self._frame(f"SELECT {_COLUMNS} FROM {TABLE} FINAL WHERE user_id = %(user)s", {"user": user_id})
+        latest = f"SELECT {_LATEST} FROM {TABLE} FINAL WHERE user_id = %(user)s"
+        return self._frame(f"SELECT {_COLUMNS} FROM ({latest}) WHERE {_RATED}", {"user": user_id})
 
     def read_since(self, watermark: int) -> pd.DataFrame:
         """Rows ingested after ``watermark``, in ingestion order (may repeat a pair or an event)."""

@@ -278,8 +278,15 @@ class RedisRecStore(RecordLists):
         self._server.check_pending(meta.version)
         return _RedisVersionWriter(meta, self._server, resumed=True)
 
-    def put_overlay(self, meta: VersionMeta, user_id: str, must_watch: Indices, by_genre: Indices | None) -> None:
-        record = encode_overlay(meta, must_watch, by_genre)
+    def put_overlay(
+        self,
+        meta: VersionMeta,
+        user_id: str,
+        must_watch: Indices,
+        by_genre: Indices | None,
+        reasons: Indices | None = None,
+    ) -> None:
+        record = encode_overlay(meta, must_watch, by_genre, reasons)
         with self._server.guard():
             if not self._client.hexists(self._server.meta_key, meta.version):
                 raise UnknownVersion(meta.version)

@@ -10,13 +10,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-def open_wal(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
+def open_wal(path: Path, busy_timeout_s: float, page_size: int | None = None) -> sqlite3.Connection:
     """Open (creating the folder) a connection in autocommit mode with WAL journaling, so readers in
     other processes see a committed write at once and never block the writer. The connection may
-    be used from several threads; callers serialise access with their own lock."""
+    be used from several threads; callers serialise access with their own lock. ``page_size``
+    applies to a file created now (an existing file keeps its own)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
     try:
+        if page_size is not None:
+            conn.execute(f"PRAGMA page_size={int(page_size)}")  # before WAL fixes it
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
     except sqlite3.Error:
@@ -41,7 +44,7 @@ def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 class SqliteFile:
     """One WAL connection to ``path``, opened on first use (never in the constructor) and shared by
     threads under a lock. ``setup`` runs once on the new connection (the adapter's schema); a
-    failure to open or set up raises ``unavailable(message)``."""
+    failure to open or set up raises ``unavailable(message)``. ``page_size``: as ``open_wal``'s."""
 
     def __init__(
         self,
@@ -49,8 +52,10 @@ class SqliteFile:
         busy_timeout_s: float,
         setup: Callable[[sqlite3.Connection], object],
         unavailable: Callable[[str], Exception],
+        page_size: int | None = None,
     ) -> None:
         self.path = Path(path)
+        self._page_size = page_size
         self._busy_timeout_s = busy_timeout_s
         self._setup = setup
         self._unavailable = unavailable
@@ -66,7 +71,7 @@ class SqliteFile:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             try:
-                conn = open_wal(self.path, self._busy_timeout_s)
+                conn = open_wal(self.path, self._busy_timeout_s, self._page_size)
                 try:
                     self._setup(conn)
                 except sqlite3.Error:

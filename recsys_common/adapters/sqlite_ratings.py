@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_common.columns import Columns
-from recsys_common.events import RatingRows, as_rating_rows, ratings_frame
+from recsys_common.events import RatingRows, as_rating_rows, ratings_frame, without_removed
 from recsys_common.ports.ratings import RatingSourceError, RatingStore
 
 #: Seconds a writer waits for another writer's lock before failing.
@@ -119,10 +119,10 @@ class SqliteRatingStore(RatingStore):
 
     def read_all(self) -> pd.DataFrame:
         """The latest rating per (user, film): greatest event time, then last inserted."""
-        return _latest(self._frame(f"{_SELECT} ORDER BY seq"))
+        return without_removed(_latest(self._frame(f"{_SELECT} ORDER BY seq")))
 
     def read_user(self, user_id: str) -> pd.DataFrame:
-        return _latest(self._frame(f"{_SELECT} WHERE user_id = ? ORDER BY seq", (user_id,)))
+        return without_removed(_latest(self._frame(f"{_SELECT} WHERE user_id = ? ORDER BY seq", (user_id,))))
 
     def read_since(self, watermark: int) -> pd.DataFrame:
         return self._frame(f"{_SELECT} WHERE seq > ? ORDER BY seq", (int(watermark),))

@@ -35,6 +35,10 @@ from recsys_common.versions import (
 
 #: How long a connection waits for another process's write lock before giving up.
 DEFAULT_BUSY_TIMEOUT_S = 5.0
+#: Page size of a new store file. A row of a WITHOUT ROWID table that holds more than about a quarter
+#: of a page spills into an overflow page of its own: with 4 KiB pages, a 1,120-byte record (100
+#: must-watch films with their reasons, 18 genres x 20) costs 4.7 KB per user instead of 1.2 KB.
+PAGE_SIZE = 8192
 #: Records inserted per ``executemany`` call.
 INSERT_CHUNK = 10_000
 
@@ -81,7 +85,9 @@ class SqliteRecStore(RecordLists):
     """RecStore (every role) over a SQLite file; safe to share between threads and processes."""
 
     def __init__(self, path: Path | str, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
-        self._file = SqliteFile(path, busy_timeout_s, lambda conn: conn.executescript(_SCHEMA), StoreUnavailable)
+        self._file = SqliteFile(
+            path, busy_timeout_s, lambda conn: conn.executescript(_SCHEMA), StoreUnavailable, PAGE_SIZE
+        )
 
     def __repr__(self) -> str:
         return f"SqliteRecStore({str(self._file.path)!r})"
@@ -130,8 +136,15 @@ class SqliteRecStore(RecordLists):
                 raise ValueError(f"version {meta.version} is not pending")
         return _SqliteVersionWriter(meta, self._write, resumed=True)
 
-    def put_overlay(self, meta: VersionMeta, user_id: str, must_watch: Indices, by_genre: Indices | None) -> None:
-        record = encode_overlay(meta, must_watch, by_genre)
+    def put_overlay(
+        self,
+        meta: VersionMeta,
+        user_id: str,
+        must_watch: Indices,
+        by_genre: Indices | None,
+        reasons: Indices | None = None,
+    ) -> None:
+        record = encode_overlay(meta, must_watch, by_genre, reasons)
         with self._write() as conn:
             if _state(conn, meta.version) != COMMITTED:
                 raise UnknownVersion(meta.version)

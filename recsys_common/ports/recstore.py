@@ -66,14 +66,15 @@ class RecReader(Protocol):
 
     def user_lists(self, user_id: str, meta: VersionMeta, films: Sequence[str] | None = None) -> UserLists | None:
         """The user's lists in version ``meta`` (their overlay when the online loop wrote one, else the
-        batch's); None when the user has neither there. ``films`` defaults to the version's table."""
+        batch's), with the must-watch films' reasons when the version has them; None when the user
+        has neither there. ``films`` defaults to the version's table."""
 
     def user_list(
         self, user_id: str, meta: VersionMeta, films: Sequence[str], genre: str | None, limit: int | None = None
     ) -> tuple[tuple[str, ...], bool] | None:
         """One of the user's lists in version ``meta`` (must-watch, or ``genre``'s), ``limit`` ids at
         most, and whether it is their overlay; None when the user has neither an overlay nor a batch
-        record there. One read, and only that list decoded."""
+        record there. One read, and only that list decoded (no reasons: ``user_lists`` has them)."""
 
     def cold_start(self, version: str) -> ColdStartLists | None:
         """The version's cold-start lists; None when it has none."""
@@ -96,10 +97,14 @@ class VersionWriter(Protocol):
     def meta(self) -> VersionMeta:
         """The pending version's metadata (``n_films`` set): what ``RecPublisher.resume`` takes."""
 
-    def put_block(self, user_ids: Sequence[str], must_watch: Indices, by_genre: Indices | None) -> None:
+    def put_block(
+        self, user_ids: Sequence[str], must_watch: Indices, by_genre: Indices | None, reasons: Indices | None = None
+    ) -> None:
         """Store lists for a block of users: film *indices* into the version's film table, (n,
-        <=must_watch_len) and (n, genres, <=genre_len), negative entries meaning no film. ValueError
-        when an index is beyond the film table, a shape does not fit, or a user id was stored before."""
+        <=must_watch_len) and (n, genres, <=genre_len), negative entries meaning no film; ``reasons``
+        (n, <=must_watch_len): the rated film behind each must-watch film, kept when the version's
+        layout has reasons (``ListLayout.reasons``). ValueError when an index is beyond the film
+        table, a shape does not fit, or a user id was stored before."""
 
     def put_cold_start(self, lists: ColdStartLists) -> None: ...
 
@@ -135,10 +140,18 @@ class RecPublisher(Protocol):
 class OverlayWriter(Protocol):
     """How the online updater answers a rating before the next batch version."""
 
-    def put_overlay(self, meta: VersionMeta, user_id: str, must_watch: Indices, by_genre: Indices | None) -> None:
+    def put_overlay(
+        self,
+        meta: VersionMeta,
+        user_id: str,
+        must_watch: Indices,
+        by_genre: Indices | None,
+        reasons: Indices | None = None,
+    ) -> None:
         """Write (or replace) the user's overlay in the committed version ``meta``: lists as film
-        indices into its film table, (must_watch_len,) and (genres, genre_len). Readers prefer it to
-        the batch record; it goes when the version goes. UnknownVersion when ``meta`` is gone."""
+        indices into its film table, (must_watch_len,) and (genres, genre_len), and the must-watch
+        films' reasons (must_watch_len,) as ``put_block``'s. Readers prefer it to the batch record;
+        it goes when the version goes. UnknownVersion when ``meta`` is gone."""
 
 
 class RecAdmin(Protocol):

@@ -30,6 +30,7 @@ from recommendations_api.settings import ApiSettings
 from recommender_engine.cli import app as recsys_cli
 from recommender_engine.settings import EngineSettings
 from ugc_pipeline.settings import UgcSettings
+from web_app.settings import WebSettings
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
@@ -40,6 +41,7 @@ SETTINGS_OF_MODULE: dict[str, type[BaseSettings]] = {
     "movies_api": MoviesApiSettings,
     "movies_db": MoviesDbSettings,
     "ugc_pipeline": UgcSettings,
+    "web_app": WebSettings,
 }
 PREFIX = "RECSYS_"
 DUMMY_SECRET = "x" * 40
@@ -194,7 +196,7 @@ def test_kafka_broker_listens_where_clients_connect():
 
 #: What the host may reach; everything else stays on the stack's network (docker-compose.dev.yml
 #: publishes it on 127.0.0.1 for development).
-PUBLIC_SERVICES = {"movies-api", "exam-api"}
+PUBLIC_SERVICES = {"movies-api", "exam-api", "web-app"}
 #: Services that keep state, and where.
 STATEFUL = {
     "postgres": "/var/lib/postgresql/data",

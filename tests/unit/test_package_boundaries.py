@@ -12,7 +12,15 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 #: The processes of the platform: none may import another.
-SERVICES = ("recommender_engine", "recommendations_api", "movies_api", "movies_db", "ugc_pipeline", "exam_api")
+SERVICES = (
+    "recommender_engine",
+    "recommendations_api",
+    "movies_api",
+    "movies_db",
+    "ugc_pipeline",
+    "exam_api",
+    "web_app",
+)
 #: Shared libraries and what each may import of ours (besides itself).
 LIBRARIES: dict[str, tuple[str, ...]] = {"recsys_common": (), "recsys_datasets": ("recsys_common",)}
 OURS = (*SERVICES, *LIBRARIES)

@@ -17,6 +17,7 @@ from recommender_engine.settings import EngineSettings
 from recsys_common.known_settings import KNOWN_VARIABLES
 from recsys_common.settings import CommonSettings, env_names
 from ugc_pipeline.settings import UgcSettings
+from web_app.settings import WebSettings
 
 REPO = Path(__file__).resolve().parents[2]
 #: One settings class per process.
@@ -27,6 +28,7 @@ SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     UgcSettings,
     MoviesDbSettings,
     ExamSettings,
+    WebSettings,
 )
 SHORTHAND = "…__"
 _CODE = re.compile(r"`([^`]+)`")

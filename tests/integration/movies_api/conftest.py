@@ -4,6 +4,7 @@
 ``GET /api/v1/users/{user_id}/recommendations`` from ``server.answers[user_id]`` (the body, as the
 real API sends it), sleeps ``server.delay_s`` first, or answers ``server.status`` instead of 200;
 ``server.requests`` records what it was asked, ``server.request_ids`` the X-Request-ID headers.
+``GET /api/v1/users/{user_id}/home`` answers from ``server.homes[user_id]`` alike.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tests.servers import serve_in_thread
 class FakeRecommendationsServer:
     url: str = ""
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    homes: dict[str, dict[str, Any]] = field(default_factory=dict)
     delay_s: float = 0.0
     status: int = 200
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -52,6 +54,15 @@ class FakeRecommendationsServer:
                     **self.answers.get(user_id, {}),
                 }
             )
+
+        @app.get("/api/v1/users/{user_id}/home")
+        async def home(user_id: str, request: Request) -> JSONResponse:
+            self.requests.append({"path": "home", "user_id": user_id, **request.query_params})
+            if self.status != 200:
+                return JSONResponse({"detail": "fake failure"}, status_code=self.status)
+            default = {"source": "cold_start", "model_version": "m0", "generated_at": "2026-11-23T00:00:00Z"}
+            body = {"must_watch": [], "reasons": {}, "genres": {}, **default, **self.homes.get(user_id, {})}
+            return JSONResponse({"user_id": user_id, **body})
 
         return app
 

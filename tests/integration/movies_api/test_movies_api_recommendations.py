@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -11,7 +12,10 @@ from movies_api.auth import issue_token
 from movies_api.bootstrap import create_app
 from movies_api.settings import MoviesApiSettings
 from recsys_common.adapters.sqlite_catalog import SqliteCatalog
+from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
+from recsys_common.columns import Columns
 from recsys_common.ids import film_id_for
+from recsys_common.imdb_top import imdb_top_of
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +65,7 @@ def test_personal_list_comes_back_as_cards_in_its_order_without_unknown_films(cl
     )
     assert titles(response) == ["Charlie", "Alpha", "Echo"]
     assert body["films"][0]["genres"] == ["Drama", "Comedy"]
-    assert fake_recommendations.requests == [{"user_id": "u1", "limit": "4"}]
+    assert fake_recommendations.requests == [{"user_id": "u1", "limit": "4", "reasons": "true"}]
 
 
 def test_genre_and_limit_are_passed_on_in_the_catalogue_spelling(client, fake_recommendations) -> None:
@@ -126,3 +130,56 @@ def test_the_request_id_reaches_the_recommendations_api_and_comes_back(client, f
     assert fake_recommendations.request_ids[-1] == "trace-42"
     made_up = client.get("/api/v1/users/me/recommendations", headers=auth("alice")).headers["X-Request-ID"]
     assert len(made_up) == 32 and fake_recommendations.request_ids[-1] == made_up
+
+
+def _rate(tmp_path, user: str, film_source: str, score: float, at: int) -> None:
+    store = SqliteRatingStore(tmp_path / "ratings.sqlite")
+    store.append(pd.DataFrame([(user, film_id_for(film_source), score, at)], columns=list(Columns.RATINGS)))
+
+
+def test_reasons_name_the_viewers_rated_film_and_score_or_nothing(client, fake_recommendations, tmp_path) -> None:
+    _rate(tmp_path, "u7", "it:4", 9.0, 1_700_000_000)
+    fake_recommendations.answers["u7"] = {
+        "source": "personal",
+        "film_ids": [film_id_for("it:1"), film_id_for("it:2")],
+        "reasons": {film_id_for("it:1"): film_id_for("it:4"), film_id_for("it:2"): film_id_for("it:5")},
+    }
+    body = client.get("/api/v1/users/me/recommendations", headers=auth("u7")).json()
+    assert [card["reason"] for card in body["films"]] == [
+        {"kind": "rated", "film_id": film_id_for("it:4"), "title": "Delta", "score": 9.0},
+        None,  # the viewer did not rate Echo: no reason rather than a wrong one
+    ]
+    fake_recommendations.answers["u8"] = {"source": "cold_start", "film_ids": [film_id_for("it:3")]}
+    cold = client.get("/api/v1/users/me/recommendations", params={"genre": "drama"}, headers=auth("u8")).json()
+    assert cold["films"][0]["reason"] == {"kind": "top_in_genre", "genre": "Drama"}
+
+
+def test_the_home_page_falls_back_to_imdb_top_rows_when_the_api_fails(
+    client, fake_recommendations, tmp_path, films
+) -> None:
+    _rate(tmp_path, "u9", "it:3", 10.0, 1_700_000_000)  # Charlie: Drama, Comedy
+    fake_recommendations.status = 500
+    response = client.get("/api/v1/users/me/home", params={"rows": 1, "limit": 2}, headers=auth("u9"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["source"] == "fallback"
+    assert [(row["kind"], row["genre"], row["title"]) for row in body["rows"]] == [
+        ("must_watch", None, "Top rated"),
+        ("genre", "Drama", "Drama"),
+    ]
+    top = [film for film in imdb_top_of(films, len(films)).overall if film != film_id_for("it:3")]  # Charlie is rated
+    assert [card["film_id"] for card in body["rows"][0]["films"]] == top[:2]
+    assert body["rows"][1]["films"][0]["reason"] == {"kind": "top_in_genre", "genre": "Drama"}
+    assert [r["path"] for r in fake_recommendations.requests] == ["home"]
+    assert fake_recommendations.requests[0]["genres"] == "Drama"
+
+
+def test_a_viewer_without_ratings_gets_the_largest_genres(client, fake_recommendations) -> None:
+    fake_recommendations.homes["new"] = {
+        "must_watch": [film_id_for("it:1")],
+        "genres": {"Drama": [film_id_for("it:5")]},
+    }
+    body = client.get("/api/v1/users/me/home", params={"rows": 2}, headers=auth("new")).json()
+    assert fake_recommendations.requests[-1]["genres"] == "Drama,Comedy"  # 3 and 2 films
+    assert [row["genre"] for row in body["rows"]] == [None, "Drama"]  # no Comedy list in the answer
+    assert body["rows"][0]["films"][0]["reason"] == {"kind": "top_rated"}

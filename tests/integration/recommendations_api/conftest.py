@@ -60,11 +60,16 @@ def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callab
 
 
 def publish_lists(
-    store: RecStore, version: str, personal: dict[str, tuple[list[int], list[list[int]]]], commit: bool = True
+    store: RecStore,
+    version: str,
+    personal: dict[str, tuple[list[int], list[list[int]]]],
+    commit: bool = True,
+    reasons: dict[str, list[int]] | None = None,
 ) -> VersionMeta:
     """Publish ``{user: (must-watch indices, [Comedy indices, Drama indices])}`` with the writer API
-    (``commit=False`` leaves the version pending and returns its would-be metadata)."""
-    layout = ListLayout.for_catalogue(len(FILMS), 10, 5, GENRES)
+    (``commit=False`` leaves the version pending and returns its would-be metadata), with ``{user:
+    the rated film index behind each must-watch film}`` when ``reasons`` is given."""
+    layout = ListLayout.for_catalogue(len(FILMS), 10, 5, GENRES, reasons=reasons is not None)
     meta = VersionMeta(version, f"model-{version}", "2026-11-23T00:00:00Z", layout)
     writer = store.begin(meta, FILMS)
     must_watch = np.full((len(personal), 10), -1)
@@ -73,7 +78,11 @@ def publish_lists(
         must_watch[row, : len(mw)] = mw
         for g, films in enumerate(genres):
             by_genre[row, g, : len(films)] = films
-    writer.put_block(list(personal), must_watch, by_genre)
+    because = np.full((len(personal), 10), -1)
+    for row, user in enumerate(personal):
+        given = (reasons or {}).get(user, [])
+        because[row, : len(given)] = given
+    writer.put_block(list(personal), must_watch, by_genre, because)
     writer.put_cold_start(COLD)
     return writer.commit() if commit else meta
 

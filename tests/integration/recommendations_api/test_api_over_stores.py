@@ -123,7 +123,8 @@ def test_redis_cut_off_answers_fallback_then_recovers(
             "personal answers after Redis came back",
         )
         assert client.get("/api/v1/users/alice/recommendations").json()["film_ids"] == films[1:6]
-        assert client.get("/health/ready").status_code == 200
+        # readiness is cached for readiness_ttl_ms: a 503 cached while Redis was down may outlive it by that much
+        wait_for(lambda: client.get("/health/ready").status_code == 200, "ready again after Redis came back")
 
 
 def test_redis_never_reachable_is_503_not_an_empty_answer(redis_prefix, free_port, tmp_path):
@@ -137,3 +138,17 @@ def test_redis_never_reachable_is_503_not_an_empty_answer(redis_prefix, free_por
         ready = client.get("/health/ready")
         assert ready.status_code == 503
         assert closed in ready.json()["reason"]
+
+
+def test_reasons_and_the_home_page_over_a_real_store(new_store, publish, films, cold, tmp_path):
+    publish(new_store(), "v1", {"alice": ALICE_V1}, reasons={"alice": [30, 31]})
+    with TestClient(create_app(settings_for(tmp_path), store=new_store())) as client:
+        asked = client.get("/api/v1/users/alice/recommendations", params={"limit": 3, "reasons": "true"}).json()
+        assert asked["film_ids"] == films[1:4]
+        assert asked["reasons"] == {films[1]: films[30], films[2]: films[31]}
+        assert "reasons" not in client.get("/api/v1/users/alice/recommendations").json()
+        home = client.get("/api/v1/users/alice/home", params={"genres": "Drama", "limit": 2}).json()
+        assert (home["source"], home["must_watch"], home["genres"]) == ("personal", films[1:3], {"Drama": [films[8]]})
+        assert home["reasons"] == {films[1]: films[30], films[2]: films[31]}
+        stranger = client.get("/api/v1/users/stranger/home", params={"limit": 2}).json()
+        assert stranger["source"] == "cold_start" and stranger["must_watch"] == list(cold.overall[:2])

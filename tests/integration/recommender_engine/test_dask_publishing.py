@@ -19,6 +19,7 @@ from recommender_engine.model.hybrid import ModelConfig
 from recsys_common.adapters.redis_recstore import RedisRecStore
 from recsys_common.adapters.sqlite_recstore import SqliteRecStore
 from recsys_common.columns import Columns
+from recsys_common.domain import UserLists
 from recsys_common.ports.recstore import RecStore, VersionMeta
 from tests.datasets import synthetic_films, synthetic_ratings
 from tests.fakes import FakeRatingStore
@@ -68,7 +69,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def published(store: RecStore) -> tuple[VersionMeta, dict[str, object]]:
+def published(store: RecStore) -> tuple[VersionMeta, dict[str, UserLists | None]]:
     meta = store.current()
     assert meta is not None
     users = sorted({str(u) for u in synthetic_ratings(FILMS, n_users=N_USERS, per_user=12)[Columns.User]})
@@ -97,6 +98,7 @@ def test_lists_published_on_dask_equal_the_in_process_ones(
         dask_meta, dask_lists = published(dask_store)
         assert dask_meta.n_users == local_meta.n_users == N_USERS
         assert None not in dask_lists.values()
+        assert all(lists is not None and lists.reasons for lists in dask_lists.values())
         assert dask_lists == local_lists
         assert dask_store.cold_start(dask_meta.version) == local_store.cold_start(local_meta.version)
         assert dask_store.pending() == {}

@@ -30,7 +30,7 @@ import pytest
 from recsys_common.adapters.clickhouse_ratings import ClickHouseRatingStore
 from recsys_common.adapters.kafka_publisher import KafkaRatingPublisher
 from recsys_common.columns import Columns
-from recsys_common.domain import RatingEvent
+from recsys_common.domain import RATING_REMOVED, RatingEvent
 from recsys_common.events import (
     DEFAULT_MAX_EVENT_BYTES,
     DLQ_REASON_HEADER,
@@ -254,9 +254,9 @@ def poison_corpus(good: dict[str, object]) -> list[Poison]:
         Poison("wrong type", spoil(good, event_id=7), "Expected `str`, got `int`"),
         Poison("wrong type", spoil(good, user_id=None), "Expected `str`, got `null`"),
         Poison("wrong type", spoil(good, film_id=[film]), "Expected `str`, got `array`"),
-        Poison("out-of-range score", spoil(good, rating=0), "Expected `float` >= 1.0"),
+        Poison("out-of-range score", spoil(good, rating=0.5), "rating must be within 1..10, or 0 to remove one"),
         Poison("out-of-range score", spoil(good, rating=10.5), "Expected `float` <= 10.0"),
-        Poison("out-of-range score", spoil(good, rating=-3), "Expected `float` >= 1.0"),
+        Poison("out-of-range score", spoil(good, rating=-3), "Expected `float` >= 0.0"),
         Poison("out-of-range timestamp", spoil(good, timestamp=-1), "Expected `int` >= 0"),
         Poison("out-of-range timestamp", spoil(good, timestamp=2**32), "Expected `int` <= 4294967295"),
         Poison("non-finite score", spoil(good, rating=float("nan")), "not JSON"),
@@ -499,3 +499,25 @@ def test_the_loader_process_serves_health_and_flushes_on_sigterm(
     assert stored(store) == latest(events), (tmp_path / "loader.log").read_text()
     assert kafka.committed(pipeline.topic, pipeline.group) == kafka.end_offsets(pipeline.topic)
     store.close()
+
+
+def test_a_removal_published_to_kafka_reaches_clickhouse_and_hides_the_rating(
+    kafka: MockKafka, pipeline: Pipeline, store: ClickHouseRatingStore
+) -> None:
+    rated = [RatingEvent(str(uuid.uuid4()), "viewer", FILMS[i], 9.0, T0 + i) for i in range(3)]
+    removal = RatingEvent(str(uuid.uuid4()), "viewer", FILMS[1], RATING_REMOVED, T0 + 10)
+    publisher = KafkaRatingPublisher(kafka.bootstrap, topic=pipeline.topic)  # the Movies API's path
+    try:
+        publisher.publish_many([*rated, removal], PUBLISH_TIMEOUT_S)
+    finally:
+        publisher.close()
+    runner = LoaderThread(pipeline.loader(store))
+    wait_until(lambda: runner.loader.stats.consumed == len(rated) + 1, "every event is consumed")
+    wait_until(lambda: runner.loader.pending == 0, "every event is written")
+    runner.finish()
+    assert runner.loader.stats.dead_lettered == 0
+    assert set(store.read_user("viewer")[Columns.Item]) == {FILMS[0], FILMS[2]}
+    assert stored(store) == {("viewer", FILMS[i], 9.0, T0 + i) for i in (0, 2)}
+    assert (removal.film_id, RATING_REMOVED) in set(
+        zip(store.read_since(0)[Columns.Item], store.read_since(0)[Columns.Rating], strict=True)
+    )

@@ -9,6 +9,7 @@ import jwt
 import pytest
 
 from movies_api.auth import issue_token
+from recsys_common.domain import RATING_REMOVED
 from recsys_common.ids import film_id_for
 from tests.unit.movies_api.conftest import SECRET
 
@@ -207,3 +208,23 @@ def test_malformed_expiry_claims_are_401(client, claim) -> None:
     response = client.get("/api/v1/users/me/recommendations", headers=token_with(b'{"sub": "alice", %s}' % claim))
     assert response.status_code == 401
     assert response.json()["detail"].startswith("invalid token")
+
+
+def test_removing_a_rating_publishes_a_removal_on_the_rating_path(client, publisher, auth) -> None:
+    response = client.delete(URL, headers=auth("viewer-7"))
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["film_id"], body["status"]) == (FILM, "removed")
+    [event] = publisher.events
+    assert (event.event_id, event.user_id, event.film_id, event.rating) == (
+        body["event_id"],
+        "viewer-7",
+        FILM,
+        RATING_REMOVED,
+    )
+    assert client.delete(URL).status_code == 401
+    assert client.delete(f"/api/v1/films/{film_id_for('api:unknown')}/rating", headers=auth()).status_code == 404
+    publisher.down = True
+    down = client.delete(URL, headers=auth())
+    assert down.status_code == 503 and "not accepted" in down.json()["detail"]
+    assert len(publisher.events) == 1

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from movies_api.bootstrap import create_app
 from recsys_common.columns import Columns
 from recsys_common.ids import film_id_for
+from recsys_common.ports.ratings import RatingSourceError
 from tests.fakes import FakeRatingStore
 
 
@@ -96,3 +97,22 @@ def test_films_the_viewer_rated_are_left_out_of_the_fallback(settings, catalog, 
         body = client.get("/api/v1/users/me/recommendations", params={"limit": 2}, headers=auth("viewer-9")).json()
     assert body["source"] == "fallback"
     assert [f["film_id"] for f in body["films"]] == [film_id_for("api:2"), film_id_for("api:3")]
+
+
+class UnreadableRatings(FakeRatingStore):
+    def read_user(self, user_id: str) -> pd.DataFrame:
+        raise RatingSourceError("rating store down")
+
+
+def test_unreadable_ratings_are_503_for_my_ratings_but_the_home_page_answers(
+    settings, catalog, publisher, auth
+) -> None:
+    app = create_app(settings, catalog=catalog, publisher=publisher, rating_reader=UnreadableRatings())
+    with TestClient(app) as client:
+        mine = client.get("/api/v1/users/me/ratings", headers=auth())
+        assert mine.status_code == 503 and mine.headers["Retry-After"] == str(settings.retry_after_s)
+        home = client.get("/api/v1/users/me/home", params={"rows": 1, "limit": 2}, headers=auth())
+        assert home.status_code == 200 and home.json()["source"] == "fallback"  # the test's API is unreachable
+        assert [row["kind"] for row in home.json()["rows"]] == ["must_watch", "genre"]
+        anonymous = client.get("/api/v1/home", params={"rows": 0}).json()
+        assert [row["title"] for row in anonymous["rows"]] == ["Top rated"]

@@ -23,9 +23,11 @@ def publish(
     personal: dict[str, tuple[list[int], list[list[int]]]],
     cold: ColdStartLists = COLD,
     model_version: str | None = None,
+    reasons: dict[str, list[int]] | None = None,
 ) -> VersionMeta:
-    """Publish ``{user: (must_watch indices, [comedy indices, drama indices])}`` through the writer API."""
-    layout = ListLayout.for_catalogue(len(FILMS), 10, 5, GENRES)
+    """Publish ``{user: (must_watch indices, [comedy indices, drama indices])}`` through the writer API,
+    with ``{user: the rated film index behind each must-watch film}`` when ``reasons`` is given."""
+    layout = ListLayout.for_catalogue(len(FILMS), 10, 5, GENRES, reasons=reasons is not None)
     meta = VersionMeta(version, model_version or f"model-{version}", "2026-11-23T00:00:00Z", layout)
     writer = store.begin(meta, FILMS)
     if personal:
@@ -35,7 +37,11 @@ def publish(
             must_watch[row, : len(mw)] = mw
             for g, films in enumerate(genres):
                 by_genre[row, g, : len(films)] = films
-        writer.put_block(list(personal), must_watch, by_genre)
+        because = np.full((len(personal), 10), -1)
+        for row, user in enumerate(personal):
+            given = (reasons or {}).get(user, [])
+            because[row, : len(given)] = given
+        writer.put_block(list(personal), must_watch, by_genre, because)
     writer.put_cold_start(cold)
     return writer.commit()
 

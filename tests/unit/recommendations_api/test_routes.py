@@ -272,3 +272,55 @@ def test_every_answer_carries_the_callers_request_id_or_a_new_one(client):
     )
     refused = client.get("/api/v1/users/alice/recommendations?limit=0", headers={"X-Request-ID": "bad id!"})
     assert refused.status_code == 422 and len(refused.headers["X-Request-ID"]) == 32
+
+
+@pytest.fixture
+def reasons_client(fake_store, publish, tmp_path):
+    publish(fake_store, "v1", {"alice": ALICE, "bob": ([4, 5], [[], [8]])}, reasons={"alice": [20, 21, 20]})
+    settings = ApiSettings(data_dir=tmp_path, current_refresh_ms=0, store_retry_ms=60_000)
+    with TestClient(create_app(settings, store=fake_store)) as test_client:
+        yield test_client
+
+
+def test_reasons_come_only_when_asked_and_only_from_the_users_lists(reasons_client, films, cold):
+    plain = reasons_client.get("/api/v1/users/alice/recommendations").json()
+    assert "reasons" not in plain and plain["film_ids"] == films[1:4]
+    asked = reasons_client.get("/api/v1/users/alice/recommendations", params={"reasons": "true", "limit": 2}).json()
+    assert asked["film_ids"] == films[1:3] and asked["source"] == "personal"
+    assert asked["reasons"] == {films[1]: films[20], films[2]: films[21]}
+    none = reasons_client.get("/api/v1/users/bob/recommendations", params={"reasons": "true"}).json()
+    assert none["film_ids"] == films[4:6] and none["reasons"] == {}
+    cold_answer = reasons_client.get("/api/v1/users/newcomer/recommendations", params={"reasons": "true"}).json()
+    assert cold_answer["source"] == "cold_start" and "reasons" not in cold_answer
+    genre = reasons_client.get("/api/v1/users/alice/recommendations", params={"reasons": "1", "genre": "Drama"})
+    assert genre.json()["film_ids"] == [films[7]] and "reasons" not in genre.json()
+    bad = reasons_client.get("/api/v1/users/alice/recommendations", params={"reasons": "maybe"})
+    assert bad.status_code == 422 and bad.headers["content-type"] == PROBLEM_MEDIA_TYPE
+
+
+def test_home_answers_must_watch_reasons_and_genres_from_one_read(reasons_client, fake_store, films, cold):
+    reads = fake_store.calls["record"]
+    body = reasons_client.get("/api/v1/users/alice/home", params={"genres": "drama,Comedy,Western", "limit": 2}).json()
+    assert body == {
+        "user_id": "alice",
+        "source": "personal",
+        "model_version": "model-v1",
+        "generated_at": fake_store.metas["v1"].published_at,
+        "must_watch": films[1:3],
+        "reasons": {films[1]: films[20], films[2]: films[21]},
+        "genres": {"Drama": [films[7]], "Comedy": films[5:7]},  # unknown genres are left out
+    }
+    assert fake_store.calls["record"] == reads + 1  # one read of the user's record
+    bob = reasons_client.get("/api/v1/users/bob/home", params={"limit": 3}).json()
+    # every published genre; Comedy, which bob's lists lack, comes from IMDb-top
+    assert bob["genres"] == {"Comedy": list(cold.by_genre["Comedy"]), "Drama": [films[8]]}
+    newcomer = reasons_client.get("/api/v1/users/newcomer/home", params={"genres": "Drama"}).json()
+    assert newcomer["source"] == "cold_start" and newcomer["reasons"] == {}
+    assert newcomer["must_watch"] == list(cold.overall[:20])
+    assert newcomer["genres"] == {"Drama": list(cold.by_genre["Drama"])}
+
+
+@pytest.mark.parametrize("genres", ["", ",,", "x" * 65, ",".join(["Drama"] * 33)])
+def test_home_refuses_bad_genres_with_422(reasons_client, genres):
+    response = reasons_client.get("/api/v1/users/alice/home", params={"genres": genres})
+    assert response.status_code == 422 and response.headers["content-type"] == PROBLEM_MEDIA_TYPE

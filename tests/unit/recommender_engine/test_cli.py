@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,44 @@ def test_evaluate_similar_writes_its_report_and_plot(tmp_path, monkeypatch):
     assert payload["protocol"]["k"] == 20
     assert {"engine", "genre_overlap", "co_occurrence", "random"} <= set(payload["results"])
     assert output.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _twelve_films(directory: Path) -> Path:
+    films = "".join(f"{i},Film {i} (1999),{'Comedy' if i % 2 else 'Drama'}\n" for i in range(1, 13))
+    rows = "".join(f"{u},{f},4.0,{100 * u + f}\n" for u in range(1, 21) for f in range(1 + u % 2, 13, 2))
+    directory.mkdir()
+    (directory / "movies.csv").write_text("movieId,title,genres\n" + films)
+    (directory / "ratings.csv").write_text("userId,movieId,rating,timestamp\n" + rows)
+    return directory
+
+
+def test_schedule_refuses_a_bad_tuning_cron_expression(monkeypatch):
+    monkeypatch.setenv("RECSYS_TUNE_CRON", "0 3 * * 8")
+    result = runner.invoke(app, ["schedule", "--max-cycles", "1"])
+    assert result.exit_code == 2
+    assert "bad tuning cron expression" in result.output
+
+
+def test_schedule_tunes_on_the_stores_ratings_before_the_cycle_that_uses_the_winner(tmp_path, monkeypatch):
+    assert runner.invoke(app, ["data", "--movielens-dir", str(_twelve_films(tmp_path / "ml"))]).exit_code == 0
+    for name, value in {
+        "TUNE_GROWTH": "0.2",
+        "TUNE_TRIALS": "2",
+        "TUNE_BUDGET_SECONDS": "60",
+        "ENGINE_METRICS_PORT": "0",
+        "MODEL__NUM_THREADS": "1",
+    }.items():
+        monkeypatch.setenv(f"RECSYS_{name}", value)
+    sigterm = signal.getsignal(signal.SIGTERM)
+    try:
+        result = runner.invoke(app, ["schedule", "--max-cycles", "1", "--interval", "3600"])
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+
+    assert result.exit_code == 0, result.output
+    assert "re-tuning when the ratings grew by 20% (checked before each cycle): 2 trial(s)" in result.output
+    tuned = json.loads((tmp_path / "var" / "tuned_model.json").read_text())
+    assert tuned["data"] == {"ratings": 120, "watermark": 120}, "tuned on the rating store's 120 ratings"
+    entries = [json.loads(line) for line in (tmp_path / "var" / "cycles.jsonl").read_text().splitlines()]
+    assert [entry["status"] for entry in entries] == ["published"]
+    assert "on 120 ratings of the store" in runner.invoke(app, ["status"]).output

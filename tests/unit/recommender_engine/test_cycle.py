@@ -4,6 +4,7 @@ import pytest
 from recommender_engine.cycle import COLD_START_ONLY, CycleError, CycleJournal, Engine, ListConfig, NoFilms
 from recommender_engine.model.hybrid import ModelConfig
 from recsys_common.columns import Columns
+from recsys_common.domain import LIKED_RATING
 from recsys_common.ids import film_id_for
 from recsys_common.ports.catalog import CatalogUnavailable
 from recsys_common.ports.recstore import VersionMeta
@@ -218,3 +219,18 @@ def test_cycles_after_everything_was_cleared_do_not_fail_and_see_new_ratings(tmp
     assert engine.run_cycle().status == "published" and _current(store).n_users == 3
     with pytest.raises(NoFilms):
         _engine(tmp_path, ratings, store, films=lambda: _films().iloc[:0]).run_cycle()
+
+
+def test_each_must_watch_film_carries_a_film_the_user_liked_as_its_reason(tmp_path):
+    ratings, store = FakeRatingStore(), FakeRecStore()
+    ratings.append(_ratings(20, 8))
+    _engine(tmp_path, ratings, store).run_cycle()
+    meta = _current(store)
+    assert meta.layout.reasons
+    everything = ratings.read_all()
+    for user, rows in everything.groupby(Columns.User):
+        lists = store.user_lists(str(user), meta)
+        assert lists is not None
+        liked = set(rows[rows[Columns.Rating] >= LIKED_RATING][Columns.Item]) or set(rows[Columns.Item])
+        assert set(lists.reasons) == set(lists.must_watch)  # every user rated something: every film has one
+        assert set(lists.reasons.values()) <= liked

@@ -10,6 +10,7 @@ from recommender_engine.cycle import CycleJournal, Engine, ListConfig
 from recommender_engine.model.hybrid import ModelConfig
 from recommender_engine.online import OnlineUpdater, StoreFeed
 from recsys_common.columns import Columns
+from recsys_common.domain import RATING_REMOVED, RatingEvent
 from recsys_common.ports.recstore import VersionMeta
 from tests.datasets import BASE_TIMESTAMP, GENRES, synthetic_films, synthetic_ratings
 from tests.fakes import FakeRatingStore, FakeRecStore
@@ -141,3 +142,62 @@ def test_a_version_removed_between_polls_is_dropped_not_fatal(world):
     assert updater.step() == 0  # the user was polled; the fold found no version and gave up quietly
     store.current = original
     assert updater.step() == 0
+
+
+def test_an_overlay_names_the_new_ratings_as_its_reasons(world):
+    ratings, store, _, updater = world
+    horror = FILMS[FILMS[Columns.Genres].map(lambda g: g == ("Horror",))][Columns.Item].tolist()
+    ratings.append(rows("newcomer", horror[:2], rating=9.0))
+    ratings.append(rows("newcomer", horror[2:3], rating=3.0, at=BASE_TIMESTAMP + 20_000))
+    updater.step()
+    lists = store.user_lists("newcomer", current(store))
+    assert lists is not None and lists.overlay
+    assert set(lists.reasons) == set(lists.must_watch)
+    assert set(lists.reasons.values()) <= set(horror[:2])  # the liked ones, not the one rated 3
+
+
+def test_a_removed_rating_no_longer_counts_as_rated(world):
+    ratings, store, _, updater = world
+    horror = FILMS[FILMS[Columns.Genres].map(lambda g: g == ("Horror",))][Columns.Item].tolist()
+    ratings.append(rows("remover", horror[:2], rating=9.0))
+    updater.step()
+    before = store.user_lists("remover", current(store))
+    assert before is not None and before.reasons and set(before.reasons.values()) <= set(horror[:2])
+    ratings.append(rows("remover", horror[:1], rating=RATING_REMOVED, at=BASE_TIMESTAMP + 30_000))
+    updater.step()
+    after = store.user_lists("remover", current(store))
+    assert after is not None and set(after.reasons.values()) == {horror[1]}  # the removed film is no reason
+    assert horror[1] not in after.must_watch
+    assert list(ratings.read_user("remover")[Columns.Item]) == [horror[1]]
+
+
+class ListFeed:
+    """Delivers the events it is given (as Kafka does, possibly before the rating store has them)."""
+
+    def __init__(self) -> None:
+        self.events: list[RatingEvent] = []
+
+    def poll(self, timeout_s: float) -> list[RatingEvent]:
+        events, self.events = self.events, []
+        return events
+
+    def commit(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_removal_from_the_feed_wins_over_the_store_that_does_not_hold_it_yet(world, tmp_path):
+    ratings, store, _, _ = world
+    horror = FILMS[FILMS[Columns.Genres].map(lambda g: g == ("Horror",))][Columns.Item].tolist()
+    ratings.append(rows("lagging", horror[:1], rating=9.0))
+    ratings.append(rows("lagging", horror[1:2], rating=3.0, at=BASE_TIMESTAMP + 20_000))
+    feed = ListFeed()
+    updater = OnlineUpdater(ratings, store, feed, lambda: FILMS, tmp_path / "models")
+    feed.events = [RatingEvent("e-1", "lagging", horror[0], RATING_REMOVED, BASE_TIMESTAMP + 30_000)]
+    assert updater.step() == 1
+    lists = store.user_lists("lagging", current(store))
+    assert lists is not None and lists.overlay
+    # only the film rated 3 is still rated: it is every reason, the removed one none
+    assert set(lists.reasons.values()) == {horror[1]}

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from recsys_common.columns import Columns
-from recsys_common.domain import RatingEvent
+from recsys_common.domain import RATING_REMOVED, RatingEvent
 from recsys_common.events import (
     DEFAULT_MAX_EVENT_BYTES,
     DEFAULT_MAX_EVENT_DEPTH,
@@ -110,8 +110,8 @@ def test_a_repeated_key_counts_with_its_last_value_and_every_value_must_have_the
         (wire().replace(b"7.5", b"-Infinity"), "not JSON"),
         (wire().replace(b"7.5", b"1e400"), "Number out of range"),
         (wire(rating=10.5), "Expected `float` <= 10.0 - at `$.rating`"),
-        (wire(rating=0), "Expected `float` >= 1.0 - at `$.rating`"),
-        (wire(rating=-7), ">= 1.0"),
+        (wire(rating=0.5), "rating must be within 1..10, or 0 to remove one"),
+        (wire(rating=-7), "Expected `float` >= 0.0 - at `$.rating`"),
         (wire(timestamp=-1), "Expected `int` >= 0 - at `$.timestamp`"),
         (wire(timestamp=TIMESTAMP_MAX + 1), f"<= {TIMESTAMP_MAX}"),
         (wire(timestamp=10**30), f"<= {TIMESTAMP_MAX}"),
@@ -258,14 +258,14 @@ def test_any_bytes_decode_to_a_storable_event_or_raise_invalid_event_only() -> N
         accepted += 1
         for text in (event.event_id, event.user_id, event.film_id):
             text.encode("utf-8")  # what the ClickHouse driver does with a String value
-        assert 1.0 <= event.rating <= 10.0
+        assert 1.0 <= event.rating <= 10.0 or event.rating == RATING_REMOVED
         assert 0 <= event.timestamp <= TIMESTAMP_MAX
     assert accepted > 0  # some edits keep a message valid: the test exercises both outcomes
 
 
 def test_encode_refuses_an_invalid_event() -> None:
-    with pytest.raises(InvalidEvent, match=r"Expected `float` >= 1\.0"):
-        encode_event(RatingEvent("e", "alice", FILM, 0.0, 0))
+    with pytest.raises(InvalidEvent, match=r"rating must be within 1\.\.10, or 0 to remove one"):
+        encode_event(RatingEvent("e", "alice", FILM, 0.9, 0))
     with pytest.raises(InvalidEvent, match="user id must not contain surrogates"):
         encode_event(RatingEvent("e", "alice\ud800", FILM, 5.0, 0))
     with pytest.raises(InvalidEvent, match="event id must not contain control characters"):
@@ -376,6 +376,7 @@ def test_prepare_rating_rows_derives_ids_and_keeps_given_ones() -> None:
         (Columns.EventId, "", "event id must not be empty"),
         (Columns.Rating, "high", "rating 'high' is not a number"),
         (Columns.Rating, float("nan"), "is not a number in 1..10"),
+        (Columns.Rating, 0.5, "is not a number in 1..10 (or 0)"),
         (Columns.Timestamp, 1.5, "not an integer number of unix seconds"),
     ],
 )
@@ -401,3 +402,12 @@ def test_ratings_frame_has_the_documented_dtypes_even_when_empty() -> None:
     assert pd.api.types.is_string_dtype(empty[Columns.User])
     assert empty[Columns.Rating].dtype == np.float64
     assert empty[Columns.Timestamp].dtype == np.int64
+
+
+def test_a_removal_is_a_rating_event_with_the_removed_score_on_every_path() -> None:
+    removal = RatingEvent("e-9", "alice", FILM, RATING_REMOVED, 1_700_000_000)
+    assert decoder.decode(encode_event(removal)).rating == RATING_REMOVED
+    assert validate_event(removal) == removal
+    assert decoder.decode(wire(rating=0)).rating == RATING_REMOVED
+    rows = prepare_rating_rows(ratings_frame(["alice"], [FILM], [RATING_REMOVED], [5]))
+    assert rows.rating.tolist() == [RATING_REMOVED]

@@ -1,7 +1,12 @@
+import json
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from recsys_common.listcodec import ListLayout, decode, decode_list, encode_block
+from recsys_common.ports.recstore import VersionMeta
+from recsys_common.versions import meta_from_json, meta_to_json
 
 FILMS = [f"film-{i}" for i in range(10)]
 
@@ -66,3 +71,37 @@ def test_decode_list_refuses_records_that_do_not_fit():
     (record,) = encode_block(np.array([[1, 9]]), np.array([[[2]]]), layout)
     with pytest.raises(ValueError, match="film index 9"):
         decode_list(record, layout, FILMS[:5], None)
+
+
+def test_reasons_round_trip_after_the_genre_lists():
+    layout = ListLayout.for_catalogue(len(FILMS), must_watch_len=3, genre_len=2, genres=["Comedy"], reasons=True)
+    must_watch = np.array([[3, 1, -1], [0, 2, 4]])
+    by_genre = np.array([[[1, -1]], [[2, 4]]])
+    reasons = np.array([[7, -1, 9], [8, 8, 6]])  # 9 stands by no film: dropped
+    first, second = encode_block(must_watch, by_genre, layout, reasons)
+    assert len(first) == layout.record_bytes == (3 + 2 + 3) * 2
+    assert decode(first, layout, FILMS).reasons == {"film-3": "film-7"}
+    lists = decode(second, layout, FILMS)
+    assert lists.reasons == {"film-0": "film-8", "film-2": "film-8", "film-4": "film-6"}
+    assert lists.must_watch == ("film-0", "film-2", "film-4") and lists.by_genre == {"Comedy": ("film-2", "film-4")}
+    assert decode_list(second, layout, FILMS, "Comedy") == ("film-2", "film-4")
+    (without,) = encode_block(must_watch[:1], by_genre[:1], layout)
+    assert decode(without, layout, FILMS).reasons == {}
+
+
+def test_a_layout_without_reasons_ignores_them_and_reads_as_before():
+    layout = ListLayout.for_catalogue(len(FILMS), must_watch_len=3, genre_len=2, genres=["Comedy"])
+    assert not layout.reasons and layout.record_len == 5
+    (record,) = encode_block(np.array([[3, 1, -1]]), None, layout, np.array([[7, 7, 7]]))
+    assert decode(record, layout, FILMS).reasons == {}
+    with pytest.raises(ValueError, match="reasons have 2 rows"):
+        encode_block(np.array([[3, 1, -1]]), None, replace(layout, reasons=True), np.array([[7], [7]]))
+
+
+def test_versions_published_before_reasons_keep_their_layout():
+    meta = VersionMeta("v1", "m1", "2026-11-23T00:00:00Z", ListLayout.for_catalogue(10, 3, 2, ["Comedy"]))
+    old = json.loads(meta_to_json(meta))
+    del old["layout"]["reasons"]  # metadata written before the field existed
+    assert meta_from_json(json.dumps(old)) == meta
+    with_reasons = replace(meta, layout=replace(meta.layout, reasons=True))
+    assert meta_from_json(meta_to_json(with_reasons)).layout.reasons

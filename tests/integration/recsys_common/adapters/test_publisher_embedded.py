@@ -38,7 +38,7 @@ def test_a_batch_is_stored_in_one_step_or_not_at_all(tmp_path: Path) -> None:
     store = SqliteRatingStore(tmp_path / "ratings.sqlite")
     publisher = EmbeddedRatingPublisher(store)
     good = [RatingEvent(str(uuid.uuid4()), user, FILM, 10.0, 1_700_000_000) for user in ("alice", "bob")]
-    bad = RatingEvent(str(uuid.uuid4()), "carol", FILM, 0.0, 1_700_000_000)  # off the 1..10 scale
+    bad = RatingEvent(str(uuid.uuid4()), "carol", FILM, 0.5, 1_700_000_000)  # off the 1..10 scale (and not a removal)
 
     with pytest.raises(InvalidEvent):
         publisher.publish_many([*good, bad], TIMEOUT_S)

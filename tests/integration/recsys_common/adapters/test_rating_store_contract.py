@@ -28,6 +28,7 @@ from recsys_common.adapters.clickhouse_ratings import (
 )
 from recsys_common.adapters.sqlite_ratings import BULK_LOAD_MIN_ROWS, SqliteRatingStore
 from recsys_common.columns import Columns
+from recsys_common.domain import RATING_REMOVED
 from recsys_common.events import InvalidEvent, event_id_for
 from recsys_common.ids import film_id_for
 from recsys_common.ports.ratings import RatingSourceError, RatingStore
@@ -430,3 +431,24 @@ def test_sqlite_bulk_load_into_an_empty_store_still_ignores_repeated_event_ids(t
     assert store.append(frame(rows, event_ids)) == n - 10
     assert store.append(frame(rows[:20], event_ids[:20])) == 0  # the index is back after the bulk load
     assert len(store.read_all()) == n - 10
+
+
+def test_a_removal_hides_the_pair_from_the_latest_ratings_until_it_is_rated_again(make_store: StoreMaker) -> None:
+    store = make_store()
+    store.append(frame([("alice", FILMS[0], 9.0, T0), ("alice", FILMS[1], 6.0, T0), ("bob", FILMS[0], 7.0, T0)]))
+    before = store.watermark()
+    store.append(frame([("alice", FILMS[0], RATING_REMOVED, T0 + 5)]))
+    assert store.watermark() > before  # the engine sees something new
+    other = make_store()  # another connection reads the same
+    for reader in (store, other):
+        assert as_set(reader.read_all()) == {("alice", FILMS[1], 6.0, T0), ("bob", FILMS[0], 7.0, T0)}
+        assert as_set(reader.read_user("alice")) == {("alice", FILMS[1], 6.0, T0)}
+    removal = store.read_since(before)  # the feed still carries the removal itself
+    assert as_set(removal) == {("alice", FILMS[0], RATING_REMOVED, T0 + 5)}
+    # an older rating arriving late does not undo the removal; a newer one brings the film back
+    store.append(frame([("alice", FILMS[0], 4.0, T0 + 1)]))
+    assert FILMS[0] not in set(store.read_user("alice")[Columns.Item])
+    store.append(frame([("alice", FILMS[0], 8.0, T0 + 9)]))
+    assert ("alice", FILMS[0], 8.0, T0 + 9) in as_set(store.read_user("alice"))
+    store.append(frame([("alice", FILMS[5], RATING_REMOVED, T0 + 9)]))  # removing an unrated film: nothing
+    assert len(store.read_user("alice")) == 2

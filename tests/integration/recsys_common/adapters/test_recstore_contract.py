@@ -384,6 +384,40 @@ def test_pending_versions_are_listed_and_dropped_at_once(store: RecStore) -> Non
     assert store.drop_pending() == []
 
 
+def test_reasons_are_read_back_with_the_lists_of_the_batch_and_of_an_overlay(store: RecStore) -> None:
+    must_watch, by_genre = lists_for(3, seed=4)
+    reasons = np.stack([np.roll(row, 1) for row in must_watch])
+    reasons[1, 2:] = -1  # no reason for the third film onwards
+    meta = make_meta("v1")
+    writer = store.begin(replace(meta, layout=replace(meta.layout, reasons=True)), FILMS)
+    writer.put_block(users(2), must_watch[:2], by_genre[:2], reasons[:2])
+    writer.put_block(["no-reasons"], must_watch[2:], by_genre[2:])
+    with pytest.raises(ValueError, match="reasons refers to film index 50"):
+        writer.put_block(["beyond"], must_watch[:1], by_genre[:1], np.full((1, MUST_WATCH_LEN), len(FILMS)))
+    committed = writer.commit()
+    expected = {FILMS[film]: FILMS[because] for film, because in zip(must_watch[0], reasons[0], strict=True)}
+    lists = store.user_lists("u0", committed)
+    assert lists is not None and lists.reasons == expected
+    assert lists.must_watch == tuple(FILMS[i] for i in must_watch[0])  # the lists are as before
+    assert lists.by_genre["Drama"] == tuple(FILMS[i] for i in by_genre[0, 1])
+    partial = store.user_lists("u1", committed)
+    assert partial is not None and list(partial.reasons) == [FILMS[i] for i in must_watch[1, :2]]
+    none = store.user_lists("no-reasons", committed)
+    assert none is not None and none.reasons == {} and none.must_watch
+    assert store.user_list("u0", committed, FILMS, None, 2) == (tuple(FILMS[i] for i in must_watch[0, :2]), False)
+    store.put_overlay(committed, "u0", must_watch[1], by_genre[1], reasons[0])
+    overlay = store.user_lists("u0", committed)
+    assert overlay is not None and overlay.overlay
+    assert overlay.reasons == {FILMS[f]: FILMS[b] for f, b in zip(must_watch[1], reasons[0], strict=True)}
+    with pytest.raises(ValueError, match="beyond"):
+        store.put_overlay(committed, "u0", must_watch[1], by_genre[1], np.full(MUST_WATCH_LEN, len(FILMS)))
+    old = publish(store, "v2")  # a layout without reasons: none are read, whatever was given
+    assert not old.layout.reasons
+    assert store.user_lists("u0", old) == store.user_lists("u0", old)
+    plain = store.user_lists("u0", old)
+    assert plain is not None and plain.reasons == {}
+
+
 def test_an_overlay_wins_over_the_batch_record_and_goes_with_its_version(store: RecStore) -> None:
     first = publish(store, "v1")
     must_watch, by_genre = lists_for(1, seed=9)
@@ -523,11 +557,12 @@ def test_unreachable_store_raises_store_unavailable(kind: StoreKind, tmp_path: P
 
 
 def test_bytes_per_user_within_budget(real_kind: StoreKind, tmp_path: Path) -> None:
-    """Memory of one realistic version: 1,682 films, 100 must-watch + 18 genres x 20 per user."""
+    """Memory of one realistic version: 1,682 films, 100 must-watch (with their reasons) + 18 genres
+    x 20 per user."""
     kind = real_kind
     store = kind.new()
     genres = [f"genre{g}" for g in range(REAL_GENRES)]
-    layout = ListLayout.for_catalogue(REAL_FILMS, REAL_MUST_WATCH, REAL_GENRE_LEN, genres)
+    layout = ListLayout.for_catalogue(REAL_FILMS, REAL_MUST_WATCH, REAL_GENRE_LEN, genres, reasons=True)
     meta = VersionMeta(version="big", model_version="m", trained_at="2026-11-23T00:00:00Z", layout=layout)
     films = [film_id_for(f"ml100k:{i}") for i in range(1, REAL_FILMS + 1)]
     rng = np.random.default_rng(0)
@@ -536,7 +571,8 @@ def test_bytes_per_user_within_budget(real_kind: StoreKind, tmp_path: Path) -> N
     for start in range(0, REAL_USERS, block):
         must_watch = rng.integers(0, REAL_FILMS, size=(block, REAL_MUST_WATCH))
         by_genre = rng.integers(0, REAL_FILMS, size=(block, REAL_GENRES, REAL_GENRE_LEN))
-        writer.put_block([str(100_000 + start + i) for i in range(block)], must_watch, by_genre)
+        reasons = rng.integers(0, REAL_FILMS, size=(block, REAL_MUST_WATCH))
+        writer.put_block([str(100_000 + start + i) for i in range(block)], must_watch, by_genre, reasons)
     committed = writer.commit()
     assert committed.n_users == REAL_USERS
     if isinstance(store, RedisRecStore):
