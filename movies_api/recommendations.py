@@ -159,6 +159,24 @@ class RecommendationsClient:
             await pool.aclose()
 
 
+async def guarded(breaker: CircuitBreaker, call: Awaitable[_T]) -> _T:
+    """Await a request to the Recommendations API, telling ``breaker`` its outcome (a 4xx answer
+    means the API is up). The caller asked ``breaker.allow()`` first."""
+    try:
+        result = await call
+    except RecommendationsUnavailable as exc:
+        if exc.api_failed:
+            breaker.failed()
+        else:
+            breaker.succeeded()
+        raise
+    except BaseException:
+        breaker.abandoned()  # cancelled (the client went away) or a bug: no outcome to record
+        raise
+    breaker.succeeded()
+    return result
+
+
 @dataclass(frozen=True)
 class Reason:
     """Why a film is recommended: the viewer rated a film like it (``rated``: that film and the
@@ -291,7 +309,7 @@ class PersonalFilms:
         if not self._breaker.allow():
             return await self._fallback(genre, limit, scores, CIRCUIT_OPEN)
         try:
-            answer = await self._guarded(self._client.fetch(user_id, genre, asked, reasons=genre is None))
+            answer = await guarded(self._breaker, self._client.fetch(user_id, genre, asked, reasons=genre is None))
         except RecommendationsUnavailable as exc:
             log.warning("recommendations for %r fall back to IMDb-top: %s", user_id, exc)
             return await self._fallback(genre, limit, scores, exc.reason)
@@ -313,7 +331,7 @@ class PersonalFilms:
         if not self._breaker.allow():
             return await self._fallback_home(genres, limit, scores, CIRCUIT_OPEN)
         try:
-            answer = await self._guarded(self._client.fetch_home(user_id, genres, asked))
+            answer = await guarded(self._breaker, self._client.fetch_home(user_id, genres, asked))
         except RecommendationsUnavailable as exc:
             log.warning("home page of %r falls back to IMDb-top: %s", user_id, exc)
             return await self._fallback_home(genres, limit, scores, exc.reason)
@@ -337,22 +355,6 @@ class PersonalFilms:
     def _asked(limit: int, scores: dict[str, float]) -> int:
         """How many ids to ask for so that ``limit`` remain once the rated films are left out."""
         return min(limit + len(scores), limit + MAX_EXTRA, MAX_ASKED)
-
-    async def _guarded(self, call: Awaitable[_T]) -> _T:
-        """Await a request to the Recommendations API, telling the breaker its outcome."""
-        try:
-            result = await call
-        except RecommendationsUnavailable as exc:
-            if exc.api_failed:
-                self._breaker.failed()
-            else:
-                self._breaker.succeeded()
-            raise
-        except BaseException:
-            self._breaker.abandoned()  # cancelled (the client went away) or a bug: no outcome to record
-            raise
-        self._breaker.succeeded()
-        return result
 
     async def _rows(
         self,

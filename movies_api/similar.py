@@ -22,7 +22,7 @@ import numpy.typing as npt
 from starlette.concurrency import run_in_threadpool
 
 from movies_api.breaker import CircuitBreaker
-from movies_api.recommendations import CIRCUIT_OPEN, RecommendationsClient, RecommendationsUnavailable
+from movies_api.recommendations import CIRCUIT_OPEN, RecommendationsClient, RecommendationsUnavailable, guarded
 from recsys_common.domain import Film
 from recsys_common.ports.catalog import CatalogReader
 from recsys_common.ports.recstore import SIMILAR_MAX
@@ -106,18 +106,11 @@ class SimilarFilmsService:
         if not self._breaker.allow():
             return await self._fallback(film, limit, CIRCUIT_OPEN)
         try:
-            answer = await self._client.similar(film.film_id, SIMILAR_MAX)  # the longest list: room for gone films
+            # the longest list: room for films the catalogue no longer holds
+            answer = await guarded(self._breaker, self._client.similar(film.film_id, SIMILAR_MAX))
         except RecommendationsUnavailable as exc:
-            if exc.api_failed:
-                self._breaker.failed()
-            else:
-                self._breaker.succeeded()
             log.info("similar films of %s fall back to genre neighbours: %s", film.film_id, exc)
             return await self._fallback(film, limit, exc.reason)
-        except BaseException:
-            self._breaker.abandoned()
-            raise
-        self._breaker.succeeded()
         ids = [i for i in answer.film_ids if i != film.film_id]
         films = (await run_in_threadpool(self._catalog.get_many, ids))[:limit]
         if not films:
