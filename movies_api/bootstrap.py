@@ -25,7 +25,7 @@ from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
 from recsys_common.observability import RequestIdMiddleware
 from recsys_common.ports.catalog import CatalogUnavailable, CatalogView
 from recsys_common.ports.publisher import RatingPublisher
-from recsys_common.ports.ratings import RatingSource, RatingStore
+from recsys_common.ports.ratings import RatingSource, RatingSourceError, RatingStore
 from recsys_common.web import install_problem_handlers, install_request_limits, operation_id, problem
 
 log = logging.getLogger(__name__)
@@ -168,6 +168,15 @@ def create_app(
         return problem(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             "the catalogue is unavailable, retry later",
+            headers={"Retry-After": str(settings.retry_after_s)},
+        )
+
+    @app.exception_handler(RatingSourceError)
+    async def ratings_unavailable(request: Request, exc: RatingSourceError) -> JSONResponse:
+        log.error("ratings unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return problem(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "the ratings are unavailable, retry later",
             headers={"Retry-After": str(settings.retry_after_s)},
         )
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, NoReturn
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from starlette.concurrency import run_in_threadpool
 
-from movies_api.deps import CatalogDep, OperatorDep, RatingReaderDep, RecommendationsDep, SettingsDep, ViewerDep
+from movies_api.deps import CatalogDep, OperatorDep, RatingReaderDep, RecommendationsDep, ViewerDep
 from movies_api.recommendations import HomePage, Reason
 from movies_api.routers.films import DEFAULT_PAGE_SIZE, ERRORS_503, MAX_GENRE_LENGTH, MAX_PAGE_NUMBER
 from movies_api.schemas import (
@@ -27,7 +27,6 @@ from recsys_common.columns import Columns
 from recsys_common.domain import Film, Source
 from recsys_common.ids import USER_ID_MAX_LEN, validate_user_id
 from recsys_common.ports.catalog import MAX_PAGE_SIZE, CatalogReader
-from recsys_common.ports.ratings import RatingSourceError
 from recsys_common.web import USER_ID_SCHEMA, Problem, invalid
 
 router = APIRouter(prefix="/api/v1/users", tags=["recommendations"])
@@ -176,18 +175,10 @@ def get_my_ratings(
     viewer: ViewerDep,
     catalog: CatalogDep,
     ratings: RatingReaderDep,
-    settings: SettingsDep,
     page_number: PageNumberQuery = 1,
     page_size: PageSizeQuery = DEFAULT_PAGE_SIZE,
 ) -> MyRatingsPage:
-    try:
-        frame = ratings.read_user(viewer.user_id)
-    except RatingSourceError as exc:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail="the ratings are unavailable, retry later",
-            headers={"Retry-After": str(settings.retry_after_s)},
-        ) from exc
+    frame = ratings.read_user(viewer.user_id)  # RatingSourceError: 503 (the app's handler)
     newest = frame.sort_values([Columns.Timestamp, Columns.Item], ascending=[False, True], kind="stable")
     page = newest.iloc[(page_number - 1) * page_size : page_number * page_size]
     films = {f.film_id: f for f in catalog.get_many(page[Columns.Item].astype(str).tolist())}
