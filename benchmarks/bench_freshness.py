@@ -44,7 +44,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_ugc_pipeline import kafka_cluster, private_clickhouse
 
-from movies_api.auth import issue_token
 from movies_api.bootstrap import create_app as create_movies_app
 from movies_api.settings import MoviesApiSettings
 from recommendations_api.bootstrap import create_app as create_recommendations_app
@@ -59,6 +58,7 @@ from recsys_common.adapters.kafka_publisher import KafkaRatingPublisher
 from recsys_common.columns import Columns
 from recsys_common.domain import RatingEvent
 from recsys_common.machine import machine_info
+from recsys_common.tokens import issue_token
 from recsys_datasets import build_seed
 from recsys_datasets.frames import films_from_frame
 from tests.servers import serve_in_thread

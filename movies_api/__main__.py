@@ -7,12 +7,13 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from movies_api.auth import DEFAULT_TOKEN_TTL_S, OPERATOR_ROLE, issue_token
+from movies_api.auth import OPERATOR_ROLE
 from movies_api.bootstrap import create_app, jwt_secret_of
 from movies_api.settings import MoviesApiSettings
 from recsys_common.observability import configure_logging
 from recsys_common.serving import uvicorn_options
 from recsys_common.settings import warn_unknown_variables
+from recsys_common.tokens import DEFAULT_TOKEN_TTL_S, issue_token
 
 app = typer.Typer(help="The Movies API", add_completion=False)
 

@@ -9,18 +9,14 @@ surrogates, '/', control characters), claims of the wrong type or out of range.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import jwt
 
 from recsys_common.ids import validate_user_id
+from recsys_common.tokens import ALGORITHM
 
-ALGORITHM = "HS256"
-#: Used when RECSYS_JWT_SECRET is unset, in the embedded setup only; the app logs it at start.
-DEV_JWT_SECRET = "recsys-development-secret-never-use-in-production"  # noqa: S105 - public by design
 OPERATOR_ROLE = "operator"
-DEFAULT_TOKEN_TTL_S = 3600
 DEFAULT_MAX_TOKEN_LIFETIME_S = 86_400
 DEFAULT_LEEWAY_S = 60
 
@@ -87,24 +83,3 @@ def decode_token(token: str, secret: str, policy: TokenPolicy = DEFAULT_POLICY) 
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise InvalidToken("token claim 'roles' must be a list of strings")
     return Viewer(user_id, frozenset(roles))
-
-
-def issue_token(
-    user_id: str,
-    secret: str,
-    ttl_s: float = DEFAULT_TOKEN_TTL_S,
-    roles: Sequence[str] = (),
-    now: float | None = None,
-    audience: str | None = None,
-    issuer: str | None = None,
-) -> str:
-    """A signed token for ``user_id`` (development and tests; production tokens come from the auth service)."""
-    issued = int(time.time() if now is None else now)
-    claims: dict[str, object] = {"sub": validate_user_id(user_id), "iat": issued, "exp": issued + int(ttl_s)}
-    if roles:
-        claims["roles"] = list(roles)
-    if audience is not None:
-        claims["aud"] = audience
-    if issuer is not None:
-        claims["iss"] = issuer
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
-from movies_api.auth import DEV_JWT_SECRET, TokenPolicy
+from movies_api.auth import TokenPolicy
 from movies_api.breaker import CircuitBreaker
 from movies_api.metrics import Metrics, metrics_middleware
 from movies_api.recommendations import FALLBACK_DEPTH, ImdbTopCache, PersonalFilms, RecommendationsClient
@@ -26,6 +26,7 @@ from recsys_common.observability import RequestIdMiddleware
 from recsys_common.ports.catalog import CatalogUnavailable, CatalogView
 from recsys_common.ports.publisher import RatingPublisher
 from recsys_common.ports.ratings import RatingSource, RatingSourceError, RatingStore
+from recsys_common.tokens import DEV_JWT_SECRET
 from recsys_common.web import install_problem_handlers, install_request_limits, operation_id, problem
 
 log = logging.getLogger(__name__)

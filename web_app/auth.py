@@ -6,21 +6,17 @@ its subject only to greet the viewer."""
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
 import jwt
 from fastapi import Request
 
 from recsys_common.ids import validate_user_id
+from recsys_common.tokens import ALGORITHM, DEV_JWT_SECRET, issue_token
 from web_app.settings import WebSettings
 
 log = logging.getLogger(__name__)
 
-ALGORITHM = "HS256"
-#: The Movies API's development secret (public by design): a token signed with it is accepted by a
-#: Movies API that has no RECSYS_JWT_SECRET either, i.e. the embedded default only.
-DEV_JWT_SECRET = "recsys-development-secret-never-use-in-production"  # noqa: S105 - public by design
 COOKIE = "recsys_token"
 BEARER = "bearer "
 
@@ -48,13 +44,7 @@ class SignIn:
 
     def mint(self, user_id: str, now: float | None = None) -> str:
         """A token for ``user_id`` (ValueError when the id is not a valid user id)."""
-        issued = int(time.time() if now is None else now)
-        claims: dict[str, object] = {"sub": validate_user_id(user_id), "iat": issued, "exp": issued + self.ttl_s}
-        if self._audience is not None:
-            claims["aud"] = self._audience
-        if self._issuer is not None:
-            claims["iss"] = self._issuer
-        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+        return issue_token(user_id, self._secret, self.ttl_s, now=now, audience=self._audience, issuer=self._issuer)
 
     def viewer(self, request: Request) -> Viewer | None:
         """The signed-in viewer of ``request``, or None (no token, or a token whose subject is unreadable)."""

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from movies_api.auth import issue_token
 from movies_api.bootstrap import create_app as create_movies_app
 from movies_api.settings import MoviesApiSettings
 from recommendations_api.bootstrap import create_app as create_recommendations_app
@@ -20,6 +19,7 @@ from recommendations_api.settings import ApiSettings
 from recommender_engine.bootstrap import bootstrap, online
 from recommender_engine.model.hybrid import ModelConfig
 from recommender_engine.settings import EngineSettings
+from recsys_common.tokens import issue_token
 from recsys_datasets.frames import films_from_frame
 from tests.datasets import synthetic_films, synthetic_ratings
 from tests.servers import serve_in_thread

@@ -17,7 +17,6 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from movies_api.auth import issue_token
 from movies_api.bootstrap import create_app
 from movies_api.settings import MoviesApiSettings
 from movies_db.cli import app as movies_db_cli
@@ -26,6 +25,7 @@ from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
 from recsys_common.adapters.sqlite_recstore import SqliteRecStore
 from recsys_common.columns import Columns
 from recsys_common.ids import film_id_for
+from recsys_common.tokens import issue_token
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,6 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from movies_api.auth import issue_token
 from movies_api.bootstrap import create_app as create_movies_app
 from movies_api.settings import MoviesApiSettings
 from recommendations_api.bootstrap import create_app as create_recommendations_app
@@ -26,6 +25,7 @@ from recsys_common.adapters.sqlite_recstore import SqliteRecStore
 from recsys_common.columns import Columns
 from recsys_common.ids import film_id_for
 from recsys_common.imdb_top import imdb_top_of
+from recsys_common.tokens import issue_token
 from recsys_datasets.frames import films_from_frame
 from tests.datasets import BASE_TIMESTAMP, synthetic_films, synthetic_ratings
 from tests.servers import serve_in_thread

@@ -32,7 +32,6 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry, start_http_server
 
-from movies_api.auth import issue_token
 from movies_api.bootstrap import create_app as create_movies_app
 from movies_api.settings import MoviesApiSettings
 from recommendations_api.bootstrap import create_app as create_recommendations_app
@@ -43,6 +42,7 @@ from recsys_common.adapters.sqlite_catalog import SqliteCatalog
 from recsys_common.adapters.sqlite_recstore import SqliteRecStore
 from recsys_common.columns import Columns
 from recsys_common.domain import Film
+from recsys_common.tokens import issue_token
 from tests.datasets import synthetic_films, synthetic_ratings
 from tests.engines import small_engine
 from tests.fakes import FakeRatingStore

@@ -9,11 +9,11 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from movies_api.auth import issue_token
 from movies_api.bootstrap import create_app
 from movies_api.settings import MoviesApiSettings
 from recsys_common.adapters.sqlite_catalog import SqliteCatalog
 from recsys_common.ids import film_id_for
+from recsys_common.tokens import issue_token
 
 pytestmark = pytest.mark.integration
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from movies_api.auth import issue_token
 from movies_api.bootstrap import create_app
 from movies_api.settings import MoviesApiSettings
 from recsys_common.adapters.sqlite_catalog import SqliteCatalog
 from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
 from recsys_common.columns import Columns
+from recsys_common.tokens import issue_token
 
 pytestmark = pytest.mark.integration
 

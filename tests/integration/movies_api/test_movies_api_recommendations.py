@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from movies_api.auth import issue_token
 from movies_api.bootstrap import create_app
 from movies_api.settings import MoviesApiSettings
 from recsys_common.adapters.sqlite_catalog import SqliteCatalog
@@ -16,6 +15,7 @@ from recsys_common.adapters.sqlite_ratings import SqliteRatingStore
 from recsys_common.columns import Columns
 from recsys_common.ids import film_id_for
 from recsys_common.imdb_top import imdb_top_of
+from recsys_common.tokens import issue_token
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from movies_api.auth import issue_token
 from movies_api.bootstrap import create_app
 from movies_api.settings import MoviesApiSettings
 from recsys_common.domain import ROLES, Film, Person, RatingEvent
@@ -28,6 +27,7 @@ from recsys_common.ports.catalog import (
     stored_genre_ids,
 )
 from recsys_common.ports.publisher import PublishError, RatingPublisher
+from recsys_common.tokens import issue_token
 
 SECRET = "unit-test-secret-of-at-least-32-bytes!!"
 

@@ -8,11 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from movies_api.auth import DEV_JWT_SECRET, issue_token
 from movies_api.bootstrap import ConfigurationError, create_app
 from movies_api.settings import MoviesApiSettings
 from recsys_common.adapters.sqlite_catalog import SqliteCatalog
 from recsys_common.ids import film_id_for
+from recsys_common.tokens import DEV_JWT_SECRET, issue_token
 
 
 def test_short_jwt_secret_is_refused() -> None:

@@ -6,9 +6,10 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
-from movies_api.auth import DEV_JWT_SECRET, InvalidToken, TokenPolicy, Viewer, decode_token, issue_token
+from movies_api.auth import InvalidToken, TokenPolicy, Viewer, decode_token
 from movies_api.bootstrap import create_app
 from movies_api.settings import MoviesApiSettings
+from recsys_common.tokens import DEV_JWT_SECRET, issue_token
 from tests.unit.movies_api.conftest import dead_url
 
 SECRET = "auth-test-secret-of-at-least-32-bytes!!"

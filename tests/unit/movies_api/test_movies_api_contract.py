@@ -10,10 +10,10 @@ from pathlib import Path
 
 import schemathesis
 
-from movies_api.auth import issue_token
 from movies_api.bootstrap import create_app
 from movies_api.routers.films import FILM_ID_EXAMPLE
 from movies_api.settings import MoviesApiSettings
+from recsys_common.tokens import issue_token
 from tests.contract import BOUNDED, CHECKS
 from tests.unit.movies_api.conftest import FILMS, SECRET, FakeCatalog, FakePublisher, dead_url
 

@@ -8,9 +8,9 @@ import uuid
 import jwt
 import pytest
 
-from movies_api.auth import issue_token
 from recsys_common.domain import RATING_REMOVED
 from recsys_common.ids import film_id_for
+from recsys_common.tokens import issue_token
 from tests.unit.movies_api.conftest import SECRET
 
 FILM = film_id_for("api:1")

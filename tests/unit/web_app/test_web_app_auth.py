@@ -7,7 +7,8 @@ import pytest
 from starlette.requests import Request
 
 from movies_api.auth import InvalidToken, TokenPolicy, decode_token
-from web_app.auth import COOKIE, DEV_JWT_SECRET, SignIn
+from recsys_common.tokens import DEV_JWT_SECRET
+from web_app.auth import COOKIE, SignIn
 from web_app.settings import WebSettings
 
 SECRET = "unit-secret-of-at-least-thirty-two-bytes!"
