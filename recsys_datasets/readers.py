@@ -23,7 +23,7 @@ import lzma
 import pickle
 import tarfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,14 +116,8 @@ def read_movielens_100k(wheel: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     where = f"{wheel}!{ML_INTER_MEMBER}"
     inter = _read_tsv(inter_bytes, where, ML_INTER_COLUMNS)
-    numbers = {c: pd.to_numeric(inter[c], errors="coerce") for c in ML_INTER_COLUMNS[1:]}
-    for column, values in numbers.items():
-        if values.isna().any():
-            raise DataFormatError(where, f"{column} is not a number", _line(values.isna()))
-    stars = numbers["rating:float"].astype("float64")
-    out = ~stars.between(ML_STARS_MIN, ML_STARS_MAX)
-    if out.any():
-        raise DataFormatError(where, f"rating outside {ML_STARS_MIN}..{ML_STARS_MAX} stars", _line(out))
+    numbers = _numbers(inter, ML_INTER_COLUMNS[1:], where)
+    stars = _stars(numbers["rating:float"], ML_STARS_MIN, where)
     rated_items = numbers["item_id:token"].astype("int64")
     ratings = pd.DataFrame(
         {
@@ -164,14 +158,8 @@ def read_movielens_latest_small(wheel: Path) -> tuple[pd.DataFrame, pd.DataFrame
         raise DataFormatError(where, f"not a readable xz-compressed pandas pickle: {exc}") from exc
     if not isinstance(frame, pd.DataFrame) or not set(ML_LATEST_COLUMNS) <= set(frame.columns):
         raise DataFormatError(where, f"expected a data frame with the columns {', '.join(ML_LATEST_COLUMNS)}")
-    numbers = {c: pd.to_numeric(frame[c], errors="coerce") for c in ("movieId", "userId", "rating", "timestamp")}
-    for column, values in numbers.items():
-        if values.isna().any():
-            raise DataFormatError(where, f"{column} is not a number", _line(values.isna()))
-    stars = numbers["rating"].astype("float64")
-    out = ~stars.between(ML_LATEST_STARS_MIN, ML_STARS_MAX)
-    if out.any():
-        raise DataFormatError(where, f"rating outside {ML_LATEST_STARS_MIN}..{ML_STARS_MAX} stars", _line(out))
+    numbers = _numbers(frame, ("movieId", "userId", "rating", "timestamp"), where)
+    stars = _stars(numbers["rating"], ML_LATEST_STARS_MIN, where)
     item_ids = numbers["movieId"].astype("int64")
     films = frame.assign(**{ML_ITEM: item_ids}).drop_duplicates(ML_ITEM).reset_index(drop=True)
     titles = [
@@ -352,6 +340,24 @@ def _tar_member(
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise DataFormatError(label, f"not a readable tar archive: {exc}") from exc
     raise DataFormatError(label, f"has no member {description}; is it the right file?")
+
+
+def _numbers(frame: pd.DataFrame, columns: Sequence[str], where: str) -> dict[str, pd.Series[float]]:
+    """``columns`` of ``frame`` as numbers; DataFormatError naming the first line that holds none."""
+    numbers = {c: pd.to_numeric(frame[c], errors="coerce") for c in columns}
+    for column, values in numbers.items():
+        if values.isna().any():
+            raise DataFormatError(where, f"{column} is not a number", _line(values.isna()))
+    return numbers
+
+
+def _stars(values: pd.Series[float], lowest: float, where: str) -> pd.Series[float]:
+    """MovieLens stars as float64, ``lowest``..ML_STARS_MAX; DataFormatError naming the first line outside."""
+    stars = values.astype("float64")
+    out = ~stars.between(lowest, ML_STARS_MAX)
+    if out.any():
+        raise DataFormatError(where, f"rating outside {lowest}..{ML_STARS_MAX} stars", _line(out))
+    return stars
 
 
 def _line(mask: pd.Series[bool]) -> int:
