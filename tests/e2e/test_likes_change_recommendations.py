@@ -4,7 +4,6 @@ overlay) without the rated film; a new viewer gets a personal list after their f
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,12 +15,8 @@ from movies_api.bootstrap import create_app as create_movies_app
 from movies_api.settings import MoviesApiSettings
 from recommendations_api.bootstrap import create_app as create_recommendations_app
 from recommendations_api.settings import ApiSettings
-from recommender_engine.bootstrap import bootstrap, online
-from recommender_engine.model.hybrid import ModelConfig
-from recommender_engine.settings import EngineSettings
 from recsys_common.tokens import issue_token
-from recsys_datasets.frames import films_from_frame
-from tests.datasets import synthetic_films, synthetic_ratings
+from tests.engines import trained_embedded_default
 from tests.servers import serve_in_thread
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -33,27 +28,12 @@ CHANGE_TIMEOUT_S = 10.0
 
 @pytest.fixture
 def movies(tmp_path: Path) -> Iterator[TestClient]:
-    films = synthetic_films(60, source="likes")
-    settings = EngineSettings(data_dir=tmp_path, model=ModelConfig(epochs=5, no_components=8), online_metrics_port=0)
-    engine_app = bootstrap(settings)
-    engine_app.catalog.upsert(films_from_frame(films))
-    engine_app.ratings.append(synthetic_ratings(films, n_users=20, per_user=10))
-    engine_app.engine.run_cycle()
-    engine_app.close()
-    online_app = online(settings)
-    stop = threading.Event()
-    updater = threading.Thread(target=online_app.updater.run, args=(stop,), daemon=True)
-    updater.start()
-    api = create_recommendations_app(ApiSettings(data_dir=tmp_path, current_refresh_ms=100))
-    try:
+    with trained_embedded_default(tmp_path, "likes"):
+        api = create_recommendations_app(ApiSettings(data_dir=tmp_path, current_refresh_ms=100))
         with serve_in_thread(api, lifespan="on") as url:
             movie_settings = MoviesApiSettings(data_dir=tmp_path, jwt_secret=SECRET, recommendations_api_url=url)
             with TestClient(create_movies_app(movie_settings)) as client:
                 yield client
-    finally:
-        stop.set()
-        updater.join(CHANGE_TIMEOUT_S)
-        online_app.close()
 
 
 def recommendations(client: TestClient, user: str) -> dict[str, object]:

@@ -5,7 +5,6 @@ with axe-core: no serious or critical violation (labels, alt text, contrast, ...
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,13 +22,9 @@ from movies_api.bootstrap import create_app as create_movies_app
 from movies_api.settings import MoviesApiSettings
 from recommendations_api.bootstrap import create_app as create_recommendations_app
 from recommendations_api.settings import ApiSettings
-from recommender_engine.bootstrap import bootstrap, online
-from recommender_engine.model.hybrid import ModelConfig
-from recommender_engine.settings import EngineSettings
 from recsys_common.settings import CommonSettings
-from recsys_datasets.frames import films_from_frame
 from tests.browser import axe_source, axe_violations, chromium
-from tests.datasets import synthetic_films, synthetic_ratings
+from tests.engines import trained_embedded_default
 from tests.servers import serve_in_thread
 from web_app.auth import SignIn
 from web_app.bootstrap import create_app as create_web_app
@@ -74,19 +69,8 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     data = tmp_path_factory.mktemp("web")
-    films = synthetic_films(60, source="web")
-    settings = EngineSettings(data_dir=data, model=ModelConfig(epochs=5, no_components=8), online_metrics_port=0)
-    engine_app = bootstrap(settings)
-    engine_app.catalog.upsert(films_from_frame(films))
-    engine_app.ratings.append(synthetic_ratings(films, n_users=20, per_user=10))
-    engine_app.engine.run_cycle()
-    engine_app.close()
-    online_app = online(settings)
-    stop = threading.Event()
-    updater = threading.Thread(target=online_app.updater.run, args=(stop,), daemon=True)
-    updater.start()
     axe = axe_source(CommonSettings().cache_dir / "npm")
-    try:
+    with trained_embedded_default(data, "web"):
         recommendations = create_recommendations_app(ApiSettings(data_dir=data, current_refresh_ms=100))
         with serve_in_thread(recommendations, lifespan="on") as recommendations_url:
             movie_settings = MoviesApiSettings(
@@ -97,10 +81,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 web = create_web_app(WebSettings(web_movies_api_url=movies_url, jwt_secret=SECRET))
                 with serve_in_thread(web, lifespan="on") as url:
                     yield Site(url, axe, recorder, movies_url)
-    finally:
-        stop.set()
-        updater.join(CHANGE_TIMEOUT_S)
-        online_app.close()
 
 
 @pytest.fixture(scope="module")
